@@ -1,0 +1,72 @@
+namespace Kai.Protocol;
+
+/// <summary>
+/// Stable error codes used in the REST error envelope (<see cref="Rest.ErrorBody.Code"/>) and in WebSocket
+/// <c>error</c> frames (<see cref="Frames.ErrorPayload.Code"/>).
+/// </summary>
+/// <remarks>
+/// The first seven codes and their HTTP statuses come from seed 004 ("Error Codes"). The rest extend the
+/// table for cases the seed does not name; each keeps one HTTP status. Codes never change meaning once
+/// published; clients may switch on them. See <c>docs/protocol.md</c>, "Errors".
+/// </remarks>
+public static class ErrorCodes
+{
+    /// <summary>The agent is offline or cannot take the request now. HTTP 503 (seed 004).</summary>
+    public const string AgentUnavailable = "AGENT_UNAVAILABLE";
+    /// <summary>A command or task passed its deadline. HTTP 408 (seed 004).</summary>
+    public const string TaskTimeout = "TASK_TIMEOUT";
+    /// <summary>A template or definition is invalid. HTTP 400 (seed 004).</summary>
+    public const string InvalidTemplate = "INVALID_TEMPLATE";
+    /// <summary>A workflow failed. HTTP 500 (seed 004).</summary>
+    public const string WorkflowFailed = "WORKFLOW_FAILED";
+    /// <summary>Missing, invalid or expired credentials. HTTP 401 (seed 004).</summary>
+    public const string AuthenticationFailed = "AUTHENTICATION_FAILED";
+    /// <summary>Too many requests; retry after the <c>Retry-After</c> header. HTTP 429 (seed 004).</summary>
+    public const string RateLimitExceeded = "RATE_LIMIT_EXCEEDED";
+    /// <summary>A dependency did not complete. HTTP 412 (seed 004).</summary>
+    public const string DependencyNotMet = "DEPENDENCY_NOT_MET";
+    /// <summary>The request body, query or frame is malformed or fails validation. HTTP 400.</summary>
+    public const string ValidationError = "VALIDATION_ERROR";
+    /// <summary>The principal is authenticated but lacks the permission. HTTP 403.</summary>
+    public const string Forbidden = "FORBIDDEN";
+    /// <summary>No such resource, or not one the caller may see (no cross-tenant existence leak). HTTP 404.</summary>
+    public const string NotFound = "NOT_FOUND";
+    /// <summary>No such agent, or not one the caller may reach. HTTP 404.</summary>
+    public const string AgentNotFound = "AGENT_NOT_FOUND";
+    /// <summary>The HTTP method is not allowed on this path. HTTP 405.</summary>
+    public const string MethodNotAllowed = "METHOD_NOT_ALLOWED";
+    /// <summary>The resource already exists (duplicate email, duplicate agent id). HTTP 409.</summary>
+    public const string Conflict = "CONFLICT";
+    /// <summary>The request body is larger than the route allows. HTTP 413.</summary>
+    public const string PayloadTooLarge = "PAYLOAD_TOO_LARGE";
+    /// <summary>The content type is not accepted by the route. HTTP 415.</summary>
+    public const string UnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE";
+    /// <summary>An unexpected server fault; the correlation id finds it in the logs. HTTP 500.</summary>
+    public const string InternalError = "INTERNAL_ERROR";
+    /// <summary>The frame type is unknown or not allowed on this link. WebSocket only.</summary>
+    public const string UnsupportedFrame = "UNSUPPORTED_FRAME";
+
+    /// <summary>Returns the HTTP status a code maps to (400 for an unknown code).</summary>
+    /// <param name="code">One of the constants of this class.</param>
+    /// <returns>The HTTP status code, for example 503 for <see cref="AgentUnavailable"/>.</returns>
+    public static int HttpStatus(string code) => code switch
+    {
+        AgentUnavailable => 503,
+        TaskTimeout => 408,
+        InvalidTemplate => 400,
+        WorkflowFailed => 500,
+        AuthenticationFailed => 401,
+        RateLimitExceeded => 429,
+        DependencyNotMet => 412,
+        ValidationError => 400,
+        Forbidden => 403,
+        NotFound => 404,
+        AgentNotFound => 404,
+        MethodNotAllowed => 405,
+        Conflict => 409,
+        PayloadTooLarge => 413,
+        UnsupportedMediaType => 415,
+        InternalError => 500,
+        _ => 400,
+    };
+}

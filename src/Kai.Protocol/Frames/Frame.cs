@@ -1,0 +1,75 @@
+using System.Text.Json;
+
+namespace Kai.Protocol.Frames;
+
+/// <summary>
+/// One WebSocket message: a UTF-8 JSON text frame <c>{"type", "id"?, "timestamp", "payload", "signature"?}</c>
+/// (seed 000, "Connection Management", <c>messageFormat</c>).
+/// </summary>
+/// <param name="Type">The frame type, one of <see cref="FrameTypes"/>.</param>
+/// <param name="Id">Optional client-chosen id (at most 128 characters). A client frame with an id gets an <c>ack</c> or <c>error</c> frame with the same id.</param>
+/// <param name="Timestamp">When the sender created the frame, ISO 8601 UTC.</param>
+/// <param name="Payload">The type-specific payload object; see the payload records in this namespace.</param>
+/// <param name="Signature">Optional signature (seed 000); carried, not verified by the hub today.</param>
+public sealed record Frame(string Type, string? Id, DateTimeOffset Timestamp, JsonElement Payload, string? Signature = null)
+{
+    /// <summary>Deserializes the payload into <typeparamref name="T"/> with the wire settings.</summary>
+    /// <typeparam name="T">A payload record of this namespace.</typeparam>
+    /// <returns>The payload, or <see langword="null"/> when it is JSON <c>null</c> or absent.</returns>
+    /// <exception cref="JsonException">The payload does not have the shape of <typeparamref name="T"/>.</exception>
+    public T? PayloadAs<T>() => Payload.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null
+        ? default
+        : Payload.Deserialize<T>(KaiJson.Options);
+
+    /// <summary>Creates a frame stamped now, with <paramref name="payload"/> serialized with the wire settings.</summary>
+    /// <typeparam name="T">The payload type.</typeparam>
+    /// <param name="type">The frame type.</param>
+    /// <param name="payload">The payload object.</param>
+    /// <param name="id">Optional frame id.</param>
+    /// <param name="timestamp">The timestamp; the current UTC time when omitted.</param>
+    /// <returns>The frame.</returns>
+    public static Frame Create<T>(string type, T payload, string? id = null, DateTimeOffset? timestamp = null) =>
+        new(type, id, timestamp ?? DateTimeOffset.UtcNow, JsonSerializer.SerializeToElement(payload, KaiJson.Options));
+
+    /// <summary>Serializes the frame to UTF-8 JSON bytes, ready for one WebSocket text message.</summary>
+    /// <returns>The UTF-8 bytes.</returns>
+    public byte[] ToUtf8() => JsonSerializer.SerializeToUtf8Bytes(this, KaiJsonContext.Default.Frame);
+
+    /// <summary>Parses one WebSocket text message.</summary>
+    /// <param name="utf8">The message bytes.</param>
+    /// <returns>The frame.</returns>
+    /// <exception cref="JsonException">The text is not a JSON object with a string <c>type</c>.</exception>
+    public static Frame Parse(ReadOnlySpan<byte> utf8)
+    {
+        var frame = JsonSerializer.Deserialize(utf8, KaiJsonContext.Default.Frame)
+            ?? throw new JsonException("A frame must be a JSON object.");
+        if (string.IsNullOrEmpty(frame.Type))
+        {
+            throw new JsonException("A frame needs a non-empty string 'type'.");
+        }
+        return frame;
+    }
+}
+
+/// <summary>The frame types of the live links (seed 000 "Server-to-Client Events" and "Client-to-Server Events").</summary>
+public static class FrameTypes
+{
+    /// <summary>Hub to client: a client frame with an <c>id</c> was accepted. Payload: type-specific, often empty.</summary>
+    public const string Ack = "ack";
+    /// <summary>Hub to client: a client frame failed. Payload: <see cref="ErrorPayload"/>.</summary>
+    public const string Error = "error";
+    /// <summary>Hub to client, first frame on every link. Payload: <see cref="WelcomePayload"/>.</summary>
+    public const string Welcome = "welcome";
+    /// <summary>Agent to hub: liveness. Payload: <see cref="HeartbeatPayload"/>.</summary>
+    public const string Heartbeat = "heartbeat";
+    /// <summary>Agent to hub (<see cref="AgentMessageSend"/>) and hub to agent (<see cref="AgentMessageDelivery"/>).</summary>
+    public const string AgentMessage = "agent_message";
+    /// <summary>Hub to agent (<see cref="CommandPayload"/>), observer to hub (<see cref="CommandRequest"/>), and hub to observers (<see cref="CommandPayload"/>).</summary>
+    public const string Command = "command";
+    /// <summary>Agent to hub, and hub to observers. Payload: <see cref="CommandResultPayload"/>.</summary>
+    public const string CommandResult = "command_result";
+    /// <summary>Agent to hub, and hub to observers. Payload: <see cref="LogPayload"/>.</summary>
+    public const string Log = "log";
+    /// <summary>Agent to hub (<see cref="StatusReport"/>) and hub to observers (<see cref="StatusUpdatePayload"/>).</summary>
+    public const string StatusUpdate = "status_update";
+}
