@@ -1,1 +1,4 @@
-var b = WebApplication.CreateBuilder(args); b.Build().Run();
+using Kai.Hub;
+
+var app = await HubApplication.CreateAsync(args);
+await app.RunAsync();

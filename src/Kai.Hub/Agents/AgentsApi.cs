@@ -1,0 +1,88 @@
+using Kai.Hub.Auth;
+using Kai.Hub.Commands;
+using Kai.Hub.Errors;
+using Kai.Protocol.Rest;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace Kai.Hub.Agents;
+
+internal static class AgentsApi
+{
+    public static RouteGroupBuilder MapAgentsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1/agents").WithTags("Agents");
+        api.MapPost("/register", RegisterAsync).RequirePermission(Permissions.AgentCreate);
+        api.MapPost("/", CreateAsync).RequirePermission(Permissions.AgentCreate);
+        api.MapGet("/", ListAsync).RequirePermission(Permissions.AgentReadOwn);
+        api.MapGet("/{agentId}", GetAsync).RequirePermission(Permissions.AgentReadOwn);
+        api.MapPut("/{agentId}", UpdateAsync).RequirePermission(Permissions.AgentUpdateOwn);
+        api.MapDelete("/{agentId}", DeleteAsync).RequirePermission(Permissions.AgentDeleteOwn);
+        api.MapGet("/{agentId}/status", StatusAsync).RequirePermission(Permissions.AgentReadOwn);
+        api.MapPost("/{agentId}/heartbeat", HeartbeatAsync).RequirePermission(Permissions.AgentHeartbeat);
+        api.MapPost("/{agentId}/restart", RestartAsync).RequirePermission(Permissions.AgentCommandOwn);
+        api.MapPost("/{agentId}/command", CommandAsync).RequirePermission(Permissions.AgentCommandOwn);
+        return api;
+    }
+
+    private static async Task<Created<AgentCreatedResponse>> RegisterAsync(RegisterAgentRequest request, HttpContext http, AgentService agents, IOptions<HubOptions> o, CancellationToken ct)
+    {
+        var created = await agents.RegisterAsync(http.Principal(), request, BaseUrl(http, o.Value), ct);
+        return TypedResults.Created($"/api/v1/agents/{created.AgentId}", created);
+    }
+
+    private static async Task<Created<AgentCreatedResponse>> CreateAsync(CreateAgentRequest request, HttpContext http, AgentService agents, IOptions<HubOptions> o, CancellationToken ct)
+    {
+        var created = await agents.CreateAsync(http.Principal(), request, BaseUrl(http, o.Value), ct);
+        return TypedResults.Created($"/api/v1/agents/{created.AgentId}", created);
+    }
+
+    private static async Task<Ok<AgentListResponse>> ListAsync(
+        HttpContext http, AgentService agents, string? status, string? capability, string? type, int? limit, int? offset, CancellationToken ct) =>
+        TypedResults.Ok(await agents.ListAsync(http.Principal(), status, capability, type, limit, offset, ct));
+
+    private static async Task<Ok<AgentView>> GetAsync(string agentId, HttpContext http, AgentService agents, CancellationToken ct) =>
+        TypedResults.Ok(await agents.GetAsync(http.Principal(), agentId, ct));
+
+    private static async Task<Ok<UpdateAgentResponse>> UpdateAsync(string agentId, UpdateAgentRequest request, HttpContext http, AgentService agents, CancellationToken ct) =>
+        TypedResults.Ok(await agents.UpdateAsync(http.Principal(), agentId, request, ct));
+
+    private static async Task<Ok<DeleteAgentResponse>> DeleteAsync(string agentId, HttpContext http, AgentService agents, CancellationToken ct) =>
+        TypedResults.Ok(await agents.DeleteAsync(http.Principal(), agentId, ct));
+
+    private static async Task<Ok<AgentStatusResponse>> StatusAsync(string agentId, HttpContext http, AgentService agents, CancellationToken ct) =>
+        TypedResults.Ok(await agents.StatusAsync(http.Principal(), agentId, ct));
+
+    private static async Task<Ok<HeartbeatResponse>> HeartbeatAsync(string agentId, HeartbeatRequest request, HttpContext http, AgentService agents, CancellationToken ct) =>
+        TypedResults.Ok(await agents.HeartbeatAsync(http.Principal(), agentId, request, ct));
+
+    private static async Task<Ok<RestartResponse>> RestartAsync(string agentId, HttpContext http, AgentService agents, CancellationToken ct)
+    {
+        RestartRequest? request = null;
+        if (http.Request.ContentLength > 0)
+        {
+            request = await http.Request.ReadFromJsonAsync<RestartRequest>(Kai.Protocol.KaiJson.Options, ct);
+        }
+        return TypedResults.Ok(await agents.RestartAsync(http.Principal(), agentId, request, ct));
+    }
+
+    /// <summary>Seed 000 command: stored, routed, and waited for up to <c>timeout</c> seconds.</summary>
+    private static async Task<Ok<CommandResponse>> CommandAsync(
+        string agentId, SendCommandRequest request, HttpContext http, AgentAccess access, CommandService commands, CancellationToken ct)
+    {
+        new Validation().Check(request.Timeout is null or (>= 0 and <= 300), "timeout", "must be 0 to 300 seconds").ThrowIfInvalid();
+        var principal = http.Principal();
+        var agent = await access.GetAsync(principal, agentId, ct);
+        var wait = request.Timeout ?? commands.DefaultWaitSeconds;
+        var command = await commands.CreateAsync(principal, agent, request.Command, request.Parameters, request.Priority, request.Ttl,
+            request.CorrelationId, http.Request.Headers["traceparent"].FirstOrDefault(), willWait: wait > 0, ct);
+        if (wait > 0)
+        {
+            command = await commands.WaitAsync(command, TimeSpan.FromSeconds(wait), ct);
+        }
+        return TypedResults.Ok(new CommandResponse(command.CommandId, command.Status, CommandService.ResultElement(command), command.Error, command.Deadline));
+    }
+
+    internal static string BaseUrl(HttpContext http, HubOptions options) =>
+        options.PublicUrl ?? $"{http.Request.Scheme}://{http.Request.Host}";
+}

@@ -1,0 +1,42 @@
+using System.Security.Claims;
+
+namespace Kai.Hub.Auth;
+
+/// <summary>The authenticated caller, read from the access token's claims.</summary>
+/// <param name="Id">The user id, or the agent id for an agent.</param>
+/// <param name="Role">One of <see cref="Roles"/>.</param>
+/// <param name="SessionId">The session (<c>sid</c>).</param>
+/// <param name="OwnerId">For an agent, the owning user; for a user, the user itself.</param>
+/// <param name="ExpiresAt">When the access token expires.</param>
+public sealed record KaiPrincipal(string Id, string Role, string SessionId, string OwnerId, DateTimeOffset ExpiresAt)
+{
+    public const string RoleClaim = "role";
+    public const string SessionClaim = "sid";
+    public const string OwnerClaim = "owner";
+    public const string ExpiresClaim = "exp";
+
+    public bool IsAdmin => Role == Roles.Admin;
+
+    public bool IsAgent => Role == Roles.Agent;
+
+    public bool Can(string permission) => Roles.Has(Role, permission);
+
+    public static KaiPrincipal? From(ClaimsPrincipal user)
+    {
+        var id = user.FindFirstValue("sub");
+        var role = user.FindFirstValue(RoleClaim);
+        var sid = user.FindFirstValue(SessionClaim);
+        if (id is null || role is null || sid is null || !long.TryParse(user.FindFirstValue(ExpiresClaim), out var exp))
+        {
+            return null;
+        }
+        return new KaiPrincipal(id, role, sid, user.FindFirstValue(OwnerClaim) ?? id, DateTimeOffset.FromUnixTimeSeconds(exp));
+    }
+}
+
+internal static class PrincipalExtensions
+{
+    /// <summary>The caller of an endpoint that requires authorization; the auth handler guarantees the claims.</summary>
+    public static KaiPrincipal Principal(this HttpContext context) =>
+        KaiPrincipal.From(context.User) ?? throw new InvalidOperationException("The endpoint must require authorization.");
+}

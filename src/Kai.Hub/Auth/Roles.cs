@@ -1,0 +1,73 @@
+namespace Kai.Hub.Auth;
+
+/// <summary>
+/// The roles and their permissions (seed 000, "Role-Based Access Control"). <c>developer</c> inherits
+/// <c>user</c>; <c>admin</c> inherits both. <c>agent</c> stands alone. Permissions the seed leaves out but the
+/// routes need (<c>agent.command.own</c>, <c>task.read.own</c>, <c>agent.heartbeat</c>) are marked below.
+/// </summary>
+public static class Roles
+{
+    public const string User = "user";
+    public const string Developer = "developer";
+    public const string Agent = "agent";
+    public const string Admin = "admin";
+
+    private static readonly string[] UserPermissions =
+    [
+        Permissions.AgentCreate, Permissions.AgentReadOwn, Permissions.AgentUpdateOwn, Permissions.AgentDeleteOwn,
+        Permissions.FileUpload, Permissions.FileDownloadOwn,
+        Permissions.AgentCommandOwn, Permissions.TaskReadOwn, Permissions.AgentHeartbeat,
+    ];
+
+    private static readonly string[] DeveloperPermissions =
+        [.. UserPermissions, Permissions.AgentDebug, Permissions.AgentLogsRead, Permissions.SystemMetricsRead, Permissions.ApiAdvanced];
+
+    private static readonly string[] AgentPermissions =
+        [Permissions.AgentCommunicate, Permissions.FileReadAssigned, Permissions.TaskExecute, Permissions.SystemResourcesRead, Permissions.AgentHeartbeat];
+
+    private static readonly string[] AdminPermissions =
+        [.. DeveloperPermissions, Permissions.SystemConfigWrite, Permissions.UserManage, Permissions.AgentManageAll, Permissions.SystemAdmin];
+
+    public static IReadOnlyList<string> All { get; } = [User, Developer, Agent, Admin];
+
+    public static IReadOnlyList<string> PermissionsOf(string role) => role switch
+    {
+        User => UserPermissions,
+        Developer => DeveloperPermissions,
+        Agent => AgentPermissions,
+        Admin => AdminPermissions,
+        _ => [],
+    };
+
+    public static bool Has(string role, string permission) => PermissionsOf(role).Contains(permission, StringComparer.Ordinal);
+}
+
+/// <summary>Permission names (seed 000). The ones marked "hub" are this hub's additions.</summary>
+public static class Permissions
+{
+    public const string AgentCreate = "agent.create";
+    public const string AgentReadOwn = "agent.read.own";
+    public const string AgentUpdateOwn = "agent.update.own";
+    public const string AgentDeleteOwn = "agent.delete.own";
+    public const string FileUpload = "file.upload";
+    public const string FileDownloadOwn = "file.download.own";
+    public const string AgentDebug = "agent.debug";
+    public const string AgentLogsRead = "agent.logs.read";
+    public const string SystemMetricsRead = "system.metrics.read";
+    public const string ApiAdvanced = "api.advanced";
+    public const string AgentCommunicate = "agent.communicate";
+    public const string FileReadAssigned = "file.read.assigned";
+    public const string TaskExecute = "task.execute";
+    public const string SystemResourcesRead = "system.resources.read";
+    public const string SystemConfigWrite = "system.config.write";
+    public const string UserManage = "user.manage";
+    public const string AgentManageAll = "agent.manage.all";
+    public const string SystemAdmin = "system.admin";
+
+    /// <summary>Hub: send commands to (and restart) one's own agents.</summary>
+    public const string AgentCommandOwn = "agent.command.own";
+    /// <summary>Hub: read the status of one's own commands and tasks.</summary>
+    public const string TaskReadOwn = "task.read.own";
+    /// <summary>Hub: report a heartbeat for an agent (the agent itself, or its owner).</summary>
+    public const string AgentHeartbeat = "agent.heartbeat";
+}

@@ -1,0 +1,161 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Kai.Hub.Auth;
+using Kai.Hub.Errors;
+using Kai.Hub.Messaging;
+using Kai.Hub.Storage;
+using Kai.Protocol;
+using Kai.Protocol.Frames;
+using Microsoft.Extensions.Options;
+
+namespace Kai.Hub.Commands;
+
+/// <summary>
+/// Commands to agents (seed 000): stored before anything else happens, delivered at least once, tracked to a
+/// terminal state.
+/// </summary>
+/// <remarks>
+/// A command is written to the store as <c>queued</c>, then routed to the agent's live link and marked
+/// <c>executing</c>. An agent that connects gets every open command whose deadline has not passed, highest
+/// priority first; a command still <c>executing</c> when its link dropped is delivered again (same id, so the
+/// agent can tell). The first <c>command_result</c> wins; later ones are acknowledged as duplicates and change
+/// nothing. At the deadline an open command fails with <c>TASK_TIMEOUT</c>.
+/// </remarks>
+internal sealed partial class CommandService(
+    IHubStore store, Router router, TimeProvider time, IOptions<HubOptions> options, ILogger<CommandService> logger)
+{
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<CommandRecord>> _waiters = new(StringComparer.Ordinal);
+    private readonly CommandOptions _options = options.Value.Commands;
+
+    public int DefaultWaitSeconds => _options.DefaultWaitSeconds;
+
+    public async Task<CommandRecord> CreateAsync(
+        KaiPrincipal requester, AgentRecord agent, string? command, JsonElement? parameters, string? priority, int? ttlSeconds,
+        string? correlationId, string? traceParent, bool willWait, CancellationToken ct)
+    {
+        new Validation()
+            .Length(command, "command", 1, 128)
+            .Object(parameters, "parameters")
+            .Check(priority is null || CommandStatuses.Priorities.Contains(priority), "priority", "must be low, normal, high or urgent")
+            .Check(ttlSeconds is null or (>= 1 and <= 86400), "ttl", "must be 1 to 86400 seconds")
+            .Length(correlationId, "correlation_id", 1, 128, required: false)
+            .ThrowIfInvalid();
+        var now = time.GetUtcNow();
+        var record = new CommandRecord(
+            "cmd_" + Guid.CreateVersion7().ToString("N"), agent.AgentId, agent.OwnerId, requester.Id, command!,
+            parameters is { ValueKind: JsonValueKind.Object } p ? p.GetRawText() : "{}", priority ?? "normal", CommandStatuses.Queued,
+            null, null, correlationId, traceParent, 0, now.AddSeconds(ttlSeconds ?? _options.DefaultTtlSeconds), now, now);
+        if (willWait)
+        {
+            _waiters[record.CommandId] = new TaskCompletionSource<CommandRecord>(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        await store.CreateCommandAsync(record, ct);
+        var frame = CommandFrame(record);
+        await router.RouteAsync(new Envelope(FrameTypes.Command, Address.ObserversOf(agent.AgentId), frame, null), ct);
+        if (await router.RouteAsync(new Envelope(FrameTypes.Command, Address.Agent(agent.AgentId), frame, null), ct) == RouteStatus.Delivered)
+        {
+            await store.MarkCommandDeliveredAsync(record.CommandId, time.GetUtcNow(), ct);
+            record = record with { Status = CommandStatuses.Executing, Deliveries = 1 };
+        }
+        return record;
+    }
+
+    /// <summary>Waits up to <paramref name="wait"/> for the result of a command created with <c>willWait</c>, then returns its state.</summary>
+    public async Task<CommandRecord> WaitAsync(CommandRecord command, TimeSpan wait, CancellationToken ct)
+    {
+        if (!_waiters.TryGetValue(command.CommandId, out var waiter))
+        {
+            return command;
+        }
+        try
+        {
+            return await waiter.Task.WaitAsync(wait, time, ct);
+        }
+        catch (TimeoutException)
+        {
+            return await store.GetCommandAsync(command.CommandId, ct) ?? command;
+        }
+        finally
+        {
+            _waiters.TryRemove(command.CommandId, out _);
+        }
+    }
+
+    /// <summary>Sends an agent that just connected every open command it has not finished.</summary>
+    public async Task DeliverPendingAsync(string agentId, CancellationToken ct)
+    {
+        foreach (var command in await store.ListDeliverableCommandsAsync(agentId, time.GetUtcNow(), ct))
+        {
+            if (await router.RouteAsync(new Envelope(FrameTypes.Command, Address.Agent(agentId), CommandFrame(command), null), ct) != RouteStatus.Delivered)
+            {
+                return;
+            }
+            await store.MarkCommandDeliveredAsync(command.CommandId, time.GetUtcNow(), ct);
+        }
+    }
+
+    /// <summary>Records an agent's result. Returns false for a duplicate of a result already recorded.</summary>
+    /// <exception cref="ApiException">Unknown command, one addressed to another agent, or a malformed result.</exception>
+    public async Task<bool> CompleteAsync(string agentId, CommandResultPayload result, CancellationToken ct)
+    {
+        new Validation()
+            .Length(result.CommandId, "command_id", 1, 64)
+            .Check(result.Status is CommandStatuses.Completed or CommandStatuses.Failed, "status", "must be completed or failed")
+            .Length(result.Error, "error", 0, 4096, required: false)
+            .ThrowIfInvalid();
+        var now = time.GetUtcNow();
+        var resultJson = result.Result is { ValueKind: not JsonValueKind.Undefined } r ? r.GetRawText() : null;
+        if (!await store.TryCompleteCommandAsync(result.CommandId, agentId, result.Status, resultJson, result.Error, now, ct))
+        {
+            var existing = await store.GetCommandAsync(result.CommandId, ct);
+            if (existing is null || existing.AgentId != agentId)
+            {
+                throw ApiException.NotFound($"Command '{result.CommandId}'");
+            }
+            return false;
+        }
+        var done = await store.GetCommandAsync(result.CommandId, ct);
+        if (done is not null)
+        {
+            await FinishedAsync(done, ct);
+        }
+        return true;
+    }
+
+    /// <summary>Fails every open command past its deadline with <c>TASK_TIMEOUT</c>.</summary>
+    public async Task ExpireAsync(CancellationToken ct)
+    {
+        foreach (var command in await store.ExpireCommandsAsync(time.GetUtcNow(), ErrorCodes.TaskTimeout, ct))
+        {
+            Log.CommandExpired(logger, command.CommandId, command.AgentId);
+            await FinishedAsync(command, ct);
+        }
+    }
+
+    private async Task FinishedAsync(CommandRecord command, CancellationToken ct)
+    {
+        if (_waiters.TryGetValue(command.CommandId, out var waiter))
+        {
+            waiter.TrySetResult(command);
+        }
+        var payload = new CommandResultPayload(command.CommandId, command.Status, ResultElement(command), command.Error);
+        var frame = Frame.Create(FrameTypes.CommandResult, payload, timestamp: command.UpdatedAt).ToUtf8();
+        await router.RouteAsync(new Envelope(FrameTypes.CommandResult, Address.ObserversOf(command.AgentId), frame, null), ct);
+    }
+
+    public static JsonElement? ResultElement(CommandRecord c) =>
+        c.ResultJson is null ? null : JsonDocument.Parse(c.ResultJson).RootElement.Clone();
+
+    private static byte[] CommandFrame(CommandRecord c)
+    {
+        using var parameters = JsonDocument.Parse(c.ParametersJson);
+        return Frame.Create(FrameTypes.Command,
+            new CommandPayload(c.CommandId, c.Command, parameters.RootElement, c.Priority, c.Deadline, c.CorrelationId), c.CommandId).ToUtf8();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(300, LogLevel.Information, "Command {CommandId} for agent {AgentId} passed its deadline")]
+        public static partial void CommandExpired(ILogger logger, string commandId, string agentId);
+    }
+}

@@ -1,0 +1,96 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Kai.Protocol;
+using Kai.Protocol.Rest;
+
+namespace Kai.Hub.Errors;
+
+/// <summary>
+/// Gives every request a correlation id and turns every 4xx/5xx into the seed 004 envelope: thrown
+/// <see cref="ApiException"/>s, malformed bodies, unknown routes and methods, auth challenges, and faults.
+/// </summary>
+internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILogger<ErrorHandlingMiddleware> logger, TimeProvider time)
+{
+    public const string CorrelationHeader = "X-Correlation-Id";
+    private const string CorrelationItem = "kai.correlation_id";
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var correlationId = CorrelationIdOf(context);
+        context.Response.Headers[CorrelationHeader] = correlationId;
+        try
+        {
+            await next(context);
+            if (context.Response.StatusCode >= 400 && !context.Response.HasStarted && context.Response.ContentLength is null
+                && context.Response.ContentType is null && !context.WebSockets.IsWebSocketRequest)
+            {
+                var (code, message) = context.Response.StatusCode switch
+                {
+                    400 => (ErrorCodes.ValidationError, "The request is malformed."),
+                    401 => (ErrorCodes.AuthenticationFailed, "A valid bearer access token is required."),
+                    403 => (ErrorCodes.Forbidden, "The principal lacks the permission this route requires."),
+                    404 => (ErrorCodes.NotFound, "No route matches this path."),
+                    405 => (ErrorCodes.MethodNotAllowed, "The method is not allowed on this path."),
+                    413 => (ErrorCodes.PayloadTooLarge, "The request body is too large."),
+                    415 => (ErrorCodes.UnsupportedMediaType, "The content type is not supported here; send application/json."),
+                    _ => (ErrorCodes.InternalError, "The request failed."),
+                };
+                await WriteAsync(context, context.Response.StatusCode, code, message, null);
+            }
+        }
+        catch (ApiException ex) when (!context.Response.HasStarted)
+        {
+            await WriteAsync(context, ex.Status, ex.Code, ex.Message, ex.Details);
+        }
+        catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
+        {
+            var status = ex.StatusCode is 413 ? 413 : 400;
+            await WriteAsync(context, status, status == 413 ? ErrorCodes.PayloadTooLarge : ErrorCodes.ValidationError,
+                ex.InnerException is JsonException je ? $"The body is not valid JSON for this route: {je.Message}" : ex.Message, null);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away: control flow, not an error.
+        }
+        catch (Exception ex) when (!context.Response.HasStarted)
+        {
+            Log.UnhandledException(logger, ex, context.Request.Method, context.Request.Path, correlationId);
+            await WriteAsync(context, 500, ErrorCodes.InternalError, "An unexpected error occurred; quote the correlation id when reporting it.", null);
+        }
+    }
+
+    public static string CorrelationIdOf(HttpContext context)
+    {
+        if (context.Items.TryGetValue(CorrelationItem, out var existing) && existing is string s)
+        {
+            return s;
+        }
+        string id = context.Request.Headers[CorrelationHeader].ToString();
+        if (id.Length is 0 or > 128 || !id.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '-' or '_' or '.' or ':'))
+        {
+            id = Activity.Current?.TraceId.ToHexString() ?? Guid.NewGuid().ToString("N");
+        }
+        context.Items[CorrelationItem] = id;
+        return id;
+    }
+
+    private Task WriteAsync(HttpContext context, int status, string code, string message, object? details)
+    {
+        context.Response.Clear();
+        context.Response.Headers[CorrelationHeader] = CorrelationIdOf(context);
+        context.Response.StatusCode = status;
+        var body = new ErrorEnvelope(new ErrorBody(code, message, ApiException.ToDetails(details), CorrelationIdOf(context), time.GetUtcNow()));
+        return context.Response.WriteAsJsonAsync(body, KaiJsonContext.Default.ErrorEnvelope);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Error, "Unhandled exception on {Method} {Path} (correlation id {CorrelationId})")]
+        public static partial void UnhandledException(ILogger logger, Exception ex, string method, string path, string correlationId);
+    }
+}
+
+internal static class ErrorHandlingExtensions
+{
+    public static IApplicationBuilder UseKaiErrors(this IApplicationBuilder app) => app.UseMiddleware<ErrorHandlingMiddleware>();
+}

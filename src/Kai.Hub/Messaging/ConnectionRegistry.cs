@@ -1,0 +1,63 @@
+using System.Collections.Concurrent;
+using Kai.Protocol;
+
+namespace Kai.Hub.Messaging;
+
+/// <summary>
+/// The live links of this node: at most one agent link per agent (a newer one replaces the older, which is closed
+/// with 4006), and any number of observer links per agent.
+/// </summary>
+internal sealed class ConnectionRegistry
+{
+    private readonly ConcurrentDictionary<string, LinkConnection> _agentLinks = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, LinkConnection>> _observers = new(StringComparer.Ordinal);
+
+    public int AgentLinkCount => _agentLinks.Count;
+
+    public LinkConnection? AgentLink(string agentId) => _agentLinks.TryGetValue(agentId, out var link) ? link : null;
+
+    public IEnumerable<LinkConnection> AgentLinks => _agentLinks.Values;
+
+    public IEnumerable<LinkConnection> ObserverLinks => _observers.Values.SelectMany(d => d.Values);
+
+    public ICollection<LinkConnection> Observers(string agentId) =>
+        _observers.TryGetValue(agentId, out var set) ? set.Values : [];
+
+    public void Add(LinkConnection link)
+    {
+        if (link.Role == LinkRole.Agent)
+        {
+            LinkConnection? replaced = null;
+            _agentLinks.AddOrUpdate(link.AgentId, link, (_, old) => { replaced = old; return link; });
+            replaced?.RequestClose(CloseCodes.Replaced, "replaced by a newer link for this agent");
+        }
+        else
+        {
+            _observers.GetOrAdd(link.AgentId, _ => new ConcurrentDictionary<string, LinkConnection>(StringComparer.Ordinal))[link.ConnectionId] = link;
+        }
+    }
+
+    /// <summary>Removes the link; returns true if it was the agent's current link (not already replaced).</summary>
+    public bool Remove(LinkConnection link)
+    {
+        if (link.Role == LinkRole.Agent)
+        {
+            return _agentLinks.TryRemove(new KeyValuePair<string, LinkConnection>(link.AgentId, link));
+        }
+        if (_observers.TryGetValue(link.AgentId, out var set))
+        {
+            set.TryRemove(link.ConnectionId, out _);
+        }
+        return false;
+    }
+
+    /// <summary>Closes every link about an agent (it was deleted).</summary>
+    public void CloseAll(string agentId, int code, string reason)
+    {
+        AgentLink(agentId)?.RequestClose(code, reason);
+        foreach (var o in Observers(agentId))
+        {
+            o.RequestClose(code, reason);
+        }
+    }
+}

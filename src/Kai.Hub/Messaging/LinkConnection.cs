@@ -1,0 +1,199 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using System.Threading.Channels;
+using Kai.Hub.Auth;
+using Kai.Protocol;
+
+namespace Kai.Hub.Messaging;
+
+internal enum LinkRole
+{
+    /// <summary>The agent's own live link.</summary>
+    Agent,
+    /// <summary>The owner's (or an admin's) observer and controller link.</summary>
+    Observer,
+}
+
+/// <summary>
+/// One WebSocket link with a bounded send queue. Exactly one writer loop sends (WebSocket allows one send at a
+/// time); anyone may enqueue with <see cref="TrySend"/>, which never blocks. When the queued bytes would pass
+/// the cap the link is closed with 4008 (slow consumer) instead of growing memory: a slow reader costs at most
+/// the cap, and never blocks the sender or other receivers.
+/// </summary>
+internal sealed class LinkConnection
+{
+    private static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(5);
+    private readonly WebSocket _socket;
+    private readonly Channel<byte[]> _queue = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _closeRequested = new();
+    private readonly CancellationTokenSource _abort = new();
+    private readonly int _maxQueuedBytes;
+    private readonly TimeProvider _time;
+    private long _queuedBytes;
+    private long _lastInboundTicks;
+    private int _closeCode;
+    private string _closeReason = "";
+
+    public LinkConnection(WebSocket socket, string agentId, string ownerId, LinkRole role, KaiPrincipal principal, int maxQueuedBytes, TimeProvider time)
+    {
+        _socket = socket;
+        AgentId = agentId;
+        OwnerId = ownerId;
+        Role = role;
+        Principal = principal;
+        _maxQueuedBytes = maxQueuedBytes;
+        _time = time;
+        _lastInboundTicks = time.GetUtcNow().UtcTicks;
+    }
+
+    public string ConnectionId { get; } = Guid.NewGuid().ToString("N");
+
+    /// <summary>The agent this link is about.</summary>
+    public string AgentId { get; }
+
+    /// <summary>The owner of <see cref="AgentId"/>.</summary>
+    public string OwnerId { get; }
+
+    public LinkRole Role { get; }
+
+    public KaiPrincipal Principal { get; }
+
+    public DateTimeOffset LastInbound => new(Interlocked.Read(ref _lastInboundTicks), TimeSpan.Zero);
+
+    public bool IsClosing => Volatile.Read(ref _closeCode) != 0;
+
+    public int CloseCode => Volatile.Read(ref _closeCode);
+
+    public long QueuedBytes => Interlocked.Read(ref _queuedBytes);
+
+    /// <summary>Queues one complete UTF-8 frame. Returns false if the link is closing or the cap was hit (the link is then closed with 4008).</summary>
+    public bool TrySend(byte[] frame)
+    {
+        if (IsClosing)
+        {
+            return false;
+        }
+        if (Interlocked.Add(ref _queuedBytes, frame.Length) > _maxQueuedBytes)
+        {
+            Interlocked.Add(ref _queuedBytes, -frame.Length);
+            RequestClose(CloseCodes.SlowConsumer, "send queue overflow: client reads too slowly");
+            return false;
+        }
+        if (!_queue.Writer.TryWrite(frame))
+        {
+            Interlocked.Add(ref _queuedBytes, -frame.Length);
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>Asks the writer loop to send a close frame with <paramref name="code"/>; the first request wins. The socket is aborted if the peer has not finished the close handshake within 5 s.</summary>
+    public void RequestClose(int code, string reason)
+    {
+        if (Interlocked.CompareExchange(ref _closeCode, code, 0) != 0)
+        {
+            return;
+        }
+        _closeReason = reason.Length > 120 ? reason[..120] : reason;
+        _queue.Writer.TryComplete();
+        _closeRequested.Cancel();
+        _abort.CancelAfter(CloseGrace);
+    }
+
+    /// <summary>Sends queued frames until a close is requested, then sends the close frame.</summary>
+    public async Task RunWriterAsync()
+    {
+        try
+        {
+            while (await _queue.Reader.WaitToReadAsync(_closeRequested.Token))
+            {
+                while (!_closeRequested.IsCancellationRequested && _queue.Reader.TryRead(out var frame))
+                {
+                    await _socket.SendAsync(frame, WebSocketMessageType.Text, true, _abort.Token);
+                    Interlocked.Add(ref _queuedBytes, -frame.Length);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // A close was requested, or the grace period ran out.
+        }
+        catch (WebSocketException)
+        {
+            RequestClose(CloseCodes.InternalError, "send failed");
+        }
+        try
+        {
+            if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            {
+                await _socket.CloseOutputAsync((WebSocketCloseStatus)Math.Max(CloseCode, CloseCodes.Normal), _closeReason, _abort.Token);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or ObjectDisposedException)
+        {
+            _socket.Abort();
+        }
+    }
+
+    /// <summary>
+    /// Reads text messages and hands each complete one to <paramref name="onFrame"/>, until the peer closes, the link
+    /// is aborted, or a message passes <paramref name="maxFrameBytes"/> (then the link is closed with 1009).
+    /// </summary>
+    public async Task RunReaderAsync(int maxFrameBytes, Func<ReadOnlyMemory<byte>, ValueTask> onFrame)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(4096);
+        var count = 0;
+        try
+        {
+            while (true)
+            {
+                if (count == buffer.Length)
+                {
+                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, maxFrameBytes + 1));
+                    buffer.AsSpan(0, count).CopyTo(bigger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = bigger;
+                }
+                var result = await _socket.ReceiveAsync(buffer.AsMemory(count), _abort.Token);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    RequestClose(CloseCodes.Normal, "closed by peer");
+                    return;
+                }
+                count += result.Count;
+                if (count > maxFrameBytes)
+                {
+                    RequestClose(CloseCodes.MessageTooBig, $"frame larger than {maxFrameBytes} bytes");
+                    return;
+                }
+                if (!result.EndOfMessage)
+                {
+                    continue;
+                }
+                Interlocked.Exchange(ref _lastInboundTicks, _time.GetUtcNow().UtcTicks);
+                if (result.MessageType == WebSocketMessageType.Binary)
+                {
+                    await onFrame(ReadOnlyMemory<byte>.Empty);
+                }
+                else
+                {
+                    await onFrame(buffer.AsMemory(0, count));
+                }
+                count = 0;
+                if (IsClosing)
+                {
+                    // Keep reading until the peer answers our close frame, so the handshake completes.
+                    continue;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or ObjectDisposedException)
+        {
+            RequestClose(CloseCodes.GenericError, "connection lost");
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}

@@ -1,0 +1,82 @@
+using Kai.Hub.Auth;
+using Kai.Hub.Storage;
+
+namespace Kai.Hub.Messaging;
+
+internal enum AddressKind
+{
+    /// <summary>An agent's own live link.</summary>
+    Agent,
+    /// <summary>Every observer link of an agent (its owner's and admins' links).</summary>
+    Observers,
+}
+
+/// <summary>Where an envelope goes.</summary>
+internal readonly record struct Address(AddressKind Kind, string Id)
+{
+    public static Address Agent(string agentId) => new(AddressKind.Agent, agentId);
+
+    public static Address ObserversOf(string agentId) => new(AddressKind.Observers, agentId);
+}
+
+/// <summary>
+/// The internal envelope every edge converts its input into. <see cref="Frame"/> is the frame as it goes out,
+/// serialized once however many links receive it.
+/// </summary>
+/// <param name="Type">The frame type, for metrics and logs.</param>
+/// <param name="Target">Where it goes.</param>
+/// <param name="Frame">The UTF-8 frame to write.</param>
+/// <param name="Sender">Who sent it; null for the hub itself (already authorized by the caller).</param>
+internal sealed record Envelope(string Type, Address Target, byte[] Frame, KaiPrincipal? Sender);
+
+internal enum RouteStatus
+{
+    Delivered,
+    /// <summary>No such target, or one the sender may not reach (the two look the same to the sender).</summary>
+    NotFound,
+    /// <summary>The target exists and may be reached, but has no live link (or its link is closing).</summary>
+    Unavailable,
+}
+
+/// <summary>
+/// The one router: resolves an envelope's address to the edges that deliver it, and checks that the sender may
+/// reach the target. Live delivery is at most once: an envelope to an agent without a live link is not kept
+/// (durable kinds, such as commands, are stored by their service before they are routed).
+/// </summary>
+internal sealed class Router(ConnectionRegistry links, IHubStore store)
+{
+    public async ValueTask<RouteStatus> RouteAsync(Envelope envelope, CancellationToken ct)
+    {
+        switch (envelope.Target.Kind)
+        {
+            case AddressKind.Agent:
+                var link = links.AgentLink(envelope.Target.Id);
+                if (link is not null)
+                {
+                    if (!MayReach(envelope.Sender, link.OwnerId))
+                    {
+                        return RouteStatus.NotFound;
+                    }
+                    return link.TrySend(envelope.Frame) ? RouteStatus.Delivered : RouteStatus.Unavailable;
+                }
+                // Slow path, only when the target is not connected here: tell "unknown" from "offline".
+                var agent = await store.GetAgentAsync(envelope.Target.Id, ct);
+                return agent is null || !MayReach(envelope.Sender, agent.OwnerId) ? RouteStatus.NotFound : RouteStatus.Unavailable;
+
+            case AddressKind.Observers:
+                var delivered = false;
+                foreach (var observer in links.Observers(envelope.Target.Id))
+                {
+                    delivered |= observer.TrySend(envelope.Frame);
+                }
+                return delivered ? RouteStatus.Delivered : RouteStatus.Unavailable;
+
+            default:
+                return RouteStatus.NotFound;
+        }
+    }
+
+    /// <summary>By default a principal reaches the agents of its own owner; an admin reaches all.</summary>
+    public static bool MayReach(KaiPrincipal? sender, string targetOwnerId) =>
+        sender is null || sender.IsAdmin || sender.OwnerId == targetOwnerId;
+}

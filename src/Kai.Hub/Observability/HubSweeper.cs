@@ -1,0 +1,71 @@
+using Kai.Hub.Agents;
+using Kai.Hub.Commands;
+using Kai.Hub.Messaging;
+using Kai.Protocol;
+using Microsoft.Extensions.Options;
+
+namespace Kai.Hub.Observability;
+
+/// <summary>
+/// The periodic housekeeping of liveness and deadlines, on <see cref="TimeProvider"/> so tests drive it with a fake
+/// clock by calling <see cref="SweepOnceAsync"/>: agent links silent for three heartbeat intervals are closed
+/// (4005), links whose access token expired are closed (4002), agents without link or heartbeat go offline,
+/// and commands past their deadline fail with <c>TASK_TIMEOUT</c>.
+/// </summary>
+internal sealed partial class HubSweeper(
+    ConnectionRegistry links, AgentPresence presence, CommandService commands, TimeProvider time, IOptions<HubOptions> options, ILogger<HubSweeper> logger)
+    : BackgroundService
+{
+    private readonly HubOptions _options = options.Value;
+
+    public async Task SweepOnceAsync(CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var silentSince = now - _options.Links.OfflineAfter;
+        foreach (var link in links.AgentLinks)
+        {
+            if (link.LastInbound < silentSince)
+            {
+                link.RequestClose(CloseCodes.HeartbeatTimeout, "no frame for three heartbeat intervals");
+            }
+        }
+        foreach (var link in links.AgentLinks.Concat(links.ObserverLinks))
+        {
+            if (link.Principal.ExpiresAt + _options.Auth.ClockSkew < now)
+            {
+                link.RequestClose(CloseCodes.SessionExpired, "access token expired; reconnect with a fresh token");
+            }
+        }
+        await presence.SweepAsync(ct);
+        await commands.ExpireAsync(ct);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(_options.Links.SweepInterval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                try
+                {
+                    await SweepOnceAsync(stoppingToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    Log.SweepFailed(logger, ex);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Shutdown.
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(400, LogLevel.Error, "Housekeeping sweep failed; retrying at the next interval")]
+        public static partial void SweepFailed(ILogger logger, Exception ex);
+    }
+}

@@ -1,0 +1,54 @@
+namespace Kai.Hub.Storage;
+
+public sealed record UserRecord(
+    string UserId, string Email, string PasswordHash, string DisplayName, string Role, bool Disabled, DateTimeOffset CreatedAt);
+
+public sealed record SessionRecord(
+    string SessionId, string UserId, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, DateTimeOffset? RevokedAt);
+
+public sealed record RefreshTokenRecord(
+    string TokenHash, string SessionId, string UserId, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, DateTimeOffset? UsedAt);
+
+public sealed record AgentRecord(
+    string AgentId,
+    string OwnerId,
+    string Name,
+    string Type,
+    string? Version,
+    IReadOnlyList<string> Capabilities,
+    string ConfigJson,
+    string? HealthCheckUrl,
+    string SecretHash,
+    string Status,
+    string? ReportedStatus,
+    int CurrentTasks,
+    string? MetricsJson,
+    DateTimeOffset? LastHeartbeat,
+    DateTimeOffset? LastActivity,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt);
+
+public sealed record CommandRecord(
+    string CommandId,
+    string AgentId,
+    string OwnerId,
+    string RequestedBy,
+    string Command,
+    string ParametersJson,
+    string Priority,
+    string Status,
+    string? ResultJson,
+    string? Error,
+    string? CorrelationId,
+    string? TraceParent,
+    int Deliveries,
+    DateTimeOffset Deadline,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt);
+
+public sealed record AgentQuery(string? OwnerId, string? Status, string? Capability, string? Type, int Limit, int Offset);
+
+/// <summary>What changed about an agent's liveness; null fields are left as they are.</summary>
+public sealed record AgentPresenceUpdate(
+    string AgentId, string Status, DateTimeOffset LastActivity, DateTimeOffset? LastHeartbeat = null,
+    string? ReportedStatus = null, int? CurrentTasks = null, string? MetricsJson = null, bool? Linked = null);

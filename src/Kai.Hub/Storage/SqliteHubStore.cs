@@ -1,0 +1,417 @@
+using System.Text.Json;
+using Dapper;
+using Kai.Protocol;
+using Kai.Protocol.Frames;
+using Microsoft.Data.Sqlite;
+
+namespace Kai.Hub.Storage;
+
+/// <summary>
+/// The embedded default store: one SQLite file in WAL mode. Writes go through one connection under a lock
+/// (SQLite has a single writer anyway, and this avoids SQLITE_BUSY storms); reads use pooled connections
+/// and see the last committed state (WAL snapshot isolation).
+/// </summary>
+internal sealed class SqliteHubStore : IHubStore, IDisposable
+{
+    private readonly string _connectionString;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private SqliteConnection? _writer;
+
+    static SqliteHubStore()
+    {
+        SQLitePCL.Batteries_V2.Init();
+        DefaultTypeMap.MatchNamesWithUnderscores = true;
+    }
+
+    public SqliteHubStore(string databasePath)
+    {
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = databasePath,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            DefaultTimeout = 30,
+            Pooling = true,
+        }.ToString();
+    }
+
+    public string ConnectionString => _connectionString;
+
+    public async Task MigrateAsync(CancellationToken ct)
+    {
+        await WriteAsync(async (c, tx) =>
+        {
+            await c.ExecuteAsync("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)", transaction: tx);
+            return 0;
+        }, ct);
+        foreach (var (version, name, sql) in SqliteMigrations.Steps)
+        {
+            await WriteAsync(async (c, tx) =>
+            {
+                var applied = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM schema_migrations WHERE version = @version", new { version }, tx);
+                if (applied == 0)
+                {
+                    await c.ExecuteAsync(sql, transaction: tx);
+                    await c.ExecuteAsync("INSERT INTO schema_migrations (version, name, applied_at) VALUES (@version, @name, @now)",
+                        new { version, name, now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() }, tx);
+                }
+                return 0;
+            }, ct);
+        }
+    }
+
+    public int SchemaVersion()
+    {
+        using var c = OpenRead();
+        return c.ExecuteScalar<int>("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    }
+
+    public async Task PingAsync(CancellationToken ct)
+    {
+        await using var c = OpenRead();
+        await c.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COUNT(*) FROM schema_migrations", cancellationToken: ct));
+    }
+
+    // ---- users and sessions ----
+
+    public Task<bool> TryCreateUserAsync(UserRecord u, CancellationToken ct) => WriteAsync(async (c, tx) =>
+        await c.ExecuteAsync("""
+            INSERT INTO users (user_id, email, password_hash, display_name, role, disabled, created_at)
+            VALUES (@UserId, @Email, @PasswordHash, @DisplayName, @Role, @Disabled, @CreatedAt)
+            ON CONFLICT DO NOTHING
+            """, new { u.UserId, u.Email, u.PasswordHash, u.DisplayName, u.Role, u.Disabled, CreatedAt = Ms(u.CreatedAt) }, tx) == 1, ct);
+
+    public async Task<UserRecord?> GetUserByEmailAsync(string email, CancellationToken ct)
+    {
+        await using var c = OpenRead();
+        var row = await c.QuerySingleOrDefaultAsync<UserRow>(new CommandDefinition("SELECT * FROM users WHERE email = @email", new { email }, cancellationToken: ct));
+        return row?.ToRecord();
+    }
+
+    public async Task<UserRecord?> GetUserAsync(string userId, CancellationToken ct)
+    {
+        await using var c = OpenRead();
+        var row = await c.QuerySingleOrDefaultAsync<UserRow>(new CommandDefinition("SELECT * FROM users WHERE user_id = @userId", new { userId }, cancellationToken: ct));
+        return row?.ToRecord();
+    }
+
+    public Task CreateSessionAsync(SessionRecord s, RefreshTokenRecord r, CancellationToken ct) => WriteAsync(async (c, tx) =>
+    {
+        await c.ExecuteAsync("INSERT INTO sessions (session_id, user_id, created_at, expires_at) VALUES (@SessionId, @UserId, @CreatedAt, @ExpiresAt)",
+            new { s.SessionId, s.UserId, CreatedAt = Ms(s.CreatedAt), ExpiresAt = Ms(s.ExpiresAt) }, tx);
+        await InsertRefreshAsync(c, tx, r);
+        return 0;
+    }, ct);
+
+    private static Task<int> InsertRefreshAsync(SqliteConnection c, SqliteTransaction tx, RefreshTokenRecord r) =>
+        c.ExecuteAsync("INSERT INTO refresh_tokens (token_hash, session_id, user_id, created_at, expires_at) VALUES (@TokenHash, @SessionId, @UserId, @CreatedAt, @ExpiresAt)",
+            new { r.TokenHash, r.SessionId, r.UserId, CreatedAt = Ms(r.CreatedAt), ExpiresAt = Ms(r.ExpiresAt) }, tx);
+
+    public async Task<SessionRecord?> GetSessionAsync(string sessionId, CancellationToken ct)
+    {
+        await using var c = OpenRead();
+        var row = await c.QuerySingleOrDefaultAsync<SessionRow>(new CommandDefinition("SELECT * FROM sessions WHERE session_id = @sessionId", new { sessionId }, cancellationToken: ct));
+        return row is null ? null : new SessionRecord(row.SessionId, row.UserId, FromMs(row.CreatedAt), FromMs(row.ExpiresAt), FromMs(row.RevokedAt));
+    }
+
+    public async Task<RefreshTokenRecord?> GetRefreshTokenAsync(string tokenHash, CancellationToken ct)
+    {
+        await using var c = OpenRead();
+        var row = await c.QuerySingleOrDefaultAsync<RefreshRow>(new CommandDefinition("SELECT * FROM refresh_tokens WHERE token_hash = @tokenHash", new { tokenHash }, cancellationToken: ct));
+        return row is null ? null : new RefreshTokenRecord(row.TokenHash, row.SessionId, row.UserId, FromMs(row.CreatedAt), FromMs(row.ExpiresAt), FromMs(row.UsedAt));
+    }
+
+    public Task<bool> TryRotateRefreshTokenAsync(string oldHash, RefreshTokenRecord replacement, DateTimeOffset now, CancellationToken ct) => WriteAsync(async (c, tx) =>
+    {
+        var changed = await c.ExecuteAsync("""
+            UPDATE refresh_tokens SET used_at = @now
+            WHERE token_hash = @oldHash AND used_at IS NULL AND expires_at > @now
+              AND EXISTS (SELECT 1 FROM sessions s WHERE s.session_id = refresh_tokens.session_id AND s.revoked_at IS NULL)
+            """, new { oldHash, now = Ms(now) }, tx);
+        if (changed != 1)
+        {
+            return false;
+        }
+        await InsertRefreshAsync(c, tx, replacement);
+        return true;
+    }, ct);
+
+    public Task<bool> RevokeSessionAsync(string sessionId, DateTimeOffset now, CancellationToken ct) => WriteAsync(async (c, tx) =>
+        await c.ExecuteAsync("UPDATE sessions SET revoked_at = @now WHERE session_id = @sessionId AND revoked_at IS NULL", new { sessionId, now = Ms(now) }, tx) == 1, ct);
+
+    public async Task<IReadOnlyList<string>> ListRevokedSessionsAsync(DateTimeOffset notExpiredBefore, CancellationToken ct)
+    {
+        await using var c = OpenRead();
+        var rows = await c.QueryAsync<string>(new CommandDefinition(
+            "SELECT session_id FROM sessions WHERE revoked_at IS NOT NULL AND expires_at > @t", new { t = Ms(notExpiredBefore) }, cancellationToken: ct));
+        return rows.AsList();
+    }
+
+    // ---- agents ----
+
+    public Task<bool> TryCreateAgentAsync(AgentRecord a, CancellationToken ct) => WriteAsync(async (c, tx) =>
+        await c.ExecuteAsync("""
+            INSERT INTO agents (agent_id, owner_id, name, type, version, capabilities, config, health_check_url, secret_hash, status,
+                                reported_status, current_tasks, metrics, last_heartbeat, last_activity, created_at, updated_at)
+            VALUES (@AgentId, @OwnerId, @Name, @Type, @Version, @Capabilities, @ConfigJson, @HealthCheckUrl, @SecretHash, @Status,
+                    @ReportedStatus, @CurrentTasks, @MetricsJson, @LastHeartbeat, @LastActivity, @CreatedAt, @UpdatedAt)
+            ON CONFLICT DO NOTHING
+            """, AgentParams(a), tx) == 1, ct);
+
+    public async Task<AgentRecord?> GetAgentAsync(string agentId, CancellationToken ct)
+    {
+        await using var c = OpenRead();
+        var row = await c.QuerySingleOrDefaultAsync<AgentRow>(new CommandDefinition("SELECT * FROM agents WHERE agent_id = @agentId", new { agentId }, cancellationToken: ct));
+        return row?.ToRecord();
+    }
+
+    public async Task<(IReadOnlyList<AgentRecord> Items, int Total)> ListAgentsAsync(AgentQuery q, CancellationToken ct)
+    {
+        const string where = """
+            WHERE (@OwnerId IS NULL OR owner_id = @OwnerId)
+              AND (@Status IS NULL OR status = @Status)
+              AND (@Type IS NULL OR type = @Type)
+              AND (@Capability IS NULL OR EXISTS (SELECT 1 FROM json_each(agents.capabilities) WHERE json_each.value = @Capability))
+            """;
+        await using var c = OpenRead();
+        var total = await c.ExecuteScalarAsync<int>(new CommandDefinition($"SELECT COUNT(*) FROM agents {where}", q, cancellationToken: ct));
+        var rows = await c.QueryAsync<AgentRow>(new CommandDefinition(
+            $"SELECT * FROM agents {where} ORDER BY created_at, agent_id LIMIT @Limit OFFSET @Offset", q, cancellationToken: ct));
+        return (rows.Select(r => r.ToRecord()).ToList(), total);
+    }
+
+    public Task<bool> UpdateAgentAsync(AgentRecord a, CancellationToken ct) => WriteAsync(async (c, tx) =>
+        await c.ExecuteAsync("""
+            UPDATE agents SET name = @Name, type = @Type, version = @Version, capabilities = @Capabilities, config = @ConfigJson,
+                              health_check_url = @HealthCheckUrl, secret_hash = @SecretHash, updated_at = @UpdatedAt
+            WHERE agent_id = @AgentId
+            """, AgentParams(a), tx) == 1, ct);
+
+    public Task UpdatePresenceAsync(AgentPresenceUpdate u, CancellationToken ct) => WriteAsync(async (c, tx) =>
+        await c.ExecuteAsync("""
+            UPDATE agents SET status = @Status, last_activity = @LastActivity,
+                              last_heartbeat = COALESCE(@LastHeartbeat, last_heartbeat),
+                              reported_status = COALESCE(@ReportedStatus, reported_status),
+                              current_tasks = COALESCE(@CurrentTasks, current_tasks),
+                              metrics = COALESCE(@MetricsJson, metrics),
+                              linked = COALESCE(@Linked, linked)
+            WHERE agent_id = @AgentId
+            """, new
+        {
+            u.AgentId, u.Status, LastActivity = Ms(u.LastActivity), LastHeartbeat = Ms(u.LastHeartbeat),
+            u.ReportedStatus, u.CurrentTasks, u.MetricsJson, u.Linked,
+        }, tx), ct);
+
+    public Task ResetLinksAsync(DateTimeOffset now, CancellationToken ct) => WriteAsync(async (c, tx) =>
+        await c.ExecuteAsync("UPDATE agents SET linked = 0, status = 'offline', last_activity = @now WHERE linked = 1", new { now = Ms(now) }, tx), ct);
+
+    public async Task<IReadOnlyList<AgentRecord>> ListStaleAgentsAsync(DateTimeOffset cutoff, CancellationToken ct)
+    {
+        await using var c = OpenRead();
+        var rows = await c.QueryAsync<AgentRow>(new CommandDefinition(
+            "SELECT * FROM agents WHERE status <> 'offline' AND linked = 0 AND (last_heartbeat IS NULL OR last_heartbeat < @cutoff)",
+            new { cutoff = Ms(cutoff) }, cancellationToken: ct));
+        return rows.Select(r => r.ToRecord()).ToList();
+    }
+
+    public Task<bool> DeleteAgentAsync(string agentId, DateTimeOffset now, CancellationToken ct) => WriteAsync(async (c, tx) =>
+    {
+        await c.ExecuteAsync("""
+            UPDATE commands SET status = 'failed', error = 'agent deleted', updated_at = @now
+            WHERE agent_id = @agentId AND status IN ('queued', 'executing')
+            """, new { agentId, now = Ms(now) }, tx);
+        return await c.ExecuteAsync("DELETE FROM agents WHERE agent_id = @agentId", new { agentId }, tx) == 1;
+    }, ct);
+
+    // ---- commands ----
+
+    public Task CreateCommandAsync(CommandRecord m, CancellationToken ct) => WriteAsync(async (c, tx) =>
+        await c.ExecuteAsync("""
+            INSERT INTO commands (command_id, agent_id, owner_id, requested_by, command, parameters, priority, status, result, error,
+                                  correlation_id, traceparent, deliveries, deadline, created_at, updated_at)
+            VALUES (@CommandId, @AgentId, @OwnerId, @RequestedBy, @Command, @ParametersJson, @Priority, @Status, @ResultJson, @Error,
+                    @CorrelationId, @TraceParent, @Deliveries, @Deadline, @CreatedAt, @UpdatedAt)
+            """, new
+        {
+            m.CommandId, m.AgentId, m.OwnerId, m.RequestedBy, m.Command, m.ParametersJson, Priority = PriorityRank(m.Priority),
+            m.Status, m.ResultJson, m.Error, m.CorrelationId, m.TraceParent, m.Deliveries,
+            Deadline = Ms(m.Deadline), CreatedAt = Ms(m.CreatedAt), UpdatedAt = Ms(m.UpdatedAt),
+        }, tx), ct);
+
+    public async Task<CommandRecord?> GetCommandAsync(string commandId, CancellationToken ct)
+    {
+        await using var c = OpenRead();
+        var row = await c.QuerySingleOrDefaultAsync<CommandRow>(new CommandDefinition("SELECT * FROM commands WHERE command_id = @commandId", new { commandId }, cancellationToken: ct));
+        return row?.ToRecord();
+    }
+
+    public async Task<IReadOnlyList<CommandRecord>> ListDeliverableCommandsAsync(string agentId, DateTimeOffset now, CancellationToken ct)
+    {
+        await using var c = OpenRead();
+        var rows = await c.QueryAsync<CommandRow>(new CommandDefinition("""
+            SELECT * FROM commands
+            WHERE agent_id = @agentId AND status IN ('queued', 'executing') AND deadline > @now
+            ORDER BY priority DESC, created_at, command_id
+            """, new { agentId, now = Ms(now) }, cancellationToken: ct));
+        return rows.Select(r => r.ToRecord()).ToList();
+    }
+
+    public Task MarkCommandDeliveredAsync(string commandId, DateTimeOffset now, CancellationToken ct) => WriteAsync(async (c, tx) =>
+        await c.ExecuteAsync("""
+            UPDATE commands SET status = 'executing', deliveries = deliveries + 1, updated_at = @now
+            WHERE command_id = @commandId AND status IN ('queued', 'executing')
+            """, new { commandId, now = Ms(now) }, tx), ct);
+
+    public Task<bool> TryCompleteCommandAsync(string commandId, string agentId, string status, string? resultJson, string? error, DateTimeOffset now, CancellationToken ct) =>
+        WriteAsync(async (c, tx) => await c.ExecuteAsync("""
+            UPDATE commands SET status = @status, result = @resultJson, error = @error, updated_at = @now
+            WHERE command_id = @commandId AND agent_id = @agentId AND status IN ('queued', 'executing')
+            """, new { commandId, agentId, status, resultJson, error, now = Ms(now) }, tx) == 1, ct);
+
+    public Task<IReadOnlyList<CommandRecord>> ExpireCommandsAsync(DateTimeOffset now, string error, CancellationToken ct) => WriteAsync(async (c, tx) =>
+    {
+        var rows = await c.QueryAsync<CommandRow>("""
+            UPDATE commands SET status = 'failed', error = @error, updated_at = @now
+            WHERE status IN ('queued', 'executing') AND deadline <= @now
+            RETURNING *
+            """, new { now = Ms(now), error }, tx);
+        return (IReadOnlyList<CommandRecord>)rows.Select(r => r.ToRecord()).ToList();
+    }, ct);
+
+    // ---- plumbing ----
+
+    private SqliteConnection OpenRead()
+    {
+        var c = new SqliteConnection(_connectionString);
+        c.Open();
+        return c;
+    }
+
+    private async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> work, CancellationToken ct)
+    {
+        await _writeLock.WaitAsync(ct);
+        try
+        {
+            if (_writer is null)
+            {
+                _writer = new SqliteConnection(_connectionString);
+                await _writer.OpenAsync(ct);
+                // WAL: readers never block the writer. synchronous=FULL: a committed write survives power loss,
+                // not only a process crash, which is what "201 means it is on disk" promises.
+                await _writer.ExecuteAsync("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
+            }
+            using var tx = _writer.BeginTransaction();
+            var result = await work(_writer, tx);
+            tx.Commit();
+            return result;
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    public void Dispose()
+    {
+        _writer?.Dispose();
+        _writeLock.Dispose();
+        SqliteConnection.ClearAllPools();
+    }
+
+    private static object AgentParams(AgentRecord a) => new
+    {
+        a.AgentId, a.OwnerId, a.Name, a.Type, a.Version,
+        Capabilities = JsonSerializer.Serialize(a.Capabilities, KaiJson.Options),
+        a.ConfigJson, a.HealthCheckUrl, a.SecretHash, a.Status, a.ReportedStatus, a.CurrentTasks, a.MetricsJson,
+        LastHeartbeat = Ms(a.LastHeartbeat), LastActivity = Ms(a.LastActivity), CreatedAt = Ms(a.CreatedAt), UpdatedAt = Ms(a.UpdatedAt),
+    };
+
+    internal static int PriorityRank(string priority) => priority switch { "urgent" => 3, "high" => 2, "low" => 0, _ => 1 };
+
+    private static long Ms(DateTimeOffset t) => t.ToUnixTimeMilliseconds();
+    private static long? Ms(DateTimeOffset? t) => t?.ToUnixTimeMilliseconds();
+    private static DateTimeOffset FromMs(long t) => DateTimeOffset.FromUnixTimeMilliseconds(t);
+    private static DateTimeOffset? FromMs(long? t) => t is { } v ? DateTimeOffset.FromUnixTimeMilliseconds(v) : null;
+
+    private sealed class UserRow
+    {
+        public string UserId { get; set; } = "";
+        public string Email { get; set; } = "";
+        public string PasswordHash { get; set; } = "";
+        public string DisplayName { get; set; } = "";
+        public string Role { get; set; } = "";
+        public long Disabled { get; set; }
+        public long CreatedAt { get; set; }
+        public UserRecord ToRecord() => new(UserId, Email, PasswordHash, DisplayName, Role, Disabled != 0, FromMs(CreatedAt));
+    }
+
+    private sealed class SessionRow
+    {
+        public string SessionId { get; set; } = "";
+        public string UserId { get; set; } = "";
+        public long CreatedAt { get; set; }
+        public long ExpiresAt { get; set; }
+        public long? RevokedAt { get; set; }
+    }
+
+    private sealed class RefreshRow
+    {
+        public string TokenHash { get; set; } = "";
+        public string SessionId { get; set; } = "";
+        public string UserId { get; set; } = "";
+        public long CreatedAt { get; set; }
+        public long ExpiresAt { get; set; }
+        public long? UsedAt { get; set; }
+    }
+
+    private sealed class AgentRow
+    {
+        public string AgentId { get; set; } = "";
+        public string OwnerId { get; set; } = "";
+        public string Name { get; set; } = "";
+        public string Type { get; set; } = "";
+        public string? Version { get; set; }
+        public string Capabilities { get; set; } = "[]";
+        public string Config { get; set; } = "{}";
+        public string? HealthCheckUrl { get; set; }
+        public string SecretHash { get; set; } = "";
+        public string Status { get; set; } = "";
+        public string? ReportedStatus { get; set; }
+        public long CurrentTasks { get; set; }
+        public string? Metrics { get; set; }
+        public long? LastHeartbeat { get; set; }
+        public long? LastActivity { get; set; }
+        public long CreatedAt { get; set; }
+        public long UpdatedAt { get; set; }
+
+        public AgentRecord ToRecord() => new(
+            AgentId, OwnerId, Name, Type, Version,
+            JsonSerializer.Deserialize<string[]>(Capabilities, KaiJson.Options) ?? [],
+            Config, HealthCheckUrl, SecretHash, Status, ReportedStatus, (int)CurrentTasks, Metrics,
+            FromMs(LastHeartbeat), FromMs(LastActivity), FromMs(CreatedAt), FromMs(UpdatedAt));
+    }
+
+    private sealed class CommandRow
+    {
+        public string CommandId { get; set; } = "";
+        public string AgentId { get; set; } = "";
+        public string OwnerId { get; set; } = "";
+        public string RequestedBy { get; set; } = "";
+        public string Command { get; set; } = "";
+        public string Parameters { get; set; } = "{}";
+        public long Priority { get; set; }
+        public string Status { get; set; } = "";
+        public string? Result { get; set; }
+        public string? Error { get; set; }
+        public string? CorrelationId { get; set; }
+        public string? Traceparent { get; set; }
+        public long Deliveries { get; set; }
+        public long Deadline { get; set; }
+        public long CreatedAt { get; set; }
+        public long UpdatedAt { get; set; }
+
+        public CommandRecord ToRecord() => new(
+            CommandId, AgentId, OwnerId, RequestedBy, Command, Parameters, CommandStatuses.Priorities[(int)Priority], Status, Result, Error,
+            CorrelationId, Traceparent, (int)Deliveries, FromMs(Deadline), FromMs(CreatedAt), FromMs(UpdatedAt));
+    }
+}
