@@ -9,7 +9,7 @@ namespace Kai.Hub.Storage;
 /// <c>synchronous=FULL</c>): a response sent after it survives <c>kill -9</c>.
 /// Methods that change state conditionally return whether they did, so callers can race safely.
 /// </remarks>
-public interface IHubStore
+public partial interface IHubStore
 {
     Task MigrateAsync(CancellationToken ct);
 

@@ -11,7 +11,7 @@ namespace Kai.Hub.Storage;
 /// (SQLite has a single writer anyway, and this avoids SQLITE_BUSY storms); reads use pooled connections
 /// and see the last committed state (WAL snapshot isolation).
 /// </summary>
-internal sealed class SqliteHubStore : IHubStore, IDisposable
+internal sealed partial class SqliteHubStore : IHubStore, IDisposable
 {
     private readonly string _connectionString;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
@@ -280,14 +280,14 @@ internal sealed class SqliteHubStore : IHubStore, IDisposable
 
     // ---- plumbing ----
 
-    private SqliteConnection OpenRead()
+    internal SqliteConnection OpenRead()
     {
         var c = new SqliteConnection(_connectionString);
         c.Open();
         return c;
     }
 
-    private async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> work, CancellationToken ct)
+    internal async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> work, CancellationToken ct)
     {
         await _writeLock.WaitAsync(ct);
         try
@@ -328,10 +328,10 @@ internal sealed class SqliteHubStore : IHubStore, IDisposable
 
     internal static int PriorityRank(string priority) => priority switch { "urgent" => 3, "high" => 2, "low" => 0, _ => 1 };
 
-    private static long Ms(DateTimeOffset t) => t.ToUnixTimeMilliseconds();
-    private static long? Ms(DateTimeOffset? t) => t?.ToUnixTimeMilliseconds();
-    private static DateTimeOffset FromMs(long t) => DateTimeOffset.FromUnixTimeMilliseconds(t);
-    private static DateTimeOffset? FromMs(long? t) => t is { } v ? DateTimeOffset.FromUnixTimeMilliseconds(v) : null;
+    internal static long Ms(DateTimeOffset t) => t.ToUnixTimeMilliseconds();
+    internal static long? Ms(DateTimeOffset? t) => t?.ToUnixTimeMilliseconds();
+    internal static DateTimeOffset FromMs(long t) => DateTimeOffset.FromUnixTimeMilliseconds(t);
+    internal static DateTimeOffset? FromMs(long? t) => t is { } v ? DateTimeOffset.FromUnixTimeMilliseconds(v) : null;
 
     private sealed class UserRow
     {
