@@ -1,0 +1,316 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Kai.Protocol;
+using Kai.Protocol.Rest;
+
+namespace Kai.Client;
+
+/// <summary>
+/// Typed client for the hub's REST API (<c>/api/v1</c>, seeds 000 and 004) and the factory of live links.
+/// It keeps the tokens of the last login and refreshes them itself: shortly before the access token expires,
+/// and once on a 401. Thread-safe.
+/// </summary>
+/// <remarks>Every call throws <see cref="HubApiException"/> when the hub answers with an error envelope, and
+/// <see cref="HttpRequestException"/> when the hub cannot be reached.</remarks>
+public sealed class HubClient : IDisposable
+{
+    private static readonly TimeSpan RefreshMargin = TimeSpan.FromSeconds(30);
+    private readonly HttpClient _http;
+    private readonly bool _ownsHttp;
+    private readonly TimeProvider _time;
+    private readonly SemaphoreSlim _refreshLock = new(1, 1);
+    private string? _accessToken;
+    private string? _refreshToken;
+    private DateTimeOffset _accessExpires;
+    private (string Id, string Secret)? _clientCredentials;
+
+    /// <summary>Creates a client for the hub at <paramref name="baseAddress"/>, for example <c>http://127.0.0.1:8000</c>.</summary>
+    /// <param name="baseAddress">The hub's base URL.</param>
+    /// <param name="http">Optional HttpClient to use; its BaseAddress is ignored.</param>
+    /// <param name="time">Optional clock, for tests.</param>
+    public HubClient(Uri baseAddress, HttpClient? http = null, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(baseAddress);
+        BaseAddress = new Uri(baseAddress.ToString().TrimEnd('/') + "/");
+        _ownsHttp = http is null;
+        _http = http ?? new HttpClient();
+        _time = time ?? TimeProvider.System;
+    }
+
+    /// <summary>The hub's base URL, ending in <c>/</c>.</summary>
+    public Uri BaseAddress { get; }
+
+    /// <summary>The current access token, or null before a login.</summary>
+    public string? AccessToken => _accessToken;
+
+    /// <summary>The current refresh token (users only), or null.</summary>
+    public string? RefreshToken => _refreshToken;
+
+    /// <summary>Raised after a login or refresh with the new (access, refresh) tokens, so callers can persist them.</summary>
+    public event Action<TokenResponse>? TokensChanged;
+
+    /// <summary>Uses tokens saved from an earlier login (for example by the CLI). The access token's expiry is read from its <c>exp</c> claim.</summary>
+    /// <param name="accessToken">The access token.</param>
+    /// <param name="refreshToken">The refresh token, if any.</param>
+    public void UseTokens(string accessToken, string? refreshToken)
+    {
+        _accessToken = accessToken;
+        _refreshToken = refreshToken;
+        _accessExpires = ExpiryOf(accessToken) ?? _time.GetUtcNow().AddMinutes(1);
+    }
+
+    /// <summary><c>POST /api/v1/auth/register</c>. Throws with <c>CONFLICT</c> (409) for a taken email, <c>VALIDATION_ERROR</c> (400) for bad fields.</summary>
+    public Task<RegisterResponse> RegisterAsync(string email, string password, string displayName, CancellationToken ct = default) =>
+        SendAsync<RegisterResponse>(HttpMethod.Post, "api/v1/auth/register", new RegisterRequest(email, password, displayName, true), ct, authenticate: false);
+
+    /// <summary><c>POST /api/v1/auth/login</c>; keeps the tokens for later calls. Throws with <c>AUTHENTICATION_FAILED</c> (401) for a wrong email or password.</summary>
+    public async Task<TokenResponse> LoginAsync(string email, string password, CancellationToken ct = default)
+    {
+        var tokens = await SendAsync<TokenResponse>(HttpMethod.Post, "api/v1/auth/login", new LoginRequest(email, password), ct, authenticate: false);
+        Accept(tokens);
+        return tokens;
+    }
+
+    /// <summary>
+    /// <c>POST /api/v1/auth/token</c> with the OAuth 2.0 <c>client_credentials</c> grant (RFC 6749 §4.4): signs in as an agent.
+    /// The credentials are kept, so an expired agent token is fetched again automatically.
+    /// </summary>
+    public async Task<ClientTokenResponse> LoginAgentAsync(string clientId, string clientSecret, CancellationToken ct = default)
+    {
+        _clientCredentials = (clientId, clientSecret);
+        return await FetchClientTokenAsync(ct);
+    }
+
+    private async Task<ClientTokenResponse> FetchClientTokenAsync(CancellationToken ct)
+    {
+        var (id, secret) = _clientCredentials ?? throw new InvalidOperationException("No client credentials.");
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(BaseAddress, "api/v1/auth/token"))
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["grant_type"] = "client_credentials", ["client_id"] = id, ["client_secret"] = secret,
+            }),
+        };
+        using var response = await _http.SendAsync(request, ct);
+        var token = await ReadAsync<ClientTokenResponse>(response, ct);
+        _accessToken = token.AccessToken;
+        _accessExpires = _time.GetUtcNow().AddSeconds(token.ExpiresIn);
+        return token;
+    }
+
+    /// <summary><c>POST /api/v1/auth/refresh</c>: rotates the refresh token. Throws with <c>AUTHENTICATION_FAILED</c> when it is invalid, expired or reused.</summary>
+    public async Task<TokenResponse> RefreshAsync(CancellationToken ct = default)
+    {
+        var refresh = _refreshToken ?? throw new InvalidOperationException("No refresh token; log in first.");
+        var tokens = await SendAsync<TokenResponse>(HttpMethod.Post, "api/v1/auth/refresh", new RefreshRequest(refresh), ct, authenticate: false);
+        Accept(tokens);
+        return tokens;
+    }
+
+    /// <summary><c>POST /api/v1/auth/logout</c>: revokes the session (access and refresh tokens) and forgets the tokens.</summary>
+    public async Task LogoutAsync(CancellationToken ct = default)
+    {
+        await SendAsync<LogoutResponse>(HttpMethod.Post, "api/v1/auth/logout", null, ct);
+        _accessToken = _refreshToken = null;
+    }
+
+    /// <summary><c>GET /api/v1/auth/session</c>.</summary>
+    public Task<SessionInfo> GetSessionAsync(CancellationToken ct = default) => SendAsync<SessionInfo>(HttpMethod.Get, "api/v1/auth/session", null, ct);
+
+    /// <summary><c>POST /api/v1/agents/register</c> (seed 004 body). The returned secret is shown only once: store it.</summary>
+    public Task<AgentCreatedResponse> RegisterAgentAsync(RegisterAgentRequest request, CancellationToken ct = default) =>
+        SendAsync<AgentCreatedResponse>(HttpMethod.Post, "api/v1/agents/register", request, ct);
+
+    /// <summary><c>POST /api/v1/agents</c> (seed 000 body). The returned secret is shown only once: store it.</summary>
+    public Task<AgentCreatedResponse> CreateAgentAsync(CreateAgentRequest request, CancellationToken ct = default) =>
+        SendAsync<AgentCreatedResponse>(HttpMethod.Post, "api/v1/agents", request, ct);
+
+    /// <summary><c>GET /api/v1/agents</c> with optional filters; <paramref name="limit"/> is 1 to 100 (default 20).</summary>
+    public Task<AgentListResponse> ListAgentsAsync(string? status = null, string? capability = null, string? type = null, int? limit = null, int? offset = null, CancellationToken ct = default)
+    {
+        var query = string.Join('&', new[]
+        {
+            Param("status", status), Param("capability", capability), Param("type", type), Param("limit", limit?.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            Param("offset", offset?.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        }.Where(p => p is not null));
+        return SendAsync<AgentListResponse>(HttpMethod.Get, "api/v1/agents" + (query.Length > 0 ? "?" + query : ""), null, ct);
+
+        static string? Param(string name, string? value) => value is null ? null : $"{name}={Uri.EscapeDataString(value)}";
+    }
+
+    /// <summary><c>GET /api/v1/agents/{id}</c>. Throws with <c>AGENT_NOT_FOUND</c> (404) for an unknown agent or another user's.</summary>
+    public Task<AgentView> GetAgentAsync(string agentId, CancellationToken ct = default) =>
+        SendAsync<AgentView>(HttpMethod.Get, $"api/v1/agents/{Uri.EscapeDataString(agentId)}", null, ct);
+
+    /// <summary><c>PUT /api/v1/agents/{id}</c>.</summary>
+    public Task<UpdateAgentResponse> UpdateAgentAsync(string agentId, UpdateAgentRequest request, CancellationToken ct = default) =>
+        SendAsync<UpdateAgentResponse>(HttpMethod.Put, $"api/v1/agents/{Uri.EscapeDataString(agentId)}", request, ct);
+
+    /// <summary><c>DELETE /api/v1/agents/{id}</c>: revokes its credentials, closes its links and fails its open commands.</summary>
+    public Task<DeleteAgentResponse> DeleteAgentAsync(string agentId, CancellationToken ct = default) =>
+        SendAsync<DeleteAgentResponse>(HttpMethod.Delete, $"api/v1/agents/{Uri.EscapeDataString(agentId)}", null, ct);
+
+    /// <summary><c>GET /api/v1/agents/{id}/status</c> (seed 000 fields).</summary>
+    public Task<AgentStatusResponse> GetAgentStatusAsync(string agentId, CancellationToken ct = default) =>
+        SendAsync<AgentStatusResponse>(HttpMethod.Get, $"api/v1/agents/{Uri.EscapeDataString(agentId)}/status", null, ct);
+
+    /// <summary><c>POST /api/v1/agents/{id}/heartbeat</c> (seed 004 body), for agents that do not hold a live link.</summary>
+    public Task<HeartbeatResponse> HeartbeatAsync(string agentId, HeartbeatRequest request, CancellationToken ct = default) =>
+        SendAsync<HeartbeatResponse>(HttpMethod.Post, $"api/v1/agents/{Uri.EscapeDataString(agentId)}/heartbeat", request, ct);
+
+    /// <summary><c>POST /api/v1/agents/{id}/restart</c>: sends a <c>restart</c> command. Throws with <c>AGENT_UNAVAILABLE</c> (503) if the agent has no live link.</summary>
+    public Task<RestartResponse> RestartAgentAsync(string agentId, bool force = false, CancellationToken ct = default) =>
+        SendAsync<RestartResponse>(HttpMethod.Post, $"api/v1/agents/{Uri.EscapeDataString(agentId)}/restart", new RestartRequest(force), ct);
+
+    /// <summary>
+    /// <c>POST /api/v1/agents/{id}/command</c> (seed 000): the hub stores the command, delivers it at least once, and waits up to
+    /// <see cref="SendCommandRequest.Timeout"/> seconds for the result. A <c>queued</c> or <c>executing</c> answer means it is still
+    /// tracked: poll <see cref="GetTaskStatusAsync"/>.
+    /// </summary>
+    public Task<CommandResponse> SendCommandAsync(string agentId, SendCommandRequest request, CancellationToken ct = default) =>
+        SendAsync<CommandResponse>(HttpMethod.Post, $"api/v1/agents/{Uri.EscapeDataString(agentId)}/command", request, ct);
+
+    /// <summary><c>GET /api/v1/tasks/{id}/status</c> (seed 000 fields); commands are tracked as tasks.</summary>
+    public Task<TaskStatusResponse> GetTaskStatusAsync(string taskId, CancellationToken ct = default) =>
+        SendAsync<TaskStatusResponse>(HttpMethod.Get, $"api/v1/tasks/{Uri.EscapeDataString(taskId)}/status", null, ct);
+
+    /// <summary>
+    /// Opens the live link <c>/ws/agents/{id}</c>: the agent's own link when signed in as that agent, the observer link
+    /// when signed in as its owner or an admin. The first frame is <c>welcome</c>.
+    /// </summary>
+    /// <exception cref="HubLinkClosedException">The hub refused the link (4003 bad token, 4001 not permitted or unknown agent).</exception>
+    public async Task<HubLink> ConnectAsync(string agentId, CancellationToken ct = default)
+    {
+        var token = await EnsureAccessTokenAsync(ct) ?? throw new InvalidOperationException("Log in first.");
+        var uri = new UriBuilder(new Uri(BaseAddress, $"ws/agents/{Uri.EscapeDataString(agentId)}"));
+        uri.Scheme = uri.Scheme == "https" ? "wss" : "ws";
+        return await HubLink.ConnectAsync(uri.Uri, token, ct);
+    }
+
+    /// <summary>Sends a JSON request to a path under the base address and reads the typed answer. For routes this class has no method for yet.</summary>
+    /// <typeparam name="T">The response type.</typeparam>
+    /// <param name="method">The HTTP method.</param>
+    /// <param name="path">The path, relative, for example <c>api/v1/agents</c>.</param>
+    /// <param name="body">The JSON body, or null.</param>
+    /// <param name="ct">Cancellation.</param>
+    /// <param name="authenticate">Whether to send the access token (refreshing it first if needed).</param>
+    /// <returns>The response.</returns>
+    public async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken ct = default, bool authenticate = true)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            using var request = new HttpRequestMessage(method, new Uri(BaseAddress, path));
+            if (body is not null)
+            {
+                request.Content = JsonContent.Create(body, body.GetType(), options: KaiJson.Options);
+            }
+            if (authenticate && await EnsureAccessTokenAsync(ct) is { } token)
+            {
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            }
+            using var response = await _http.SendAsync(request, ct);
+            if (response.StatusCode == HttpStatusCode.Unauthorized && authenticate && attempt == 0 && (_refreshToken is not null || _clientCredentials is not null))
+            {
+                _accessExpires = DateTimeOffset.MinValue;
+                continue;
+            }
+            return await ReadAsync<T>(response, ct);
+        }
+    }
+
+    private async Task<string?> EnsureAccessTokenAsync(CancellationToken ct)
+    {
+        if (_accessToken is not null && _time.GetUtcNow() < _accessExpires - RefreshMargin)
+        {
+            return _accessToken;
+        }
+        if (_refreshToken is null && _clientCredentials is null)
+        {
+            return _accessToken;
+        }
+        await _refreshLock.WaitAsync(ct);
+        try
+        {
+            if (_accessToken is not null && _time.GetUtcNow() < _accessExpires - RefreshMargin)
+            {
+                return _accessToken;
+            }
+            if (_clientCredentials is not null)
+            {
+                await FetchClientTokenAsync(ct);
+            }
+            else
+            {
+                await RefreshAsync(ct);
+            }
+            return _accessToken;
+        }
+        finally
+        {
+            _refreshLock.Release();
+        }
+    }
+
+    private void Accept(TokenResponse tokens)
+    {
+        _accessToken = tokens.AccessToken;
+        _refreshToken = tokens.RefreshToken;
+        _accessExpires = _time.GetUtcNow().AddSeconds(tokens.ExpiresIn);
+        TokensChanged?.Invoke(tokens);
+    }
+
+    private static async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken ct)
+    {
+        if (response.IsSuccessStatusCode)
+        {
+            return await response.Content.ReadFromJsonAsync<T>(KaiJson.Options, ct)
+                ?? throw new HubApiException("EMPTY_RESPONSE", "The hub answered with an empty body.", (int)response.StatusCode);
+        }
+        ErrorEnvelope? envelope = null;
+        try
+        {
+            envelope = await response.Content.ReadFromJsonAsync<ErrorEnvelope>(KaiJson.Options, ct);
+        }
+        catch (JsonException)
+        {
+            // Not our envelope (a proxy's page, say): fall through to a generic error.
+        }
+        if (envelope?.Error is { } e)
+        {
+            throw new HubApiException(e.Code, e.Message, (int)response.StatusCode, e.Details, e.CorrelationId);
+        }
+        throw new HubApiException("HTTP_" + (int)response.StatusCode, response.ReasonPhrase ?? "request failed", (int)response.StatusCode);
+    }
+
+    private static DateTimeOffset? ExpiryOf(string jwt)
+    {
+        var parts = jwt.Split('.');
+        if (parts.Length != 3)
+        {
+            return null;
+        }
+        try
+        {
+            var payload = parts[1].Replace('-', '+').Replace('_', '/');
+            payload = payload.PadRight(payload.Length + ((4 - (payload.Length % 4)) % 4), '=');
+            using var doc = JsonDocument.Parse(Convert.FromBase64String(payload));
+            return doc.RootElement.TryGetProperty("exp", out var exp) ? DateTimeOffset.FromUnixTimeSeconds(exp.GetInt64()) : null;
+        }
+        catch (Exception ex) when (ex is FormatException or JsonException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_ownsHttp)
+        {
+            _http.Dispose();
+        }
+        _refreshLock.Dispose();
+    }
+}
