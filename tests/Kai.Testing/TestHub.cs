@@ -135,11 +135,25 @@ public sealed class TestHub : IAsyncDisposable
         return socket;
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Stops the hub but keeps its data directory, so a test can read the files or start a new hub on them.</summary>
+    public async Task DisposeAsyncKeepingData()
     {
+        if (_stopped)
+        {
+            return;
+        }
+        _stopped = true;
         Http.Dispose();
         await App.StopAsync();
         await App.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+    }
+
+    private bool _stopped;
+
+    public async ValueTask DisposeAsync()
+    {
+        await DisposeAsyncKeepingData();
         if (!_keepData)
         {
             try

@@ -32,6 +32,11 @@ public sealed class TestSocket(ClientWebSocket socket) : IAsyncDisposable
                 var result = await Socket.ReceiveAsync(buffer, cts.Token);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
+                    if (Socket.State == WebSocketState.CloseReceived)
+                    {
+                        // Finish the close handshake, as a well-behaved client does.
+                        await Socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+                    }
                     throw new WebSocketCloseException((int?)Socket.CloseStatus, Socket.CloseStatusDescription);
                 }
                 ms.Write(buffer, 0, result.Count);
