@@ -3,6 +3,8 @@ using Kai.Hub.Commands;
 using Kai.Hub.Errors;
 using Kai.Protocol.Rest;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.ModelBinding;
 using Microsoft.Extensions.Options;
 
 namespace Kai.Hub.Agents;
@@ -56,15 +58,9 @@ internal static class AgentsApi
     private static async Task<Ok<HeartbeatResponse>> HeartbeatAsync(string agentId, HeartbeatRequest request, HttpContext http, AgentService agents, CancellationToken ct) =>
         TypedResults.Ok(await agents.HeartbeatAsync(http.Principal(), agentId, request, ct));
 
-    private static async Task<Ok<RestartResponse>> RestartAsync(string agentId, HttpContext http, AgentService agents, CancellationToken ct)
-    {
-        RestartRequest? request = null;
-        if (http.Request.ContentLength > 0)
-        {
-            request = await http.Request.ReadFromJsonAsync<RestartRequest>(Kai.Protocol.KaiJson.Options, ct);
-        }
-        return TypedResults.Ok(await agents.RestartAsync(http.Principal(), agentId, request, ct));
-    }
+    private static async Task<Ok<RestartResponse>> RestartAsync(
+        string agentId, [FromBody(EmptyBodyBehavior = EmptyBodyBehavior.Allow)] RestartRequest? request, HttpContext http, AgentService agents, CancellationToken ct) =>
+        TypedResults.Ok(await agents.RestartAsync(http.Principal(), agentId, request, ct));
 
     /// <summary>Seed 000 command: stored, routed, and waited for up to <c>timeout</c> seconds.</summary>
     private static async Task<Ok<CommandResponse>> CommandAsync(

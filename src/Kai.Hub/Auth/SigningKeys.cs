@@ -37,7 +37,9 @@ internal sealed class SigningKeys : IDisposable
         }
         var p = _rsa.ExportParameters(false);
         KeyId = Thumbprint(p);
-        Key = new RsaSecurityKey(_rsa) { KeyId = KeyId };
+        // A factory of our own: the shared default caches signature providers by key id, which would hand a
+        // later instance (same kid, e.g. a restart in one process) a provider over this instance's disposed RSA.
+        Key = new RsaSecurityKey(_rsa) { KeyId = KeyId, CryptoProviderFactory = new CryptoProviderFactory() };
     }
 
     public string KeyId { get; }
