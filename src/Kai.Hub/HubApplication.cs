@@ -66,6 +66,9 @@ public static class HubApplication
         services.AddSingleton<IAuthorizationPolicyProvider, PermissionPolicyProvider>();
         services.AddSingleton<IAuthorizationHandler, PermissionHandler>();
 
+        services.AddSingleton<HubMetrics>();
+        services.AddSingleton<PrometheusExporter>();
+        services.AddSingleton<RequestStats>();
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<Router>();
         services.AddSingleton<AgentAccess>();
@@ -96,6 +99,11 @@ public static class HubApplication
             revocations.Revoke(sessionId);
         }
         await services.GetRequiredService<AuthService>().EnsureBootstrapAdminAsync(CancellationToken.None);
+        // Start listening to the meters now, so counts from the first request on are kept.
+        services.GetRequiredService<PrometheusExporter>();
+        var metrics = services.GetRequiredService<HubMetrics>();
+        metrics.Gauge("kai.commands.open", () => store.CountOpenCommandsAsync(CancellationToken.None).GetAwaiter().GetResult(),
+            description: "Commands queued or executing (the command queue depth).");
     }
 
     private static void UsePipeline(WebApplication app)
@@ -125,5 +133,6 @@ public static class HubApplication
         app.MapAgentsApi();
         app.MapTasksApi();
         app.MapAgentLinks();
+        app.MapMetricsApi();
     }
 }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Kai.Hub.Auth;
 using Kai.Hub.Errors;
 using Kai.Hub.Messaging;
+using Kai.Hub.Observability;
 using Kai.Hub.Storage;
 using Kai.Protocol;
 using Kai.Protocol.Frames;
@@ -22,7 +23,7 @@ namespace Kai.Hub.Commands;
 /// nothing. At the deadline an open command fails with <c>TASK_TIMEOUT</c>.
 /// </remarks>
 internal sealed partial class CommandService(
-    IHubStore store, Router router, TimeProvider time, IOptions<HubOptions> options, ILogger<CommandService> logger)
+    IHubStore store, Router router, HubMetrics metrics, TimeProvider time, IOptions<HubOptions> options, ILogger<CommandService> logger)
 {
     private readonly ConcurrentDictionary<string, TaskCompletionSource<CommandRecord>> _waiters = new(StringComparer.Ordinal);
     private readonly CommandOptions _options = options.Value.Commands;
@@ -50,6 +51,7 @@ internal sealed partial class CommandService(
             _waiters[record.CommandId] = new TaskCompletionSource<CommandRecord>(TaskCreationOptions.RunContinuationsAsynchronously);
         }
         await store.CreateCommandAsync(record, ct);
+        metrics.Commands.Add(1, new KeyValuePair<string, object?>("status", CommandStatuses.Queued));
         var frame = CommandFrame(record);
         await router.RouteAsync(new Envelope(FrameTypes.Command, Address.ObserversOf(agent.AgentId), frame, null), ct);
         if (await router.RouteAsync(new Envelope(FrameTypes.Command, Address.Agent(agent.AgentId), frame, null), ct) == RouteStatus.Delivered)
@@ -134,6 +136,7 @@ internal sealed partial class CommandService(
 
     private async Task FinishedAsync(CommandRecord command, CancellationToken ct)
     {
+        metrics.Commands.Add(1, new KeyValuePair<string, object?>("status", command.Status));
         if (_waiters.TryGetValue(command.CommandId, out var waiter))
         {
             waiter.TrySetResult(command);

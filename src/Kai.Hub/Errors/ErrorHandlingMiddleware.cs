@@ -9,7 +9,7 @@ namespace Kai.Hub.Errors;
 /// Gives every request a correlation id and turns every 4xx/5xx into the seed 004 envelope: thrown
 /// <see cref="ApiException"/>s, malformed bodies, unknown routes and methods, auth challenges, and faults.
 /// </summary>
-internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILogger<ErrorHandlingMiddleware> logger, TimeProvider time)
+internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILogger<ErrorHandlingMiddleware> logger, TimeProvider time, Observability.RequestStats stats)
 {
     public const string CorrelationHeader = "X-Correlation-Id";
     private const string CorrelationItem = "kai.correlation_id";
@@ -18,6 +18,8 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILog
     {
         var correlationId = CorrelationIdOf(context);
         context.Response.Headers[CorrelationHeader] = correlationId;
+        var started = Stopwatch.GetTimestamp();
+        using var scope = logger.BeginScope(new Dictionary<string, object> { ["correlation_id"] = correlationId });
         try
         {
             await next(context);
@@ -56,6 +58,13 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILog
         {
             Log.UnhandledException(logger, ex, context.Request.Method, context.Request.Path, correlationId);
             await WriteAsync(context, 500, ErrorCodes.InternalError, "An unexpected error occurred; quote the correlation id when reporting it.", null);
+        }
+        finally
+        {
+            if (!context.WebSockets.IsWebSocketRequest)
+            {
+                stats.Record(Stopwatch.GetElapsedTime(started), context.Response.StatusCode);
+            }
         }
     }
 

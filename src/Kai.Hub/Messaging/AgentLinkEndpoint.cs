@@ -3,6 +3,7 @@ using Kai.Hub.Agents;
 using Kai.Hub.Auth;
 using Kai.Hub.Commands;
 using Kai.Hub.Errors;
+using Kai.Hub.Observability;
 using Kai.Hub.Storage;
 using Kai.Protocol;
 using Kai.Protocol.Frames;
@@ -21,7 +22,7 @@ internal static partial class AgentLinkEndpoint
 
     private static async Task HandleAsync(
         HttpContext http, string agentId, TokenService tokens, IHubStore store, ConnectionRegistry registry, AgentPresence presence,
-        CommandService commands, Router router, IOptions<HubOptions> options, TimeProvider time, ILogger<LinkSession> logger)
+        CommandService commands, Router router, HubMetrics metrics, IOptions<HubOptions> options, TimeProvider time, ILogger<LinkSession> logger)
     {
         if (!http.WebSockets.IsWebSocketRequest)
         {
@@ -53,8 +54,10 @@ internal static partial class AgentLinkEndpoint
             return;
         }
 
-        var link = new LinkConnection(socket, agent.AgentId, agent.OwnerId, role, principal, links.SendQueueBytes, time);
-        var session = new LinkSession(link, commands, presence, router, store, time, logger);
+        var link = new LinkConnection(socket, agent.AgentId, agent.OwnerId, role, principal, links.SendQueueBytes, time, metrics);
+        var session = new LinkSession(link, commands, presence, router, store, metrics, time, logger);
+        var kind = new KeyValuePair<string, object?>("kind", role == LinkRole.Agent ? "agent" : "observer");
+        metrics.Connections.Add(1, kind);
         registry.Add(link);
         var writer = link.RunWriterAsync();
         try
@@ -73,6 +76,7 @@ internal static partial class AgentLinkEndpoint
         {
             link.RequestClose(CloseCodes.Normal, "closing");
             var wasCurrent = registry.Remove(link);
+            metrics.Connections.Add(-1, kind);
             await writer;
             if (role == LinkRole.Agent && wasCurrent)
             {
@@ -106,7 +110,7 @@ internal static partial class AgentLinkEndpoint
 
 /// <summary>Handles the frames of one link. Every client frame with an <c>id</c> gets an <c>ack</c> or an <c>error</c> with that id.</summary>
 internal sealed partial class LinkSession(
-    LinkConnection link, CommandService commands, AgentPresence presence, Router router, IHubStore store, TimeProvider time, ILogger<LinkSession> logger)
+    LinkConnection link, CommandService commands, AgentPresence presence, Router router, IHubStore store, HubMetrics metrics, TimeProvider time, ILogger<LinkSession> logger)
 {
     public async ValueTask HandleAsync(ReadOnlyMemory<byte> utf8)
     {
@@ -124,6 +128,7 @@ internal sealed partial class LinkSession(
             Error(null, ErrorCodes.ValidationError, $"Malformed frame: {ex.Message}");
             return;
         }
+        metrics.FramesIn.Add(1, new KeyValuePair<string, object?>("type", KnownTypes.Contains(frame.Type) ? frame.Type : "other"));
         if (frame.Id is { Length: > 128 })
         {
             Error(null, ErrorCodes.ValidationError, "A frame id must be at most 128 characters.");
@@ -238,6 +243,10 @@ internal sealed partial class LinkSession(
         }
     }
 
+    // Frame types are client-chosen strings: only known ones become metric labels, so cardinality stays bounded.
+    private static readonly HashSet<string> KnownTypes =
+        [FrameTypes.Heartbeat, FrameTypes.AgentMessage, FrameTypes.CommandResult, FrameTypes.Log, FrameTypes.StatusUpdate, FrameTypes.Command];
+
     private static readonly JsonElement NullJson = JsonDocument.Parse("null").RootElement.Clone();
 
     private static T Required<T>(Frame frame) where T : class =>
@@ -249,7 +258,13 @@ internal sealed partial class LinkSession(
     private void Error(string? id, string code, string message, JsonElement? details = null) =>
         Send(Frame.Create(FrameTypes.Error, new ErrorPayload(code, message, details), id, time.GetUtcNow()));
 
-    private void Send(Frame frame) => link.TrySend(frame.ToUtf8());
+    private void Send(Frame frame)
+    {
+        if (link.TrySend(frame.ToUtf8()))
+        {
+            metrics.FramesOut.Add(1, new KeyValuePair<string, object?>("type", frame.Type));
+        }
+    }
 
     private static partial class Log
     {

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net.WebSockets;
 using System.Threading.Channels;
 using Kai.Hub.Auth;
+using Kai.Hub.Observability;
 using Kai.Protocol;
 
 namespace Kai.Hub.Messaging;
@@ -34,8 +35,12 @@ internal sealed class LinkConnection
     private int _closeCode;
     private string _closeReason = "";
 
-    public LinkConnection(WebSocket socket, string agentId, string ownerId, LinkRole role, KaiPrincipal principal, int maxQueuedBytes, TimeProvider time)
+    private readonly HubMetrics? _metrics;
+
+    public LinkConnection(
+        WebSocket socket, string agentId, string ownerId, LinkRole role, KaiPrincipal principal, int maxQueuedBytes, TimeProvider time, HubMetrics? metrics = null)
     {
+        _metrics = metrics;
         _socket = socket;
         AgentId = agentId;
         OwnerId = ownerId;
@@ -71,12 +76,17 @@ internal sealed class LinkConnection
     {
         if (IsClosing)
         {
+            _metrics?.SendQueueDrops.Add(1);
             return false;
         }
         if (Interlocked.Add(ref _queuedBytes, frame.Length) > _maxQueuedBytes)
         {
             Interlocked.Add(ref _queuedBytes, -frame.Length);
-            RequestClose(CloseCodes.SlowConsumer, "send queue overflow: client reads too slowly");
+            _metrics?.SendQueueDrops.Add(1);
+            if (RequestClose(CloseCodes.SlowConsumer, "send queue overflow: client reads too slowly"))
+            {
+                _metrics?.SlowConsumerDisconnects.Add(1);
+            }
             return false;
         }
         if (!_queue.Writer.TryWrite(frame))
@@ -87,17 +97,18 @@ internal sealed class LinkConnection
         return true;
     }
 
-    /// <summary>Asks the writer loop to send a close frame with <paramref name="code"/>; the first request wins. The socket is aborted if the peer has not finished the close handshake within 5 s.</summary>
-    public void RequestClose(int code, string reason)
+    /// <summary>Asks the writer loop to send a close frame with <paramref name="code"/>; the first request wins (returns true). The socket is aborted if the peer has not finished the close handshake within 5 s.</summary>
+    public bool RequestClose(int code, string reason)
     {
         if (Interlocked.CompareExchange(ref _closeCode, code, 0) != 0)
         {
-            return;
+            return false;
         }
         _closeReason = reason.Length > 120 ? reason[..120] : reason;
         _queue.Writer.TryComplete();
         _closeRequested.Cancel();
         _abort.CancelAfter(CloseGrace);
+        return true;
     }
 
     /// <summary>Sends queued frames until a close is requested, then sends the close frame.</summary>

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using Kai.Hub.Auth;
+using Kai.Hub.Observability;
 using Kai.Hub.Storage;
 
 namespace Kai.Hub.Messaging;
@@ -43,9 +45,26 @@ internal enum RouteStatus
 /// reach the target. Live delivery is at most once: an envelope to an agent without a live link is not kept
 /// (durable kinds, such as commands, are stored by their service before they are routed).
 /// </summary>
-internal sealed class Router(ConnectionRegistry links, IHubStore store)
+internal sealed class Router(ConnectionRegistry links, IHubStore store, HubMetrics metrics)
 {
     public async ValueTask<RouteStatus> RouteAsync(Envelope envelope, CancellationToken ct)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var status = await DeliverAsync(envelope, ct);
+        metrics.RoutingDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("kind", KindName(envelope.Target.Kind)));
+        return status;
+    }
+
+    private static string KindName(AddressKind kind) => kind switch
+    {
+        AddressKind.Agent => "agent",
+        AddressKind.Observers => "observers",
+        _ => "other",
+    };
+
+    private void Sent(Envelope envelope) => metrics.FramesOut.Add(1, new KeyValuePair<string, object?>("type", envelope.Type));
+
+    private async ValueTask<RouteStatus> DeliverAsync(Envelope envelope, CancellationToken ct)
     {
         switch (envelope.Target.Kind)
         {
@@ -57,7 +76,12 @@ internal sealed class Router(ConnectionRegistry links, IHubStore store)
                     {
                         return RouteStatus.NotFound;
                     }
-                    return link.TrySend(envelope.Frame) ? RouteStatus.Delivered : RouteStatus.Unavailable;
+                    if (!link.TrySend(envelope.Frame))
+                    {
+                        return RouteStatus.Unavailable;
+                    }
+                    Sent(envelope);
+                    return RouteStatus.Delivered;
                 }
                 // Slow path, only when the target is not connected here: tell "unknown" from "offline".
                 var agent = await store.GetAgentAsync(envelope.Target.Id, ct);
@@ -67,7 +91,11 @@ internal sealed class Router(ConnectionRegistry links, IHubStore store)
                 var delivered = false;
                 foreach (var observer in links.Observers(envelope.Target.Id))
                 {
-                    delivered |= observer.TrySend(envelope.Frame);
+                    if (observer.TrySend(envelope.Frame))
+                    {
+                        delivered = true;
+                        Sent(envelope);
+                    }
                 }
                 return delivered ? RouteStatus.Delivered : RouteStatus.Unavailable;
 

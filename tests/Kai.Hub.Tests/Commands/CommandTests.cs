@@ -52,7 +52,8 @@ public sealed class CommandTests
         await using var agent = await hub.ConnectAgentAsync(created);
         var command = (await agent.ReceiveAsync("command")).PayloadAs<CommandPayload>()!;
         Assert.Equal(queued.CommandId, command.CommandId);
-        Assert.Equal("executing", (await client.GetFromJsonAsync<TaskStatusResponse>($"api/v1/tasks/{queued.CommandId}/status", KaiJson.Options))!.Status);
+        // The hub marks the command executing right after writing it to the link; the agent may read it first.
+        await WaitForStatusAsync(client, queued.CommandId, "executing");
         await agent.SendAsync("command_result", new { command_id = command.CommandId, status = "failed", error = "nothing to wake" }, "r");
         await agent.ReceiveAsync("ack");
         var done = (await client.GetFromJsonAsync<TaskStatusResponse>($"api/v1/tasks/{queued.CommandId}/status", KaiJson.Options))!;
@@ -213,5 +214,21 @@ public sealed class CommandTests
         var command = (await agent.ReceiveAsync("command")).PayloadAs<CommandPayload>()!;
         Assert.Equal((restart.RestartId, "restart", "urgent"), (command.CommandId, command.Command, command.Priority));
         Assert.True(command.Parameters.GetProperty("force").GetBoolean());
+    }
+
+    private static async Task WaitForStatusAsync(HttpClient client, string commandId, string status)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        string? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            last = (await client.GetFromJsonAsync<TaskStatusResponse>($"api/v1/tasks/{commandId}/status", KaiJson.Options))!.Status;
+            if (last == status)
+            {
+                return;
+            }
+            await Task.Delay(10);
+        }
+        Assert.Fail($"command {commandId} stayed {last}, expected {status}");
     }
 }

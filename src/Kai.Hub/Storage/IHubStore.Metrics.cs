@@ -1,0 +1,14 @@
+namespace Kai.Hub.Storage;
+
+public sealed record AgentWorkStats(string AgentId, int Completed, int Failed, double AverageSeconds);
+
+public sealed record MetricsSnapshot(int ActiveAgents, int PendingTasks, int CompletedWorkflows, IReadOnlyList<AgentWorkStats> Agents);
+
+public partial interface IHubStore
+{
+    /// <summary>Counts for the seed 004 metrics summary; <paramref name="ownerId"/> limits the per-agent part (null: all agents).</summary>
+    Task<MetricsSnapshot> GetMetricsSnapshotAsync(string? ownerId, CancellationToken ct);
+
+    /// <summary>Open commands, for the queue-depth gauge.</summary>
+    Task<int> CountOpenCommandsAsync(CancellationToken ct);
+}
