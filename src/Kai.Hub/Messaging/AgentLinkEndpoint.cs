@@ -4,6 +4,7 @@ using Kai.Hub.Auth;
 using Kai.Hub.Commands;
 using Kai.Hub.Errors;
 using Kai.Hub.Storage;
+using Kai.Hub.Tasks;
 using Kai.Protocol;
 using Kai.Protocol.Frames;
 using Microsoft.Extensions.Options;
@@ -21,7 +22,7 @@ internal static partial class AgentLinkEndpoint
 
     private static async Task HandleAsync(
         HttpContext http, string agentId, TokenService tokens, IHubStore store, ConnectionRegistry registry, AgentPresence presence,
-        CommandService commands, Router router, IOptions<HubOptions> options, TimeProvider time, ILogger<LinkSession> logger)
+        CommandService commands, TaskService tasks, Router router, IOptions<HubOptions> options, TimeProvider time, ILogger<LinkSession> logger)
     {
         if (!http.WebSockets.IsWebSocketRequest)
         {
@@ -54,7 +55,7 @@ internal static partial class AgentLinkEndpoint
         }
 
         var link = new LinkConnection(socket, agent.AgentId, agent.OwnerId, role, principal, links.SendQueueBytes, time);
-        var session = new LinkSession(link, commands, presence, router, store, time, logger);
+        var session = new LinkSession(link, commands, presence, router, store, time, logger) { Tasks = tasks };
         registry.Add(link);
         var writer = link.RunWriterAsync();
         try
@@ -66,6 +67,7 @@ internal static partial class AgentLinkEndpoint
             {
                 await presence.LinkOpenedAsync(agent.AgentId, CancellationToken.None);
                 await commands.DeliverPendingAsync(agent.AgentId, CancellationToken.None);
+                await tasks.DispatchAsync(CancellationToken.None);
             }
             await link.RunReaderAsync(links.MaxFrameBytes, session.HandleAsync);
         }
@@ -108,6 +110,9 @@ internal static partial class AgentLinkEndpoint
 internal sealed partial class LinkSession(
     LinkConnection link, CommandService commands, AgentPresence presence, Router router, IHubStore store, TimeProvider time, ILogger<LinkSession> logger)
 {
+    /// <summary>The task queue, for <c>task_update</c> frames.</summary>
+    public TaskService? Tasks { get; init; }
+
     public async ValueTask HandleAsync(ReadOnlyMemory<byte> utf8)
     {
         Frame frame;
@@ -189,6 +194,11 @@ internal sealed partial class LinkSession(
                 var recorded = await commands.CompleteAsync(link.AgentId, result, CancellationToken.None);
                 return new Dictionary<string, object?> { ["command_id"] = result.CommandId, ["duplicate"] = !recorded };
 
+            case FrameTypes.TaskUpdate:
+                var update = Required<TaskUpdatePayload>(frame);
+                var (task, duplicate) = await Tasks!.ReportAsync(link.AgentId, link.OwnerId, update, CancellationToken.None);
+                return new Dictionary<string, object?> { ["task_id"] = task.TaskId, ["status"] = task.Status, ["duplicate"] = duplicate };
+
             case FrameTypes.Log:
                 var log = Required<LogPayload>(frame);
                 new Validation()
@@ -210,7 +220,7 @@ internal sealed partial class LinkSession(
                 return null;
 
             default:
-                throw Unsupported(frame.Type, "heartbeat, agent_message, command_result, log, status_update");
+                throw Unsupported(frame.Type, "heartbeat, agent_message, command_result, task_update, log, status_update");
         }
     }
 
