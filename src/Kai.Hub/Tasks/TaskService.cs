@@ -398,6 +398,14 @@ internal sealed partial class TaskService(
         var queue = new Queue<TaskRecord>([task]);
         while (queue.TryDequeue(out var done))
         {
+            // The workflow first: under stop_on_error its open stages are canceled, rather than failed as dependents below.
+            if (done.ParentWorkflowId is not null && done.StageName is not null)
+            {
+                foreach (var canceled in await OnStageTerminalAsync(done, ct))
+                {
+                    queue.Enqueue(canceled);
+                }
+            }
             var now = time.GetUtcNow();
             if (done.Status == TaskStatuses.Completed)
             {
@@ -409,13 +417,6 @@ internal sealed partial class TaskService(
                 {
                     await events.TaskAsync(TaskEventTypes.TaskFailed, dependent);
                     queue.Enqueue(dependent);
-                }
-            }
-            if (done.ParentWorkflowId is not null && done.StageName is not null)
-            {
-                foreach (var canceled in await OnStageTerminalAsync(done, ct))
-                {
-                    queue.Enqueue(canceled);
                 }
             }
         }
