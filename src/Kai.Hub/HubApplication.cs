@@ -5,6 +5,8 @@ using Kai.Hub.Errors;
 using Kai.Hub.Messaging;
 using Kai.Hub.Observability;
 using Kai.Hub.Storage;
+using Kai.Hub.Tasks;
+using Kai.Hub.Workflows;
 using Kai.Protocol;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
@@ -75,6 +77,7 @@ public static class HubApplication
         services.AddSingleton<AgentPresence>();
         services.AddSingleton<AgentService>();
         services.AddSingleton<CommandService>();
+        services.AddKaiTasks();
         services.AddSingleton<HubSweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<HubSweeper>());
 
@@ -132,6 +135,7 @@ public static class HubApplication
         app.MapAuthApi();
         app.MapAgentsApi();
         app.MapTasksApi();
+        app.MapWorkflowsApi();
         app.MapAgentLinks();
         app.MapMetricsApi();
     }

@@ -16,14 +16,14 @@ public static class Roles
     [
         Permissions.AgentCreate, Permissions.AgentReadOwn, Permissions.AgentUpdateOwn, Permissions.AgentDeleteOwn,
         Permissions.FileUpload, Permissions.FileDownloadOwn,
-        Permissions.AgentCommandOwn, Permissions.TaskReadOwn, Permissions.AgentHeartbeat,
+        Permissions.AgentCommandOwn, Permissions.TaskReadOwn, Permissions.AgentHeartbeat, Permissions.TaskCreate,
     ];
 
     private static readonly string[] DeveloperPermissions =
         [.. UserPermissions, Permissions.AgentDebug, Permissions.AgentLogsRead, Permissions.SystemMetricsRead, Permissions.ApiAdvanced];
 
     private static readonly string[] AgentPermissions =
-        [Permissions.AgentCommunicate, Permissions.FileReadAssigned, Permissions.TaskExecute, Permissions.SystemResourcesRead, Permissions.AgentHeartbeat];
+        [Permissions.AgentCommunicate, Permissions.FileReadAssigned, Permissions.TaskExecute, Permissions.SystemResourcesRead, Permissions.AgentHeartbeat, Permissions.TaskCreate];
 
     private static readonly string[] AdminPermissions =
         [.. DeveloperPermissions, Permissions.SystemConfigWrite, Permissions.UserManage, Permissions.AgentManageAll, Permissions.SystemAdmin];
@@ -70,4 +70,6 @@ public static class Permissions
     public const string TaskReadOwn = "task.read.own";
     /// <summary>Hub: report a heartbeat for an agent (the agent itself, or its owner).</summary>
     public const string AgentHeartbeat = "agent.heartbeat";
+    /// <summary>Hub: create, cancel and re-drive durable tasks, workflows and schedules of one's own owner.</summary>
+    public const string TaskCreate = "task.create";
 }

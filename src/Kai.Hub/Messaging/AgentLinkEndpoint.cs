@@ -5,6 +5,7 @@ using Kai.Hub.Commands;
 using Kai.Hub.Errors;
 using Kai.Hub.Observability;
 using Kai.Hub.Storage;
+using Kai.Hub.Tasks;
 using Kai.Protocol;
 using Kai.Protocol.Frames;
 using Microsoft.Extensions.Options;
@@ -22,7 +23,7 @@ internal static partial class AgentLinkEndpoint
 
     private static async Task HandleAsync(
         HttpContext http, string agentId, TokenService tokens, IHubStore store, ConnectionRegistry registry, AgentPresence presence,
-        CommandService commands, Router router, HubMetrics metrics, IOptions<HubOptions> options, TimeProvider time, ILogger<LinkSession> logger)
+        CommandService commands, TaskService tasks, Router router, HubMetrics metrics, IOptions<HubOptions> options, TimeProvider time, ILogger<LinkSession> logger)
     {
         if (!http.WebSockets.IsWebSocketRequest)
         {
@@ -55,7 +56,7 @@ internal static partial class AgentLinkEndpoint
         }
 
         var link = new LinkConnection(socket, agent.AgentId, agent.OwnerId, role, principal, links.SendQueueBytes, time, metrics);
-        var session = new LinkSession(link, commands, presence, router, store, metrics, time, logger);
+        var session = new LinkSession(link, commands, tasks, presence, router, store, metrics, time, logger);
         var kind = new KeyValuePair<string, object?>("kind", role == LinkRole.Agent ? "agent" : "observer");
         metrics.Connections.Add(1, kind);
         registry.Add(link);
@@ -69,6 +70,7 @@ internal static partial class AgentLinkEndpoint
             {
                 await presence.LinkOpenedAsync(agent.AgentId, CancellationToken.None);
                 await commands.DeliverPendingAsync(agent.AgentId, CancellationToken.None);
+                await tasks.DispatchAsync(CancellationToken.None);
             }
             await link.RunReaderAsync(links.MaxFrameBytes, session.HandleAsync);
         }
@@ -110,7 +112,8 @@ internal static partial class AgentLinkEndpoint
 
 /// <summary>Handles the frames of one link. Every client frame with an <c>id</c> gets an <c>ack</c> or an <c>error</c> with that id.</summary>
 internal sealed partial class LinkSession(
-    LinkConnection link, CommandService commands, AgentPresence presence, Router router, IHubStore store, HubMetrics metrics, TimeProvider time, ILogger<LinkSession> logger)
+    LinkConnection link, CommandService commands, TaskService tasks, AgentPresence presence, Router router, IHubStore store, HubMetrics metrics,
+    TimeProvider time, ILogger<LinkSession> logger)
 {
     public async ValueTask HandleAsync(ReadOnlyMemory<byte> utf8)
     {
@@ -194,6 +197,11 @@ internal sealed partial class LinkSession(
                 var recorded = await commands.CompleteAsync(link.AgentId, result, CancellationToken.None);
                 return new Dictionary<string, object?> { ["command_id"] = result.CommandId, ["duplicate"] = !recorded };
 
+            case FrameTypes.TaskUpdate:
+                var update = Required<TaskUpdatePayload>(frame);
+                var (task, duplicate) = await tasks.ReportAsync(link.AgentId, link.OwnerId, update, CancellationToken.None);
+                return new Dictionary<string, object?> { ["task_id"] = task.TaskId, ["status"] = task.Status, ["duplicate"] = duplicate };
+
             case FrameTypes.Log:
                 var log = Required<LogPayload>(frame);
                 new Validation()
@@ -215,7 +223,7 @@ internal sealed partial class LinkSession(
                 return null;
 
             default:
-                throw Unsupported(frame.Type, "heartbeat, agent_message, command_result, log, status_update");
+                throw Unsupported(frame.Type, "heartbeat, agent_message, command_result, task_update, log, status_update");
         }
     }
 

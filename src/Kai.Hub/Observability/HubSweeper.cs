@@ -1,6 +1,7 @@
 using Kai.Hub.Agents;
 using Kai.Hub.Commands;
 using Kai.Hub.Messaging;
+using Kai.Hub.Tasks;
 using Kai.Protocol;
 using Microsoft.Extensions.Options;
 
@@ -10,10 +11,11 @@ namespace Kai.Hub.Observability;
 /// The periodic housekeeping of liveness and deadlines, on <see cref="TimeProvider"/> so tests drive it with a fake
 /// clock by calling <see cref="SweepOnceAsync"/>: agent links silent for three heartbeat intervals are closed
 /// (4005), links whose access token expired are closed (4002), agents without link or heartbeat go offline,
-/// and commands past their deadline fail with <c>TASK_TIMEOUT</c>.
+/// commands past their deadline fail with <c>TASK_TIMEOUT</c>,
+/// and durable tasks get their lease, timeout, retry, delay and schedule housekeeping.
 /// </summary>
 internal sealed partial class HubSweeper(
-    ConnectionRegistry links, AgentPresence presence, CommandService commands, TimeProvider time, IOptions<HubOptions> options, ILogger<HubSweeper> logger)
+    ConnectionRegistry links, AgentPresence presence, CommandService commands, TaskService tasks, TimeProvider time, IOptions<HubOptions> options, ILogger<HubSweeper> logger)
     : BackgroundService
 {
     private readonly HubOptions _options = options.Value;
@@ -38,6 +40,7 @@ internal sealed partial class HubSweeper(
         }
         await presence.SweepAsync(ct);
         await commands.ExpireAsync(ct);
+        await tasks.SweepAsync(ct);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

@@ -78,5 +78,85 @@ internal static class SqliteMigrations
             CREATE INDEX ix_commands_open ON commands (agent_id, priority DESC, created_at) WHERE status IN ('queued', 'executing');
             CREATE INDEX ix_commands_deadline ON commands (deadline) WHERE status IN ('queued', 'executing');
             """),
+        (2, "tasks_workflows_schedules", """
+            CREATE TABLE tasks (
+                task_id           TEXT PRIMARY KEY,
+                owner_id          TEXT NOT NULL,
+                created_by        TEXT NOT NULL,
+                type              TEXT NOT NULL,
+                priority          INTEGER NOT NULL,
+                status            TEXT NOT NULL,
+                assigned_agent    TEXT,
+                current_agent     TEXT,
+                parent_workflow_id TEXT,
+                stage_name        TEXT,
+                input_data        TEXT NOT NULL,
+                dependencies      TEXT NOT NULL,
+                timeout_s         INTEGER NOT NULL,
+                max_attempts      INTEGER NOT NULL,
+                backoff           TEXT NOT NULL,
+                attempts          INTEGER NOT NULL DEFAULT 0,
+                fencing_token     INTEGER NOT NULL DEFAULT 0,
+                progress          INTEGER NOT NULL DEFAULT 0,
+                output_data       TEXT,
+                result            TEXT,
+                error             TEXT,
+                error_code        TEXT,
+                idempotency_key   TEXT,
+                schedule_id       TEXT,
+                run_at            INTEGER NOT NULL,
+                lease_expires_at  INTEGER,
+                deadline          INTEGER,
+                created_at        INTEGER NOT NULL,
+                updated_at        INTEGER NOT NULL
+            );
+            CREATE UNIQUE INDEX ux_tasks_idempotency ON tasks (owner_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+            CREATE INDEX ix_tasks_ready ON tasks (priority DESC, created_at) WHERE status = 'queued';
+            CREATE INDEX ix_tasks_pending ON tasks (run_at) WHERE status = 'pending';
+            CREATE INDEX ix_tasks_leased ON tasks (current_agent) WHERE status = 'in_progress';
+            CREATE INDEX ix_tasks_owner ON tasks (owner_id, created_at);
+            CREATE INDEX ix_tasks_workflow ON tasks (parent_workflow_id) WHERE parent_workflow_id IS NOT NULL;
+            CREATE TABLE task_dependencies (
+                task_id    TEXT NOT NULL,
+                depends_on TEXT NOT NULL,
+                PRIMARY KEY (task_id, depends_on)
+            );
+            CREATE INDEX ix_task_dependencies_on ON task_dependencies (depends_on);
+            CREATE TABLE schedules (
+                schedule_id   TEXT PRIMARY KEY,
+                owner_id      TEXT NOT NULL,
+                created_by    TEXT NOT NULL,
+                agent_id      TEXT NOT NULL,
+                task_type     TEXT NOT NULL,
+                parameters    TEXT NOT NULL,
+                priority      INTEGER NOT NULL,
+                timeout_s     INTEGER NOT NULL,
+                max_attempts  INTEGER NOT NULL,
+                backoff       TEXT NOT NULL,
+                cron          TEXT NOT NULL,
+                quartz_cron   TEXT NOT NULL,
+                next_fire_at  INTEGER NOT NULL,
+                last_fired_at INTEGER,
+                last_task_id  TEXT,
+                created_at    INTEGER NOT NULL
+            );
+            CREATE INDEX ix_schedules_due ON schedules (next_fire_at);
+            CREATE INDEX ix_schedules_owner ON schedules (owner_id, created_at);
+            CREATE TABLE workflows (
+                workflow_id      TEXT PRIMARY KEY,
+                owner_id         TEXT NOT NULL,
+                created_by       TEXT NOT NULL,
+                project_id       TEXT,
+                name             TEXT NOT NULL,
+                definition       TEXT NOT NULL,
+                parallel         INTEGER NOT NULL,
+                failure_strategy TEXT NOT NULL,
+                status           TEXT NOT NULL,
+                error            TEXT,
+                created_at       INTEGER NOT NULL,
+                updated_at       INTEGER NOT NULL
+            );
+            CREATE INDEX ix_workflows_owner ON workflows (owner_id, created_at);
+            """),
     ];
 }

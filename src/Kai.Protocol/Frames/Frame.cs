@@ -72,4 +72,12 @@ public static class FrameTypes
     public const string Log = "log";
     /// <summary>Agent to hub (<see cref="StatusReport"/>) and hub to observers (<see cref="StatusUpdatePayload"/>).</summary>
     public const string StatusUpdate = "status_update";
+    /// <summary>Hub to agent: one attempt of a durable task. Payload: <see cref="TaskPayload"/>.</summary>
+    public const string Task = "task";
+    /// <summary>Agent to hub: progress or outcome of a task attempt. Payload: <see cref="TaskUpdatePayload"/>.</summary>
+    public const string TaskUpdate = "task_update";
+    /// <summary>Hub to agent: the task it works was canceled. Payload: <see cref="TaskCancelPayload"/>.</summary>
+    public const string TaskCancel = "task_cancel";
+    /// <summary>Hub to observers: a task or workflow event in the seed 004 message format. Payload: <see cref="EventMessage"/>.</summary>
+    public const string Event = "event";
 }

@@ -27,6 +27,6 @@ public sealed record CommandResponse(string CommandId, string Status, JsonElemen
 /// <param name="Error">The error when failed.</param>
 /// <param name="CreatedAt">Creation time.</param>
 /// <param name="UpdatedAt">Last change.</param>
-/// <param name="AgentId">The agent it is addressed to.</param>
-/// <param name="Command">The command name.</param>
-public sealed record TaskStatusResponse(string TaskId, string Status, int Progress, JsonElement? Result, string? Error, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string AgentId, string Command);
+/// <param name="AgentId">The agent it is addressed to (for a durable task: the agent working it, else the one it is pinned to; absent when neither).</param>
+/// <param name="Command">The command name (for a durable task: its type).</param>
+public sealed record TaskStatusResponse(string TaskId, string Status, int Progress, JsonElement? Result, string? Error, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string? AgentId, string Command);

@@ -1,0 +1,542 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Kai.Hub.Auth;
+using Kai.Hub.Errors;
+using Kai.Hub.Messaging;
+using Kai.Hub.Storage;
+using Kai.Protocol;
+using Kai.Protocol.Frames;
+using Kai.Protocol.Rest;
+using Microsoft.Extensions.Options;
+
+namespace Kai.Hub.Tasks;
+
+/// <summary>
+/// The durable task queue (seeds 000 and 004, issue 3): store first, then lease attempts to eligible agents, at least once.
+/// </summary>
+/// <remarks>
+/// <para>Every transition is a conditional write in the store (status and fencing token in the WHERE clause), so the REST edge,
+/// the link edge and the sweeper can race without locks: the loser changes nothing.</para>
+/// <para>Dispatch runs when something can have changed: a task was enqueued, an agent connected, a task ended (capacity freed), and
+/// on each sweep (leases, timeouts, backoffs, delays, schedules). There is no polling loop. One dispatch pass runs at a time; a
+/// request arriving during a pass makes the running pass go round once more instead of waiting.</para>
+/// </remarks>
+internal sealed partial class TaskService(
+    IHubStore store, Router router, ConnectionRegistry links, TaskEvents events, TimeProvider time, IOptions<TaskOptions> options,
+    ILogger<TaskService> logger)
+{
+    private readonly TaskOptions _options = options.Value;
+    private readonly SemaphoreSlim _dispatchGate = new(1, 1);
+    private int _dispatchRequested;
+    private long _roundRobin;
+
+    public static readonly IReadOnlyList<string> BackoffStrategies = ["none", "linear", "exponential"];
+
+    // ---- creation and reads ----
+
+    /// <summary>Creates a task, or returns the existing one for a repeated id or idempotency key of the same owner.</summary>
+    /// <exception cref="ApiException">400 for invalid input or unknown dependencies, 404 for an unknown assigned agent, 409 for an id of another owner.</exception>
+    public async Task<(TaskRecord Task, bool Created)> CreateAsync(KaiPrincipal principal, CreateTaskRequest r, string? idempotencyKey, CancellationToken ct)
+    {
+        var deps = r.Dependencies ?? [];
+        new Validation()
+            .Check(r.Id is null || IsId(r.Id), "id", "must be 1 to 64 letters, digits or - _ . :")
+            .Length(r.Type, "type", 1, 64)
+            .Check(r.Priority is null || CommandStatuses.Priorities.Contains(r.Priority), "priority", "must be low, normal, high or urgent")
+            .Length(r.AssignedAgent, "assigned_agent", 1, 64, required: false)
+            .Check(r.ParentWorkflowId is null || IsId(r.ParentWorkflowId), "parent_workflow_id", "must be 1 to 64 letters, digits or - _ . :")
+            .Check(r.InputData is null || r.InputData.Value.ValueKind is JsonValueKind.Object or JsonValueKind.Null, "input_data", "must be a JSON object")
+            .Check(deps.Count <= 100, "dependencies", "must have at most 100 items")
+            .Check(deps.All(d => d is not null && IsId(d)), "dependencies", "items must be task ids")
+            .Check(r.Id is null || !deps.Contains(r.Id), "dependencies", "a task cannot depend on itself (that is a cycle)")
+            .Check(r.Timeout is null or (>= 1 and <= 86400), "timeout", "must be 1 to 86400 seconds")
+            .Check(r.RetryPolicy?.MaxAttempts is null or (>= 1 and <= 100), "retry_policy.max_attempts", "must be 1 to 100")
+            .Check(r.RetryPolicy?.BackoffStrategy is null || BackoffStrategies.Contains(r.RetryPolicy.BackoffStrategy), "retry_policy.backoff_strategy", "must be none, linear or exponential")
+            .Check(idempotencyKey is null || idempotencyKey.Length is >= 1 and <= 128, "Idempotency-Key", "must be 1 to 128 characters")
+            .ThrowIfInvalid();
+        var owner = principal.OwnerId;
+        if (r.AssignedAgent is not null)
+        {
+            var agent = await store.GetAgentAsync(r.AssignedAgent, ct);
+            if (agent is null || !(principal.IsAdmin || agent.OwnerId == owner))
+            {
+                throw ApiException.AgentNotFound(r.AssignedAgent);
+            }
+            owner = agent.OwnerId;
+        }
+        var now = time.GetUtcNow();
+        var record = NewTask(r.Id ?? NewId("tsk_"), owner, principal.Id, r.Type, r.Priority, r.AssignedAgent, r.ParentWorkflowId, null,
+            r.InputData, deps.Distinct(StringComparer.Ordinal).ToList(), r.Timeout, r.RetryPolicy, now, now) with { IdempotencyKey = idempotencyKey };
+        return await InsertAsync(record, ct);
+    }
+
+    internal async Task<(TaskRecord Task, bool Created)> InsertAsync(TaskRecord record, CancellationToken ct)
+    {
+        var result = await store.CreateTaskAsync(record, time.GetUtcNow(), ct);
+        if (result.IdTaken)
+        {
+            throw new ApiException(ErrorCodes.Conflict, $"Task id '{record.TaskId}' is taken; choose another id.", new Dictionary<string, string> { ["task_id"] = record.TaskId });
+        }
+        if (result.MissingDependencies.Count > 0)
+        {
+            throw new ApiException(ErrorCodes.ValidationError, "The request is invalid: dependencies.", new Dictionary<string, string[]>
+            {
+                ["dependencies"] = [.. result.MissingDependencies.Select(d => $"unknown task '{d}'")],
+            });
+        }
+        var task = result.Task!;
+        if (!result.Created)
+        {
+            return (task, false);
+        }
+        Log.TaskCreated(logger, task.TaskId, task.Type, task.Status);
+        await events.TaskAsync(TaskEventTypes.TaskCreated, task);
+        if (task.Status == TaskStatuses.Failed)
+        {
+            await events.TaskAsync(TaskEventTypes.TaskFailed, task);
+        }
+        else if (task.Status == TaskStatuses.Queued)
+        {
+            await DispatchAsync(ct);
+        }
+        return ((await store.GetTaskAsync(task.TaskId, ct)) ?? task, true);
+    }
+
+    internal TaskRecord NewTask(
+        string id, string owner, string createdBy, string type, string? priority, string? assignedAgent, string? workflowId, string? stageName,
+        JsonElement? input, IReadOnlyList<string> deps, int? timeout, RetryPolicy? retry, DateTimeOffset runAt, DateTimeOffset now)
+    {
+        var defaults = _options.RetryFor(type);
+        return new TaskRecord(id, owner, createdBy, type, priority ?? "normal", TaskStatuses.Pending, assignedAgent, null, workflowId, stageName,
+            input is { ValueKind: JsonValueKind.Object } i ? i.GetRawText() : "{}", deps, timeout ?? _options.DefaultTimeoutSeconds,
+            retry?.MaxAttempts ?? defaults.MaxAttempts, retry?.BackoffStrategy ?? defaults.BackoffStrategy, 0, 0, 0, null, null, null, null, null, null,
+            runAt, null, null, now, now);
+    }
+
+    /// <summary>A task the principal may see (owner's principals and admins); anything else is 404.</summary>
+    public async Task<TaskRecord> GetVisibleAsync(KaiPrincipal principal, string taskId, CancellationToken ct)
+    {
+        var task = taskId.Length <= 64 ? await store.GetTaskAsync(taskId, ct) : null;
+        if (task is null || !(principal.IsAdmin || principal.OwnerId == task.OwnerId))
+        {
+            throw ApiException.NotFound($"Task '{taskId}'");
+        }
+        return task;
+    }
+
+    public async Task<TaskListResponse> ListAsync(
+        KaiPrincipal principal, string? status, string? type, string? assignedAgent, string? workflowId, int? limit, int? offset, CancellationToken ct)
+    {
+        new Validation()
+            .Check(status is null or TaskStatuses.Pending or TaskStatuses.Queued or TaskStatuses.InProgress or TaskStatuses.Completed or TaskStatuses.Failed or TaskStatuses.Canceled,
+                "status", "must be pending, queued, in_progress, completed, failed or canceled")
+            .Check(limit is null or (>= 1 and <= 100), "limit", "must be 1 to 100")
+            .Check(offset is null or >= 0, "offset", "must be 0 or more")
+            .ThrowIfInvalid();
+        var q = new TaskQuery(principal.IsAdmin ? null : principal.OwnerId, status, type, assignedAgent, workflowId, limit ?? 50, offset ?? 0);
+        var (items, total) = await store.ListTasksAsync(q, ct);
+        return new TaskListResponse(items.Select(View).ToList(), total, new Pagination(q.Limit, q.Offset, total, q.Offset + items.Count < total));
+    }
+
+    // ---- dispatch ----
+
+    /// <summary>Leases ready tasks to eligible agents with free capacity. Never waits for a running pass: it asks it to go round again.</summary>
+    public async Task DispatchAsync(CancellationToken ct)
+    {
+        Interlocked.Exchange(ref _dispatchRequested, 1);
+        while (Volatile.Read(ref _dispatchRequested) == 1 && await _dispatchGate.WaitAsync(0, ct))
+        {
+            try
+            {
+                while (Interlocked.Exchange(ref _dispatchRequested, 0) == 1)
+                {
+                    await DispatchOnceAsync(ct);
+                }
+            }
+            finally
+            {
+                _dispatchGate.Release();
+            }
+        }
+    }
+
+    private async Task DispatchOnceAsync(CancellationToken ct)
+    {
+        var ready = await store.ListReadyTasksAsync(time.GetUtcNow(), _options.DispatchBatch, ct);
+        if (ready.Count == 0)
+        {
+            return;
+        }
+        var pools = new Dictionary<string, IReadOnlyList<AgentRecord>>(StringComparer.Ordinal);
+        var load = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var task in ready)
+        {
+            IReadOnlyList<AgentRecord> pool;
+            var poolKey = task.AssignedAgent is { } pinned ? "agent\n" + pinned : task.OwnerId + "\n" + task.Type;
+            if (!pools.TryGetValue(poolKey, out pool!))
+            {
+                if (task.AssignedAgent is not null)
+                {
+                    var agent = await store.GetAgentAsync(task.AssignedAgent, ct);
+                    pool = agent is null ? [] : [agent];
+                }
+                else
+                {
+                    pool = await store.ListEligibleAgentsAsync(task.OwnerId, task.Type, ct);
+                }
+                pool = [.. pool.Where(a => links.AgentLink(a.AgentId) is { IsClosing: false } && a.Status != AgentStatuses.Error)];
+                var unknown = pool.Select(a => a.AgentId).Where(id => !load.ContainsKey(id)).ToList();
+                foreach (var (agentId, count) in await store.CountInFlightAsync(unknown, ct))
+                {
+                    load[agentId] = count;
+                }
+                foreach (var id in unknown)
+                {
+                    load.TryAdd(id, 0);
+                }
+                pools[poolKey] = pool;
+            }
+            var chosen = Choose(pool, load);
+            if (chosen is null)
+            {
+                continue;
+            }
+            var now = time.GetUtcNow();
+            var claimed = await store.ClaimTaskAsync(task.TaskId, chosen.AgentId, now, now + _options.LeaseDuration, ct);
+            if (claimed is null)
+            {
+                continue;
+            }
+            load[chosen.AgentId]++;
+            var frame = await TaskFrameAsync(claimed, ct);
+            if (await router.RouteAsync(new Envelope(FrameTypes.Task, Address.Agent(chosen.AgentId), frame, null), ct) != RouteStatus.Delivered)
+            {
+                // The link closed between the check and the write: undo the claim so another agent can take it now.
+                await store.ReleaseClaimAsync(claimed.TaskId, claimed.FencingToken, time.GetUtcNow(), ct);
+                load[chosen.AgentId] = int.MaxValue / 2;
+                Interlocked.Exchange(ref _dispatchRequested, 1);
+                continue;
+            }
+            Log.TaskLeased(logger, claimed.TaskId, claimed.Attempts, chosen.AgentId);
+        }
+    }
+
+    /// <summary>Least loaded (in-flight / max_concurrent_tasks) among agents below their limit; ties broken round robin.</summary>
+    private AgentRecord? Choose(IReadOnlyList<AgentRecord> pool, Dictionary<string, int> load)
+    {
+        AgentRecord? best = null;
+        var bestRatio = double.MaxValue;
+        var start = pool.Count == 0 ? 0 : (int)(Interlocked.Increment(ref _roundRobin) % pool.Count);
+        for (var k = 0; k < pool.Count; k++)
+        {
+            var agent = pool[(start + k) % pool.Count];
+            var max = MaxConcurrent(agent);
+            var inFlight = load[agent.AgentId];
+            if (inFlight >= max)
+            {
+                continue;
+            }
+            var ratio = (double)inFlight / max;
+            if (ratio < bestRatio)
+            {
+                best = agent;
+                bestRatio = ratio;
+            }
+        }
+        return best;
+    }
+
+    private int MaxConcurrent(AgentRecord agent)
+    {
+        try
+        {
+            using var config = JsonDocument.Parse(agent.ConfigJson);
+            if (config.RootElement.ValueKind == JsonValueKind.Object
+                && config.RootElement.TryGetProperty("max_concurrent_tasks", out var max) && max.TryGetInt32(out var value) && value > 0)
+            {
+                return value;
+            }
+        }
+        catch (JsonException)
+        {
+            // A malformed configuration falls back to the default.
+        }
+        return _options.DefaultMaxConcurrentTasks;
+    }
+
+    private async Task<byte[]> TaskFrameAsync(TaskRecord t, CancellationToken ct)
+    {
+        var input = JsonNode.Parse(t.InputJson) as JsonObject ?? [];
+        if (t.ParentWorkflowId is not null && t.Dependencies.Count > 0)
+        {
+            var upstream = new JsonObject();
+            foreach (var dep in await store.GetTasksAsync(t.Dependencies, ct))
+            {
+                upstream[dep.StageName ?? dep.TaskId] = dep.ResultJson is null ? null : JsonNode.Parse(dep.ResultJson);
+            }
+            input["upstream"] = upstream;
+        }
+        var payload = new TaskPayload(t.TaskId, t.Type, JsonSerializer.SerializeToElement(input, KaiJson.Options), t.Attempts, t.MaxAttempts,
+            t.FencingToken, t.LeaseExpiresAt!.Value, t.Deadline!.Value, t.Priority, t.ParentWorkflowId, t.StageName);
+        return Frame.Create(FrameTypes.Task, payload, t.TaskId + "#" + t.FencingToken, time.GetUtcNow()).ToUtf8();
+    }
+
+    // ---- reports from agents ----
+
+    /// <summary>
+    /// Applies a progress or outcome report of the agent working the task (link frame or PATCH). Returns the task after it, and
+    /// whether it was a duplicate of the outcome already recorded for the same attempt (acknowledged, nothing changed).
+    /// </summary>
+    /// <exception cref="ApiException">404 unknown task; 409 <c>CONFLICT</c> superseded attempt or task no longer in progress; 400 bad input.</exception>
+    public async Task<(TaskRecord Task, bool Duplicate)> ReportAsync(string agentId, string ownerId, TaskUpdatePayload u, CancellationToken ct)
+    {
+        new Validation()
+            .Length(u.TaskId, "task_id", 1, 64)
+            .Check(u.Status is TaskStatuses.InProgress or TaskStatuses.Completed or TaskStatuses.Failed, "status", "must be in_progress, completed or failed")
+            .Check(u.Progress is null or (>= 0 and <= 100), "progress", "must be 0 to 100")
+            .Check(u.OutputData is null || u.OutputData.Value.ValueKind is JsonValueKind.Object or JsonValueKind.Null, "output_data", "must be a JSON object")
+            .Length(u.Error, "error", 0, 4096, required: false)
+            .ThrowIfInvalid();
+        var task = await store.GetTaskAsync(u.TaskId, ct);
+        if (task is null || task.OwnerId != ownerId)
+        {
+            throw ApiException.NotFound($"Task '{u.TaskId}'");
+        }
+        var sameAttempt = task.CurrentAgent == agentId
+            && (u.FencingToken is null || u.FencingToken == task.FencingToken)
+            && (u.Attempt is null || u.Attempt == task.Attempts);
+        if (sameAttempt && task.Status == u.Status && u.Status is TaskStatuses.Completed or TaskStatuses.Failed)
+        {
+            return (task, true);
+        }
+        if (!sameAttempt || task.Status != TaskStatuses.InProgress)
+        {
+            throw Stale(task, u);
+        }
+        var now = time.GetUtcNow();
+        var output = u.OutputData is { ValueKind: JsonValueKind.Object } o ? o.GetRawText() : null;
+        switch (u.Status)
+        {
+            case TaskStatuses.InProgress:
+                if (!await store.RenewLeaseAsync(task.TaskId, agentId, task.FencingToken, u.Progress, output, now + _options.LeaseDuration, now, ct))
+                {
+                    throw Stale(task, u);
+                }
+                var renewed = (await store.GetTaskAsync(task.TaskId, ct))!;
+                await events.TaskAsync(TaskEventTypes.TaskProgress, renewed, u.OutputData);
+                return (renewed, false);
+
+            case TaskStatuses.Completed:
+                var result = u.Result is { ValueKind: not (JsonValueKind.Undefined or JsonValueKind.Null) } r ? r.GetRawText() : output;
+                var completed = await store.CompleteAttemptAsync(task.TaskId, agentId, task.FencingToken, result, now, ct) ?? throw Stale(task, u);
+                Log.TaskCompleted(logger, completed.TaskId, completed.Attempts, agentId);
+                await events.TaskAsync(TaskEventTypes.TaskCompleted, completed);
+                await OnTerminalAsync(completed, ct);
+                return (completed, false);
+
+            default:
+                var failed = await FailAttemptAsync(task, u.Error ?? "the agent reported failure", null, ct) ?? throw Stale(task, u);
+                return (failed, false);
+        }
+    }
+
+    private static ApiException Stale(TaskRecord task, TaskUpdatePayload u) => new(ErrorCodes.Conflict,
+        $"The update for task '{task.TaskId}' is stale: the attempt was superseded or the task is no longer in progress (status {task.Status}); nothing was changed.",
+        new Dictionary<string, object?>
+        {
+            ["task_id"] = task.TaskId, ["status"] = task.Status, ["current_attempt"] = task.Attempts, ["fencing_token"] = task.FencingToken,
+            ["sent_fencing_token"] = u.FencingToken, ["sent_attempt"] = u.Attempt,
+        });
+
+    /// <summary>Ends an attempt as failed: queued again after the backoff, or dead-lettered once attempts are exhausted.</summary>
+    private async Task<TaskRecord?> FailAttemptAsync(TaskRecord task, string error, string? code, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        DateTimeOffset? retryAt = task.Attempts < task.MaxAttempts ? now + Backoff(task) : null;
+        var failed = await store.FailAttemptAsync(task.TaskId, task.FencingToken, error, code, retryAt, now, ct);
+        if (failed is null)
+        {
+            return null;
+        }
+        if (retryAt is not null)
+        {
+            Log.TaskRetrying(logger, task.TaskId, task.Attempts, retryAt.Value, error);
+            await DispatchAsync(ct);
+        }
+        else
+        {
+            Log.TaskDeadLettered(logger, task.TaskId, task.Attempts, error);
+            await events.TaskAsync(TaskEventTypes.TaskFailed, failed);
+            await OnTerminalAsync(failed, ct);
+        }
+        return failed;
+    }
+
+    internal TimeSpan Backoff(TaskRecord t)
+    {
+        var d = _options.RetryFor(t.Type);
+        var n = Math.Max(1, t.Attempts);
+        var ms = t.Backoff switch
+        {
+            "none" => 0,
+            "linear" => d.BaseDelay.TotalMilliseconds * n,
+            _ => d.BaseDelay.TotalMilliseconds * Math.Pow(2, Math.Min(n - 1, 30)),
+        };
+        ms = Math.Min(ms, d.MaxDelay.TotalMilliseconds);
+        // Jitter spreads retries of tasks that failed together (a crashed agent) so they do not come back as one burst.
+#pragma warning disable CA5394 // Not security sensitive.
+        ms *= 1 + (d.Jitter * ((Random.Shared.NextDouble() * 2) - 1));
+#pragma warning restore CA5394
+        return TimeSpan.FromMilliseconds(Math.Max(0, ms));
+    }
+
+    // ---- terminal transitions, cancel, re-drive ----
+
+    /// <summary>After a task ended: start or fail its dependents, advance its workflow, and use the freed capacity.</summary>
+    private async Task OnTerminalAsync(TaskRecord task, CancellationToken ct)
+    {
+        var queue = new Queue<TaskRecord>([task]);
+        while (queue.TryDequeue(out var done))
+        {
+            // The workflow first: under stop_on_error its open stages are canceled, rather than failed as dependents below.
+            if (done.ParentWorkflowId is not null && done.StageName is not null)
+            {
+                foreach (var canceled in await OnStageTerminalAsync(done, ct))
+                {
+                    queue.Enqueue(canceled);
+                }
+            }
+            var now = time.GetUtcNow();
+            if (done.Status == TaskStatuses.Completed)
+            {
+                await store.PromotePendingAsync(now, await store.ListDependentsAsync(done.TaskId, ct), ct);
+            }
+            else
+            {
+                foreach (var dependent in await store.FailDependentsAsync(done.TaskId, $"dependency '{done.TaskId}' is {done.Status}", now, ct))
+                {
+                    await events.TaskAsync(TaskEventTypes.TaskFailed, dependent);
+                    queue.Enqueue(dependent);
+                }
+            }
+        }
+        await DispatchAsync(ct);
+    }
+
+    /// <summary>Cancels a task that is not terminal; the agent working it gets a <c>task_cancel</c> frame.</summary>
+    /// <exception cref="ApiException">404 not visible; 409 already terminal.</exception>
+    public async Task<TaskRecord> CancelAsync(KaiPrincipal principal, string taskId, CancellationToken ct)
+    {
+        var task = await GetVisibleAsync(principal, taskId, ct);
+        var canceled = await CancelCoreAsync(task.TaskId, "canceled by " + principal.Id, ct)
+            ?? throw new ApiException(ErrorCodes.Conflict, $"Task '{taskId}' is already {task.Status}.", new Dictionary<string, string> { ["task_id"] = taskId, ["status"] = task.Status });
+        await OnTerminalAsync(canceled, ct);
+        return (await store.GetTaskAsync(taskId, ct))!;
+    }
+
+    /// <summary>Cancels without the terminal follow-up; returns the canceled task, or null if it was already terminal.</summary>
+    private async Task<TaskRecord?> CancelCoreAsync(string taskId, string reason, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var before = await store.CancelTaskAsync(taskId, reason, now, ct);
+        if (before is null)
+        {
+            return null;
+        }
+        if (before.Status == TaskStatuses.InProgress && before.CurrentAgent is { } agentId)
+        {
+            var frame = Frame.Create(FrameTypes.TaskCancel, new TaskCancelPayload(taskId, before.FencingToken, reason), timestamp: now).ToUtf8();
+            await router.RouteAsync(new Envelope(FrameTypes.TaskCancel, Address.Agent(agentId), frame, null), ct);
+        }
+        var canceled = before with { Status = TaskStatuses.Canceled, Error = reason, ErrorCode = null, LeaseExpiresAt = null, Deadline = null, UpdatedAt = now };
+        await events.TaskAsync(TaskEventTypes.TaskFailed, canceled);
+        return canceled;
+    }
+
+    /// <summary>Re-drives a dead letter (failed) or canceled task: attempts reset, dependencies checked again.</summary>
+    /// <exception cref="ApiException">404 not visible; 409 not failed or canceled.</exception>
+    public async Task<TaskRecord> RetryAsync(KaiPrincipal principal, string taskId, CancellationToken ct)
+    {
+        var task = await GetVisibleAsync(principal, taskId, ct);
+        _ = await store.RedriveTaskAsync(task.TaskId, time.GetUtcNow(), ct)
+            ?? throw new ApiException(ErrorCodes.Conflict, $"Only failed or canceled tasks can be retried; task '{taskId}' is {task.Status}.",
+                new Dictionary<string, string> { ["task_id"] = taskId, ["status"] = task.Status });
+        Log.TaskRedriven(logger, taskId, principal.Id);
+        await store.PromotePendingAsync(time.GetUtcNow(), [taskId], ct);
+        await DispatchAsync(ct);
+        return (await store.GetTaskAsync(taskId, ct))!;
+    }
+
+    // ---- housekeeping ----
+
+    /// <summary>
+    /// One housekeeping pass, driven by the hub sweeper on <see cref="TimeProvider"/>: ends attempts whose lease expired
+    /// (<c>AGENT_UNAVAILABLE</c>) or whose deadline passed (<c>TASK_TIMEOUT</c>), fires due schedules, starts pending tasks whose
+    /// time has come, and dispatches (including retries whose backoff ended).
+    /// </summary>
+    public async Task SweepAsync(CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        foreach (var task in await store.ListExpiredAttemptsAsync(now, ct))
+        {
+            var timedOut = task.Deadline <= now;
+            var error = timedOut
+                ? $"attempt {task.Attempts} exceeded the timeout of {task.TimeoutSeconds} s"
+                : $"lease of attempt {task.Attempts} expired: agent '{task.CurrentAgent}' stopped reporting (died, hung or disconnected)";
+            Log.AttemptExpired(logger, task.TaskId, task.Attempts, task.CurrentAgent, timedOut);
+            if (timedOut && task.CurrentAgent is { } agentId)
+            {
+                var frame = Frame.Create(FrameTypes.TaskCancel, new TaskCancelPayload(task.TaskId, task.FencingToken, "timeout"), timestamp: now).ToUtf8();
+                await router.RouteAsync(new Envelope(FrameTypes.TaskCancel, Address.Agent(agentId), frame, null), ct);
+            }
+            await FailAttemptAsync(task, error, timedOut ? ErrorCodes.TaskTimeout : ErrorCodes.AgentUnavailable, ct);
+        }
+        await FireSchedulesAsync(ct);
+        await store.PromotePendingAsync(time.GetUtcNow(), null, ct);
+        await DispatchAsync(ct);
+    }
+
+    // ---- views ----
+
+    public static TaskView View(TaskRecord t) => new(
+        t.TaskId, t.Type, t.Status, t.Priority, t.CurrentAgent ?? t.AssignedAgent, t.Attempts, t.MaxAttempts, t.Progress, Json(t.InputJson)!.Value,
+        Json(t.ResultJson), t.Error, t.ErrorCode, t.Dependencies, t.ParentWorkflowId, t.CreatedAt, t.UpdatedAt, t.TimeoutSeconds, t.Backoff,
+        Json(t.OutputJson), t.RunAt, t.Status == TaskStatuses.InProgress ? t.LeaseExpiresAt : null, t.StageName, t.ScheduleId);
+
+    public static TaskStatusResponse StatusView(TaskRecord t) => new(
+        t.TaskId, t.Status, t.Status == TaskStatuses.Completed ? 100 : t.Progress, Json(t.ResultJson), t.Error, t.CreatedAt, t.UpdatedAt,
+        t.CurrentAgent ?? t.AssignedAgent, t.Type);
+
+    internal static JsonElement? Json(string? raw) => raw is null ? null : JsonDocument.Parse(raw).RootElement.Clone();
+
+    internal static bool IsId(string s) => s.Length is >= 1 and <= 64 && s.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':');
+
+    internal static string NewId(string prefix) => prefix + Guid.CreateVersion7().ToString("N");
+
+    private static partial class Log
+    {
+        [LoggerMessage(500, LogLevel.Debug, "Task {TaskId} created as {Type}, {Status}")]
+        public static partial void TaskCreated(ILogger logger, string taskId, string type, string status);
+
+        [LoggerMessage(501, LogLevel.Debug, "Task {TaskId} attempt {Attempt} leased to {AgentId}")]
+        public static partial void TaskLeased(ILogger logger, string taskId, int attempt, string agentId);
+
+        [LoggerMessage(502, LogLevel.Debug, "Task {TaskId} attempt {Attempt} completed by {AgentId}")]
+        public static partial void TaskCompleted(ILogger logger, string taskId, int attempt, string agentId);
+
+        [LoggerMessage(503, LogLevel.Information, "Task {TaskId} attempt {Attempt} failed; retrying at {RetryAt}: {Error}")]
+        public static partial void TaskRetrying(ILogger logger, string taskId, int attempt, DateTimeOffset retryAt, string error);
+
+        [LoggerMessage(504, LogLevel.Warning, "Task {TaskId} failed for good after {Attempts} attempts (dead letter): {Error}")]
+        public static partial void TaskDeadLettered(ILogger logger, string taskId, int attempts, string error);
+
+        [LoggerMessage(505, LogLevel.Information, "Task {TaskId} attempt {Attempt} of agent {AgentId} expired (timeout: {TimedOut})")]
+        public static partial void AttemptExpired(ILogger logger, string taskId, int attempt, string? agentId, bool timedOut);
+
+        [LoggerMessage(506, LogLevel.Information, "Task {TaskId} re-driven by {PrincipalId}")]
+        public static partial void TaskRedriven(ILogger logger, string taskId, string principalId);
+
+        [LoggerMessage(507, LogLevel.Information, "Schedule {ScheduleId} fired task {TaskId}")]
+        public static partial void ScheduleFired(ILogger logger, string scheduleId, string taskId);
+    }
+}

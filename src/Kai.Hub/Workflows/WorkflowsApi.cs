@@ -1,0 +1,35 @@
+using Kai.Hub.Auth;
+using Kai.Protocol.Rest;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Kai.Hub.Workflows;
+
+/// <summary>Workflows (seed 004 "Workflow Orchestration").</summary>
+internal static class WorkflowsApi
+{
+    public static RouteGroupBuilder MapWorkflowsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1/workflows").WithTags("Workflows");
+        api.MapPost("/", CreateAsync).RequirePermission(Permissions.TaskCreate);
+        api.MapGet("/", ListAsync).RequirePermission(Permissions.TaskReadOwn);
+        api.MapGet("/{workflowId}", GetAsync).RequirePermission(Permissions.TaskReadOwn);
+        api.MapPost("/{workflowId}/cancel", CancelAsync).RequirePermission(Permissions.TaskCreate);
+        return api;
+    }
+
+    private static async Task<Results<Created<WorkflowView>, Ok<WorkflowView>>> CreateAsync(
+        CreateWorkflowRequest request, HttpContext http, WorkflowService workflows, CancellationToken ct)
+    {
+        var (view, created) = await workflows.CreateAsync(http.Principal(), request, ct);
+        return created ? TypedResults.Created($"/api/v1/workflows/{view.WorkflowId}", view) : TypedResults.Ok(view);
+    }
+
+    private static async Task<Ok<WorkflowListResponse>> ListAsync(HttpContext http, WorkflowService workflows, string? status, int? limit, int? offset, CancellationToken ct) =>
+        TypedResults.Ok(await workflows.ListAsync(http.Principal(), status, limit, offset, ct));
+
+    private static async Task<Ok<WorkflowView>> GetAsync(string workflowId, HttpContext http, WorkflowService workflows, CancellationToken ct) =>
+        TypedResults.Ok(await workflows.ViewAsync(await workflows.GetVisibleAsync(http.Principal(), workflowId, ct), ct));
+
+    private static async Task<Ok<WorkflowView>> CancelAsync(string workflowId, HttpContext http, WorkflowService workflows, CancellationToken ct) =>
+        TypedResults.Ok(await workflows.CancelAsync(http.Principal(), workflowId, ct));
+}
