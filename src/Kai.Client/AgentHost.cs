@@ -265,6 +265,9 @@ public sealed partial class AgentHost : IAsyncDisposable
                     _messages.Writer.TryWrite(message);
                 }
                 break;
+            case FrameTypes.Task or FrameTypes.TaskCancel:
+                DispatchTask(frame, ct);
+                break;
             case FrameTypes.Error:
                 Log.HubError(_options.Logger, AgentId, frame.Payload.GetRawText());
                 break;

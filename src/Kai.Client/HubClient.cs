@@ -14,7 +14,7 @@ namespace Kai.Client;
 /// </summary>
 /// <remarks>Every call throws <see cref="HubApiException"/> when the hub answers with an error envelope, and
 /// <see cref="HttpRequestException"/> when the hub cannot be reached.</remarks>
-public sealed class HubClient : IDisposable
+public sealed partial class HubClient : IDisposable
 {
     private static readonly TimeSpan RefreshMargin = TimeSpan.FromSeconds(30);
     private readonly HttpClient _http;
@@ -128,16 +128,16 @@ public sealed class HubClient : IDisposable
         SendAsync<AgentCreatedResponse>(HttpMethod.Post, "api/v1/agents", request, ct);
 
     /// <summary><c>GET /api/v1/agents</c> with optional filters; <paramref name="limit"/> is 1 to 100 (default 20).</summary>
-    public Task<AgentListResponse> ListAgentsAsync(string? status = null, string? capability = null, string? type = null, int? limit = null, int? offset = null, CancellationToken ct = default)
-    {
-        var query = string.Join('&', new[]
-        {
-            Param("status", status), Param("capability", capability), Param("type", type), Param("limit", limit?.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            Param("offset", offset?.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-        }.Where(p => p is not null));
-        return SendAsync<AgentListResponse>(HttpMethod.Get, "api/v1/agents" + (query.Length > 0 ? "?" + query : ""), null, ct);
+    public Task<AgentListResponse> ListAgentsAsync(string? status = null, string? capability = null, string? type = null, int? limit = null, int? offset = null, CancellationToken ct = default) =>
+        SendAsync<AgentListResponse>(HttpMethod.Get, "api/v1/agents" + Query(("status", status), ("capability", capability), ("type", type), ("limit", Str(limit)), ("offset", Str(offset))), null, ct);
 
-        static string? Param(string name, string? value) => value is null ? null : $"{name}={Uri.EscapeDataString(value)}";
+    private static string? Str(int? value) => value?.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>A query string (with its <c>?</c>) of the parameters that have values, or an empty string.</summary>
+    private static string Query(params (string Name, string? Value)[] parameters)
+    {
+        var query = string.Join('&', parameters.Where(p => p.Value is not null).Select(p => $"{p.Name}={Uri.EscapeDataString(p.Value!)}"));
+        return query.Length > 0 ? "?" + query : "";
     }
 
     /// <summary><c>GET /api/v1/agents/{id}</c>. Throws with <c>AGENT_NOT_FOUND</c> (404) for an unknown agent or another user's.</summary>
@@ -197,11 +197,19 @@ public sealed class HubClient : IDisposable
     /// <param name="ct">Cancellation.</param>
     /// <param name="authenticate">Whether to send the access token (refreshing it first if needed).</param>
     /// <returns>The response.</returns>
-    public async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken ct = default, bool authenticate = true)
+    public Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken ct = default, bool authenticate = true) =>
+        SendAsync<T>(method, path, body, null, ct, authenticate);
+
+    private async Task<T> SendAsync<T>(
+        HttpMethod method, string path, object? body, IReadOnlyDictionary<string, string>? headers, CancellationToken ct, bool authenticate = true)
     {
         for (var attempt = 0; ; attempt++)
         {
             using var request = new HttpRequestMessage(method, new Uri(BaseAddress, path));
+            foreach (var (name, value) in headers ?? new Dictionary<string, string>())
+            {
+                request.Headers.TryAddWithoutValidation(name, value);
+            }
             if (body is not null)
             {
                 request.Content = JsonContent.Create(body, body.GetType(), options: KaiJson.Options);
