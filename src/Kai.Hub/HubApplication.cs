@@ -68,6 +68,8 @@ public static class HubApplication
         services.AddSingleton<IAuthorizationPolicyProvider, PermissionPolicyProvider>();
         services.AddSingleton<IAuthorizationHandler, PermissionHandler>();
 
+        services.AddOptions<TelemetryOptions>().BindConfiguration(HubOptions.Section + ":Telemetry").ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<Telemetry>();
         services.AddSingleton<HubMetrics>();
         services.AddSingleton<PrometheusExporter>();
         services.AddSingleton<RequestStats>();
@@ -102,11 +104,15 @@ public static class HubApplication
             revocations.Revoke(sessionId);
         }
         await services.GetRequiredService<AuthService>().EnsureBootstrapAdminAsync(CancellationToken.None);
-        // Start listening to the meters now, so counts from the first request on are kept.
+        // Start listening to the meters and activity sources now, so the first request is counted and traced.
         services.GetRequiredService<PrometheusExporter>();
+        services.GetRequiredService<Telemetry>();
         var metrics = services.GetRequiredService<HubMetrics>();
         metrics.Gauge("kai.commands.open", () => store.CountOpenCommandsAsync(CancellationToken.None).GetAwaiter().GetResult(),
             description: "Commands queued or executing (the command queue depth).");
+        metrics.Gauge("kai.tasks", () => store.CountTasksByStatusAsync(CancellationToken.None).GetAwaiter().GetResult()
+                .Select(kv => new System.Diagnostics.Metrics.Measurement<int>(kv.Value, new KeyValuePair<string, object?>("status", kv.Key))),
+            description: "Tasks by status; status=\"queued\" is the task queue depth.");
     }
 
     private static void UsePipeline(WebApplication app)

@@ -43,10 +43,11 @@ public sealed class TestHub : IAsyncDisposable
 
     /// <summary>Starts a hub. <paramref name="settings"/> are configuration keys such as <c>Kai:Links:MaxFrameBytes</c>.</summary>
     public static async Task<TestHub> StartAsync(
-        TimeProvider? time = null, string? dataDirectory = null, bool keepData = false, IDictionary<string, string>? settings = null)
+        TimeProvider? time = null, string? dataDirectory = null, bool keepData = false, IDictionary<string, string>? settings = null,
+        Action<WebApplicationBuilder>? configure = null)
     {
         var dir = dataDirectory ?? NewDataDirectory();
-        var args = new List<string> { "--urls", "http://127.0.0.1:0", $"--Kai:DataDirectory={dir}", "--environment", "Production", "--Logging:LogLevel:Default=Warning" };
+        var args = new List<string> { "--urls", "http://127.0.0.1:0", $"--Kai:DataDirectory={dir}", "--environment", "Production", "--Logging:LogLevel:Default=Warning", "--Logging:Console:FormatterName=simple" };
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
             args.Add($"--{key}={value}");
@@ -57,6 +58,7 @@ public sealed class TestHub : IAsyncDisposable
             {
                 b.Services.AddSingleton(time);
             }
+            configure?.Invoke(b);
         });
         await app.StartAsync();
         return new TestHub(app, dir, keepData);

@@ -154,7 +154,7 @@ internal sealed partial class AgentService(
                 new Dictionary<string, object?> { ["agent_id"] = agentId, ["last_seen"] = agent.LastActivity });
         }
         var parameters = JsonSerializer.SerializeToElement(new Dictionary<string, bool> { ["force"] = r?.Force ?? false });
-        var command = await commands.CreateAsync(p, agent, "restart", parameters, "urgent", (int)_links.OfflineAfter.TotalSeconds, null, null, false, ct);
+        var command = await commands.CreateAsync(p, agent, "restart", parameters, "urgent", (int)_links.OfflineAfter.TotalSeconds, null, false, ct);
         return new RestartResponse(command.CommandId, (int)_links.HeartbeatInterval.TotalSeconds);
     }
 

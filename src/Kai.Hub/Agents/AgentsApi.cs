@@ -71,7 +71,7 @@ internal static class AgentsApi
         var agent = await access.GetAsync(principal, agentId, ct);
         var wait = request.Timeout ?? commands.DefaultWaitSeconds;
         var command = await commands.CreateAsync(principal, agent, request.Command, request.Parameters, request.Priority, request.Ttl,
-            request.CorrelationId, http.Request.Headers["traceparent"].FirstOrDefault(), willWait: wait > 0, ct);
+            request.CorrelationId, willWait: wait > 0, ct);
         if (wait > 0)
         {
             command = await commands.WaitAsync(command, TimeSpan.FromSeconds(wait), ct);

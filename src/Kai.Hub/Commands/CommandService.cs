@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Text.Json;
 using Kai.Hub.Auth;
 using Kai.Hub.Errors;
@@ -32,7 +33,7 @@ internal sealed partial class CommandService(
 
     public async Task<CommandRecord> CreateAsync(
         KaiPrincipal requester, AgentRecord agent, string? command, JsonElement? parameters, string? priority, int? ttlSeconds,
-        string? correlationId, string? traceParent, bool willWait, CancellationToken ct)
+        string? correlationId, bool willWait, CancellationToken ct)
     {
         new Validation()
             .Length(command, "command", 1, 128)
@@ -42,8 +43,14 @@ internal sealed partial class CommandService(
             .Length(correlationId, "correlation_id", 1, 128, required: false)
             .ThrowIfInvalid();
         var now = time.GetUtcNow();
+        var commandId = "cmd_" + Guid.CreateVersion7().ToString("N");
+        // A span of its own, child of the caller's (REST traceparent), whose id travels in the frame to the agent.
+        using var activity = HubMetrics.Activities.StartActivity("kai.command.create", ActivityKind.Producer);
+        activity?.SetTag("kai.command_id", commandId);
+        activity?.SetTag("kai.agent_id", agent.AgentId);
+        var traceParent = Telemetry.CurrentTraceParent();
         var record = new CommandRecord(
-            "cmd_" + Guid.CreateVersion7().ToString("N"), agent.AgentId, agent.OwnerId, requester.Id, command!,
+            commandId, agent.AgentId, agent.OwnerId, requester.Id, command!,
             parameters is { ValueKind: JsonValueKind.Object } p ? p.GetRawText() : "{}", priority ?? "normal", CommandStatuses.Queued,
             null, null, correlationId, traceParent, 0, now.AddSeconds(ttlSeconds ?? _options.DefaultTtlSeconds), now, now);
         if (willWait)
@@ -59,6 +66,7 @@ internal sealed partial class CommandService(
             await store.MarkCommandDeliveredAsync(record.CommandId, time.GetUtcNow(), ct);
             record = record with { Status = CommandStatuses.Executing, Deliveries = 1 };
         }
+        Log.CommandCreated(logger, record.CommandId, record.Command, agent.AgentId, record.Status);
         return record;
     }
 
@@ -153,11 +161,14 @@ internal sealed partial class CommandService(
     {
         using var parameters = JsonDocument.Parse(c.ParametersJson);
         return Frame.Create(FrameTypes.Command,
-            new CommandPayload(c.CommandId, c.Command, parameters.RootElement, c.Priority, c.Deadline, c.CorrelationId), c.CommandId).ToUtf8();
+            new CommandPayload(c.CommandId, c.Command, parameters.RootElement, c.Priority, c.Deadline, c.CorrelationId, c.TraceParent), c.CommandId).ToUtf8();
     }
 
     private static partial class Log
     {
+        [LoggerMessage(301, LogLevel.Information, "Command {CommandId} ({Command}) for agent {AgentId} is {Status}")]
+        public static partial void CommandCreated(ILogger logger, string commandId, string command, string agentId, string status);
+
         [LoggerMessage(300, LogLevel.Information, "Command {CommandId} for agent {AgentId} passed its deadline")]
         public static partial void CommandExpired(ILogger logger, string commandId, string agentId);
     }

@@ -19,7 +19,12 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILog
         var correlationId = CorrelationIdOf(context);
         context.Response.Headers[CorrelationHeader] = correlationId;
         var started = Stopwatch.GetTimestamp();
-        using var scope = logger.BeginScope(new Dictionary<string, object> { ["correlation_id"] = correlationId });
+        // Every log line written while this request runs carries both ids (JSON console: "Scopes").
+        using var scope = logger.BeginScope(new Dictionary<string, object>
+        {
+            ["correlation_id"] = correlationId,
+            ["trace_id"] = Activity.Current?.TraceId.ToHexString() ?? "",
+        });
         try
         {
             await next(context);

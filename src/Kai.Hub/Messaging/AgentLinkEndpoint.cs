@@ -240,7 +240,7 @@ internal sealed partial class LinkSession(
                     throw new ApiException(ErrorCodes.Forbidden, "The principal may not send commands.");
                 }
                 var command = await commands.CreateAsync(link.Principal, agent, request.Command, request.Parameters, request.Priority, request.Ttl,
-                    request.CorrelationId, null, willWait: false, CancellationToken.None);
+                    request.CorrelationId, willWait: false, CancellationToken.None);
                 return new Dictionary<string, object?> { ["command_id"] = command.CommandId, ["status"] = command.Status };
 
             case FrameTypes.Heartbeat:

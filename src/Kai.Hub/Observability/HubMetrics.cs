@@ -24,6 +24,7 @@ internal sealed class HubMetrics : IDisposable
         SendQueueDrops = _meter.CreateCounter<long>("kai.send_queue.drops", description: "Frames not queued because a link was closing or over its send-queue cap.");
         SlowConsumerDisconnects = _meter.CreateCounter<long>("kai.slow_consumer.disconnects", description: "Links closed with 4008 because they read too slowly.");
         Commands = _meter.CreateCounter<long>("kai.commands", description: "Commands that reached a status, by status.");
+        LeaseExpiries = _meter.CreateCounter<long>("kai.tasks.lease_expiries", description: "Task attempts ended by the hub, by reason (lease_expired, timeout).");
     }
 
     public UpDownCounter<long> Connections { get; }
@@ -39,6 +40,12 @@ internal sealed class HubMetrics : IDisposable
     public Counter<long> SlowConsumerDisconnects { get; }
 
     public Counter<long> Commands { get; }
+
+    public Counter<long> LeaseExpiries { get; }
+
+    /// <summary>Registers a gauge with one value per tag set, read at scrape time.</summary>
+    public void Gauge(string name, Func<IEnumerable<Measurement<int>>> read, string? description = null) =>
+        _meter.CreateObservableGauge(name, read, description: description);
 
     /// <summary>Registers a gauge read at scrape time.</summary>
     public void Gauge<T>(string name, Func<T> read, string? unit = null, string? description = null) where T : struct =>

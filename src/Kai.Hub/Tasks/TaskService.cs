@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Kai.Hub.Auth;
 using Kai.Hub.Errors;
 using Kai.Hub.Messaging;
+using Kai.Hub.Observability;
 using Kai.Hub.Storage;
 using Kai.Protocol;
 using Kai.Protocol.Frames;
@@ -22,7 +23,7 @@ namespace Kai.Hub.Tasks;
 /// request arriving during a pass makes the running pass go round once more instead of waiting.</para>
 /// </remarks>
 internal sealed partial class TaskService(
-    IHubStore store, Router router, ConnectionRegistry links, TaskEvents events, TimeProvider time, IOptions<TaskOptions> options,
+    IHubStore store, Router router, ConnectionRegistry links, TaskEvents events, HubMetrics metrics, TimeProvider time, IOptions<TaskOptions> options,
     ILogger<TaskService> logger)
 {
     private readonly TaskOptions _options = options.Value;
@@ -484,6 +485,7 @@ internal sealed partial class TaskService(
                 ? $"attempt {task.Attempts} exceeded the timeout of {task.TimeoutSeconds} s"
                 : $"lease of attempt {task.Attempts} expired: agent '{task.CurrentAgent}' stopped reporting (died, hung or disconnected)";
             Log.AttemptExpired(logger, task.TaskId, task.Attempts, task.CurrentAgent, timedOut);
+            metrics.LeaseExpiries.Add(1, new KeyValuePair<string, object?>("reason", timedOut ? "timeout" : "lease_expired"));
             if (timedOut && task.CurrentAgent is { } agentId)
             {
                 var frame = Frame.Create(FrameTypes.TaskCancel, new TaskCancelPayload(task.TaskId, task.FencingToken, "timeout"), timestamp: now).ToUtf8();

@@ -48,7 +48,10 @@ public sealed record AgentMessageDelivery(string FromAgent, string MessageType, 
 /// <param name="Priority"><c>low</c>, <c>normal</c>, <c>high</c> or <c>urgent</c>.</param>
 /// <param name="Deadline">When the hub stops waiting for a result and fails the command with <c>TASK_TIMEOUT</c>, ISO 8601 UTC.</param>
 /// <param name="CorrelationId">Optional caller correlation id.</param>
-public sealed record CommandPayload(string CommandId, string Command, JsonElement Parameters, string Priority, DateTimeOffset Deadline, string? CorrelationId = null);
+/// <param name="TraceParent">W3C trace context (<c>00-{trace_id}-{span_id}-{flags}</c>) of the hub's span that routed the command, so the
+/// agent's work joins the caller's trace (seed 001 "telemetry injection"). Absent when the command was not made in a traced request.</param>
+public sealed record CommandPayload(
+    string CommandId, string Command, JsonElement Parameters, string Priority, DateTimeOffset Deadline, string? CorrelationId = null, string? TraceParent = null);
 
 /// <summary>Payload of a <c>command</c> frame sent by an observer (the owner or an admin) on an agent's link.</summary>
 /// <param name="Command">The command name; 1 to 128 characters.</param>

@@ -24,6 +24,7 @@ public sealed class MetricsTests
         await a.SendAsync("heartbeat", new { }, "2");
         await a.ReceiveAsync("ack");
         await hub.Client(user.AccessToken).PostAsJsonAsync("api/v1/agents/m-b/command", new SendCommandRequest("noop", Timeout: 0), KaiJson.Options);
+        (await hub.Client(user.AccessToken).PostAsJsonAsync("api/v1/tasks", new CreateTaskRequest(null, "nobody-does-this"), KaiJson.Options)).EnsureSuccessStatusCode();
 
         var response = await hub.Http.GetAsync("metrics");
         Assert.Equal("text/plain; version=0.0.4; charset=utf-8", response.Content.Headers.ContentType!.ToString());
@@ -37,6 +38,7 @@ public sealed class MetricsTests
             "kai_routing_duration_seconds_bucket{kind=\"agent\",le=\"+Inf\"}",
             "kai_commands_total{status=\"queued\"} 1",
             "kai_commands_open 1",
+            "kai_tasks{status=\"queued\"} 1",
             "# TYPE http_server_request_duration_seconds histogram",
             "# TYPE dotnet_gc_collections_total counter",
             "# TYPE dotnet_process_memory_working_set_bytes gauge",
@@ -44,6 +46,23 @@ public sealed class MetricsTests
         {
             Assert.Contains(expected, text, StringComparison.Ordinal);
         }
+        await AssertPromtoolAccepts(text);
+    }
+
+    [Fact]
+    public async Task Lease_expiries_are_counted()
+    {
+        var clock = new FakeTimeProvider();
+        await using var hub = await TestHub.StartAsync(clock);
+        var user = await hub.NewUserAsync();
+        await using var worker = await hub.ConnectAgentAsync(await hub.NewAgentAsync(user.AccessToken, "dies", "worker", "job"));
+        (await hub.Client(user.AccessToken).PostAsJsonAsync("api/v1/tasks", new CreateTaskRequest(null, "job"), KaiJson.Options)).EnsureSuccessStatusCode();
+        await worker.ReceiveAsync("task");
+        // The worker keeps its link (heartbeats) but never reports on the task: its lease runs out.
+        clock.Advance(TimeSpan.FromSeconds(31));
+        await hub.Service<Kai.Hub.Observability.HubSweeper>().SweepOnceAsync(CancellationToken.None);
+        var text = await hub.Http.GetStringAsync("metrics");
+        Assert.Contains("kai_tasks_lease_expiries_total{reason=\"lease_expired\"} 1", text, StringComparison.Ordinal);
         await AssertPromtoolAccepts(text);
     }
 
