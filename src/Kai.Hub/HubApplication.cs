@@ -89,7 +89,9 @@ public static class HubApplication
             doc.Info.Description = "REST API of Kai Hub. WebSocket frames are described in docs/protocol.md.";
             return Task.CompletedTask;
         }));
-        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+        services.AddHealthChecks()
+            .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
+            .AddCheck<BusHealthCheck>("bus", tags: ["ready"]);
     }
 
     private static async Task InitializeAsync(IServiceProvider services)

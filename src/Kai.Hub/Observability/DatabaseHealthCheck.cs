@@ -3,7 +3,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Kai.Hub.Observability;
 
-/// <summary>Ready when the database answers a query on the migrated schema.</summary>
+/// <summary>Ready when the database answers and every migration of this build is applied.</summary>
 internal sealed class DatabaseHealthCheck(IHubStore store) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
@@ -12,12 +12,21 @@ internal sealed class DatabaseHealthCheck(IHubStore store) : IHealthCheck
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(TimeSpan.FromSeconds(5));
-            await store.PingAsync(timeout.Token);
-            return HealthCheckResult.Healthy("database answers");
+            var version = await store.PingAsync(timeout.Token);
+            return version == store.ExpectedSchemaVersion
+                ? HealthCheckResult.Healthy($"database answers at schema version {version}")
+                : HealthCheckResult.Unhealthy($"schema version {version}, expected {store.ExpectedSchemaVersion}");
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             return HealthCheckResult.Unhealthy("database unavailable", ex);
         }
     }
+}
+
+/// <summary>Ready while the in-process bus's housekeeping loop (liveness, deadlines, leases, schedules) runs.</summary>
+internal sealed class BusHealthCheck(HubSweeper sweeper) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(sweeper.IsRunning ? HealthCheckResult.Healthy("bus running") : HealthCheckResult.Unhealthy("bus housekeeping loop is not running"));
 }

@@ -43,9 +43,15 @@ internal sealed partial class HubSweeper(
         await tasks.SweepAsync(ct);
     }
 
+    private volatile bool _running;
+
+    /// <summary>Whether the loop runs (for <c>/ready</c>).</summary>
+    public bool IsRunning => _running;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(_options.Links.SweepInterval, time);
+        _running = true;
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
@@ -63,6 +69,10 @@ internal sealed partial class HubSweeper(
         catch (OperationCanceledException)
         {
             // Shutdown.
+        }
+        finally
+        {
+            _running = false;
         }
     }
 

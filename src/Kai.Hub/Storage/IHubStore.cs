@@ -13,7 +13,11 @@ public partial interface IHubStore
 {
     Task MigrateAsync(CancellationToken ct);
 
-    Task PingAsync(CancellationToken ct);
+    /// <summary>Answers the migrated schema version; throws when the database does not answer.</summary>
+    Task<int> PingAsync(CancellationToken ct);
+
+    /// <summary>The schema version this build expects (the last migration step).</summary>
+    int ExpectedSchemaVersion { get; }
 
     // Users and sessions
     Task<bool> TryCreateUserAsync(UserRecord user, CancellationToken ct);

@@ -66,11 +66,13 @@ internal sealed partial class SqliteHubStore : IHubStore, IDisposable
         return c.ExecuteScalar<int>("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
     }
 
-    public async Task PingAsync(CancellationToken ct)
+    public async Task<int> PingAsync(CancellationToken ct)
     {
         await using var c = OpenRead();
-        await c.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COUNT(*) FROM schema_migrations", cancellationToken: ct));
+        return await c.ExecuteScalarAsync<int>(new CommandDefinition("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", cancellationToken: ct));
     }
+
+    public int ExpectedSchemaVersion => SqliteMigrations.Steps.Max(s => s.Version);
 
     // ---- users and sessions ----
 
