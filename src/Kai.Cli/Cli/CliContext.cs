@@ -45,6 +45,9 @@ internal sealed class CliContext
     /// <summary>The hub URL, without a trailing slash.</summary>
     public string Url { get; }
 
+    /// <summary>Whether a client was made from the saved tokens (so a 401 means the saved session is no longer valid).</summary>
+    public bool UsesSavedSession { get; private set; }
+
     public static string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;
 
     /// <summary>A client with no token, for register and login.</summary>
@@ -66,6 +69,7 @@ internal sealed class CliContext
             Config = Store.Load();
             if (Config.AccessToken is { } access && SameUrl(Config.Url, Url))
             {
+                UsesSavedSession = true;
                 client.UseTokens(access, Config.RefreshToken);
                 return client;
             }
@@ -116,11 +120,10 @@ internal sealed class CliContext
     public static Func<ParseResult, CancellationToken, Task<int>> Action(Func<CliContext, ParseResult, CancellationToken, Task<int>> body) =>
         async (parse, ct) =>
         {
-            string url = ConfigStore.DefaultUrl;
+            CliContext? context = null;
             try
             {
-                var context = new CliContext(parse, ConfigStore.FromEnvironment());
-                url = context.Url;
+                context = new CliContext(parse, ConfigStore.FromEnvironment());
                 return await body(context, parse, ct);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -129,21 +132,21 @@ internal sealed class CliContext
             }
             catch (Exception ex)
             {
-                var (message, code) = Describe(ex, url);
+                var (message, code) = Describe(ex, context?.Url ?? ConfigStore.DefaultUrl, context?.UsesSavedSession ?? false);
                 Console.Error.WriteLine(message);
                 return code;
             }
         };
 
     /// <summary>The line printed for an exception, and the exit code.</summary>
-    public static (string Message, int ExitCode) Describe(Exception ex, string url)
+    public static (string Message, int ExitCode) Describe(Exception ex, string url, bool savedSession = false)
     {
         ArgumentNullException.ThrowIfNull(ex);
         return ex switch
         {
             HubApiException api => (
                 $"error {api.Code}: {api.HubMessage}" + (api.CorrelationId is { } cid ? $" (correlation id {cid})" : "")
-                + (api.Code == ErrorCodes.AuthenticationFailed && api.Status == 401 ? Environment.NewLine + "hint: your session may have expired; run `kai login`" : ""),
+                + (savedSession && api.Status == 401 ? Environment.NewLine + "hint: your session may have expired; run `kai login`" : ""),
                 ExitCodes.Error),
             NotLoggedInException => ("error: " + ex.Message, ExitCodes.Error),
             CliException cli => ("error: " + cli.Message, cli.ExitCode),

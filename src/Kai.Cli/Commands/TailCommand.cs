@@ -25,54 +25,58 @@ internal static class TailCommand
         };
         command.SetAction(CliContext.Action(async (ctx, parse, ct) =>
         {
-            var agentId = parse.GetRequiredValue(agent);
-            var printRaw = parse.GetValue(raw);
-            using var client = await ctx.UserClientAsync(ct);
-            var backoff = TimeSpan.FromSeconds(1);
-            var first = true;
-            while (!ct.IsCancellationRequested)
+            try
             {
-                HubLink link;
-                try
-                {
-                    ctx.ReloadTokens(client);
-                    link = await client.ConnectAsync(agentId, ct);
-                }
-                catch (Exception ex) when (!first && ex is HttpRequestException or WebSocketException or HubLinkClosedException { Code: null or CloseCodes.GoingAway or CloseCodes.InternalError })
-                {
-                    // The hub is restarting or the network blinked: keep trying, as the agent itself does.
-                    Console.Error.WriteLine($"{Stamp(DateTimeOffset.UtcNow)}  link down ({ex.Message}); retrying in {backoff.TotalSeconds:0} s");
-                    await Task.Delay(backoff, ct);
-                    backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
-                    continue;
-                }
-                first = false;
-                await using (link)
-                {
-                    backoff = TimeSpan.FromSeconds(1);
-                    Console.Error.WriteLine($"{Stamp(DateTimeOffset.UtcNow)}  following {agentId} on {ctx.Url} as {link.Welcome.Role} (Ctrl-C to stop)");
-                    try
-                    {
-                        await foreach (var frame in link.ReadAllAsync(ct))
-                        {
-                            Console.WriteLine(printRaw ? JsonSerializer.Serialize(frame, KaiJsonContext.Default.Frame) : Describe(frame));
-                        }
-                    }
-                    catch (OperationCanceledException) when (ct.IsCancellationRequested)
-                    {
-                        return ExitCodes.Ok;
-                    }
-                    if (link.CloseCode is CloseCodes.InvalidSession or CloseCodes.AuthenticationFailed)
-                    {
-                        throw new HubLinkClosedException(link.CloseCode, link.CloseReason);
-                    }
-                    Console.Error.WriteLine($"{Stamp(DateTimeOffset.UtcNow)}  link closed ({link.CloseCode?.ToString(CultureInfo.InvariantCulture) ?? "no code"} {link.CloseReason}); reconnecting");
-                }
-                await Task.Delay(backoff, ct);
+                return await FollowAsync(ctx, parse.GetRequiredValue(agent), parse.GetValue(raw), ct);
             }
-            return ExitCodes.Ok;
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                // Ctrl-C is how tail is meant to end.
+                return ExitCodes.Ok;
+            }
         }));
         return command;
+    }
+
+    private static async Task<int> FollowAsync(CliContext ctx, string agentId, bool printRaw, CancellationToken ct)
+    {
+        using var client = await ctx.UserClientAsync(ct);
+        var backoff = TimeSpan.FromSeconds(1);
+        var first = true;
+        while (!ct.IsCancellationRequested)
+        {
+            HubLink link;
+            try
+            {
+                ctx.ReloadTokens(client);
+                link = await client.ConnectAsync(agentId, ct);
+            }
+            catch (Exception ex) when (!first && ex is HttpRequestException or WebSocketException or HubLinkClosedException { Code: null or CloseCodes.GoingAway or CloseCodes.InternalError })
+            {
+                // The hub is restarting or the network blinked: keep trying, as the agent itself does.
+                Console.Error.WriteLine($"{Stamp(DateTimeOffset.UtcNow)}  link down ({ex.Message}); retrying in {backoff.TotalSeconds:0} s");
+                await Task.Delay(backoff, ct);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+                continue;
+            }
+            first = false;
+            await using (link)
+            {
+                backoff = TimeSpan.FromSeconds(1);
+                Console.Error.WriteLine($"{Stamp(DateTimeOffset.UtcNow)}  following {agentId} on {ctx.Url} as {link.Welcome.Role} (Ctrl-C to stop)");
+                await foreach (var frame in link.ReadAllAsync(ct))
+                {
+                    Console.WriteLine(printRaw ? JsonSerializer.Serialize(frame, KaiJsonContext.Default.Frame) : Describe(frame));
+                }
+                if (link.CloseCode is CloseCodes.InvalidSession or CloseCodes.AuthenticationFailed)
+                {
+                    throw new HubLinkClosedException(link.CloseCode, link.CloseReason);
+                }
+                Console.Error.WriteLine($"{Stamp(DateTimeOffset.UtcNow)}  link closed ({(link.CloseCode is { } code ? $"{code} {link.CloseReason}".TrimEnd() : "no close frame")}); reconnecting");
+            }
+            await Task.Delay(backoff, ct);
+        }
+        return ExitCodes.Ok;
     }
 
     private static string Stamp(DateTimeOffset time) => time.UtcDateTime.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
