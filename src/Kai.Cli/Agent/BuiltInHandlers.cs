@@ -44,7 +44,7 @@ internal sealed partial class BuiltInHandlers(AgentHost host, ShellRunner shell,
     private async Task<object?> Logged(CommandContext command, Func<Task<object?>> run, CancellationToken ct)
     {
         Log.CommandReceived(logger, command.CommandId, command.Command);
-        await host.LogAsync("info", $"running {command.Command} ({command.CommandId})", "kai-agent", ct);
+        await RelayLogAsync("info", $"running {command.Command} ({command.CommandId})", ct);
         try
         {
             var result = await run();
@@ -54,8 +54,21 @@ internal sealed partial class BuiltInHandlers(AgentHost host, ShellRunner shell,
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             Log.CommandFailed(logger, command.CommandId, command.Command, ex.Message);
-            await host.LogAsync("warn", $"{command.Command} ({command.CommandId}) failed: {ex.Message}", "kai-agent", ct);
+            await RelayLogAsync("warn", $"{command.Command} ({command.CommandId}) failed: {ex.Message}", ct);
             throw;
+        }
+    }
+
+    /// <summary>Relays a log line to observers (<c>kai tail</c>); a link closing at that moment must not fail the command.</summary>
+    private async Task RelayLogAsync(string level, string message, CancellationToken ct)
+    {
+        try
+        {
+            await host.LogAsync(level, message, "kai-agent", ct);
+        }
+        catch (Exception ex) when (ex is System.Net.WebSockets.WebSocketException or ObjectDisposedException or InvalidOperationException)
+        {
+            // AgentHost.LogAsync checks the link, then sends: the link can close in between. The log line is best effort.
         }
     }
 
