@@ -1,0 +1,16 @@
+using System.CommandLine;
+using Kai.Cli.Cli;
+using Kai.Cli.Commands;
+
+var root = new RootCommand("""
+    kai: the command line of Kai Hub.
+    Configuration lives in $KAI_CONFIG_DIR (default ~/.config/kai); KAI_URL, KAI_TOKEN, KAI_EMAIL and KAI_PASSWORD override it.
+    """)
+{
+    CliContext.UrlOption,
+};
+foreach (var command in AuthCommands.Create().Concat([AgentsCommands.Create()]).Concat(SendCommand.Create()).Concat([TailCommand.Create(), AgentRunCommand.Create()]))
+{
+    root.Subcommands.Add(command);
+}
+return await root.Parse(args).InvokeAsync();
