@@ -148,7 +148,14 @@ public sealed partial class AgentHost : IAsyncDisposable
     {
         if (_link is { } link && IsConnected)
         {
-            await link.SendAsync(FrameTypes.Log, new LogPayload(level, message, component, _options.Time.GetUtcNow()), ct: ct);
+            try
+            {
+                await link.SendAsync(FrameTypes.Log, new LogPayload(level, message, component, _options.Time.GetUtcNow()), ct: ct);
+            }
+            catch (Exception ex) when (ex is System.Net.WebSockets.WebSocketException or ObjectDisposedException or HubLinkClosedException)
+            {
+                // The link closed between the check and the send: the log line is dropped, as documented.
+            }
         }
     }
 

@@ -39,6 +39,10 @@ public static class HubApplication
 
         var app = builder.Build();
         await InitializeAsync(app.Services);
+        // Without this, Kestrel waits its whole shutdown timeout for open WebSocket requests, and clients see a dropped
+        // connection instead of a close frame telling them to reconnect.
+        var registry = app.Services.GetRequiredService<ConnectionRegistry>();
+        app.Lifetime.ApplicationStopping.Register(() => registry.CloseEverything(Kai.Protocol.CloseCodes.GoingAway, "hub shutting down"));
         UsePipeline(app);
         return app;
     }

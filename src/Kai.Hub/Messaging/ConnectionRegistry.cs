@@ -51,6 +51,15 @@ internal sealed class ConnectionRegistry
         return false;
     }
 
+    /// <summary>Closes every link of this node (shutdown: 1001, so clients reconnect elsewhere or later).</summary>
+    public void CloseEverything(int code, string reason)
+    {
+        foreach (var link in AgentLinks.Concat(ObserverLinks))
+        {
+            link.RequestClose(code, reason);
+        }
+    }
+
     /// <summary>Closes every link about an agent (it was deleted).</summary>
     public void CloseAll(string agentId, int code, string reason)
     {

@@ -248,6 +248,27 @@ public sealed class AgentLinkTests
         Assert.Equal("active", (await hub.Client(user.AccessToken).GetFromJsonAsync<JsonElement>("api/v1/agents/twin", KaiJson.Options)).GetProperty("status").GetString());
     }
 
+    [Fact]
+    public async Task Shutdown_closes_every_link_with_1001()
+    {
+        var hub = await TestHub.StartAsync();
+        try
+        {
+            var user = await hub.NewUserAsync();
+            await using var agent = await hub.ConnectAgentAsync(await hub.NewAgentAsync(user.AccessToken, "leaving"));
+            await using var observer = await hub.ConnectAsync("ws/agents/leaving", user.AccessToken);
+            await observer.ReceiveAsync("welcome");
+            var stopping = hub.App.StopAsync();
+            Assert.Equal(CloseCodes.GoingAway, await agent.ReceiveCloseAsync());
+            Assert.Equal(CloseCodes.GoingAway, await observer.ReceiveCloseAsync());
+            await stopping.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        finally
+        {
+            await hub.DisposeAsync();
+        }
+    }
+
     internal static async Task WaitForStatusAsync(TestHub hub, string token, string agentId, string status)
     {
         using var client = hub.Client(token);
