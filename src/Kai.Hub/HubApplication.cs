@@ -2,6 +2,7 @@ using Kai.Hub.Agents;
 using Kai.Hub.Auth;
 using Kai.Hub.Commands;
 using Kai.Hub.Errors;
+using Kai.Hub.Events;
 using Kai.Hub.Messaging;
 using Kai.Hub.Observability;
 using Kai.Hub.Storage;
@@ -74,6 +75,7 @@ public static class HubApplication
         services.AddSingleton<CommandService>();
         services.AddSingleton<HubSweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<HubSweeper>());
+        services.AddKaiEvents();
 
         services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
@@ -125,5 +127,6 @@ public static class HubApplication
         app.MapAgentsApi();
         app.MapTasksApi();
         app.MapAgentLinks();
+        app.MapKaiEvents();
     }
 }

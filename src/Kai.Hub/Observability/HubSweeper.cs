@@ -13,7 +13,8 @@ namespace Kai.Hub.Observability;
 /// and commands past their deadline fail with <c>TASK_TIMEOUT</c>.
 /// </summary>
 internal sealed partial class HubSweeper(
-    ConnectionRegistry links, AgentPresence presence, CommandService commands, TimeProvider time, IOptions<HubOptions> options, ILogger<HubSweeper> logger)
+    ConnectionRegistry links, AgentPresence presence, CommandService commands, TimeProvider time, IOptions<HubOptions> options, ILogger<HubSweeper> logger,
+    IEnumerable<IHousekeeping> housekeeping)
     : BackgroundService
 {
     private readonly HubOptions _options = options.Value;
@@ -38,6 +39,10 @@ internal sealed partial class HubSweeper(
         }
         await presence.SweepAsync(ct);
         await commands.ExpireAsync(ct);
+        foreach (var step in housekeeping)
+        {
+            await step.SweepAsync(ct);
+        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
