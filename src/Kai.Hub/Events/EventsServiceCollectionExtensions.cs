@@ -1,4 +1,6 @@
+using Kai.Hub.Logs;
 using Kai.Hub.Observability;
+using Kai.Hub.Streams;
 
 namespace Kai.Hub.Events;
 
@@ -11,6 +13,12 @@ internal static class EventsServiceCollectionExtensions
         services.AddSingleton<TopicSubscriptions>();
         services.AddSingleton<EventBus>();
         services.AddSingleton<IHousekeeping>(sp => sp.GetRequiredService<EventBus>());
+        services.AddOptions<StreamOptions>().BindConfiguration(StreamOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<PromptStreams>();
+        services.AddSingleton<IHousekeeping>(sp => sp.GetRequiredService<PromptStreams>());
+        services.AddOptions<LogOptions>().BindConfiguration(LogOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<AgentLogs>();
+        services.AddSingleton<IHousekeeping>(sp => sp.GetRequiredService<AgentLogs>());
         return services;
     }
 
@@ -18,5 +26,7 @@ internal static class EventsServiceCollectionExtensions
     {
         app.MapEventLink();
         app.MapEventsApi();
+        app.MapStreamsApi();
+        app.MapLogsApi();
     }
 }

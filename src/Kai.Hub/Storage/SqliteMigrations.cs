@@ -78,5 +78,21 @@ internal static class SqliteMigrations
             CREATE INDEX ix_commands_open ON commands (agent_id, priority DESC, created_at) WHERE status IN ('queued', 'executing');
             CREATE INDEX ix_commands_deadline ON commands (deadline) WHERE status IN ('queued', 'executing');
             """),
+        // Version 2 belongs to another branch (tasks); steps are applied by version number, so the order of merging is harmless.
+        (3, "agent_logs", """
+            CREATE TABLE agent_logs (
+                log_id      INTEGER PRIMARY KEY AUTOINCREMENT,
+                agent_id    TEXT NOT NULL,
+                level       TEXT NOT NULL,
+                level_rank  INTEGER NOT NULL,
+                message     TEXT NOT NULL,
+                component   TEXT,
+                context     TEXT,
+                ts          INTEGER NOT NULL,
+                received_at INTEGER NOT NULL
+            );
+            CREATE INDEX ix_agent_logs_agent ON agent_logs (agent_id, log_id);
+            CREATE INDEX ix_agent_logs_received ON agent_logs (received_at);
+            """),
     ];
 }
