@@ -2,6 +2,7 @@ using Kai.Hub.Agents;
 using Kai.Hub.Auth;
 using Kai.Hub.Commands;
 using Kai.Hub.Errors;
+using Kai.Hub.Events;
 using Kai.Hub.Messaging;
 using Kai.Hub.Observability;
 using Kai.Hub.Storage;
@@ -86,6 +87,7 @@ public static class HubApplication
         services.AddKaiTasks();
         services.AddSingleton<HubSweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<HubSweeper>());
+        services.AddKaiEvents();
 
         services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
@@ -150,5 +152,6 @@ public static class HubApplication
         app.MapWorkflowsApi();
         app.MapAgentLinks();
         app.MapMetricsApi();
+        app.MapKaiEvents();
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Kai.Protocol.Events;
 using Kai.Protocol.Frames;
 using Kai.Protocol.Rest;
 
@@ -68,6 +69,25 @@ namespace Kai.Protocol;
 [JsonSerializable(typeof(WorkflowStageView))]
 [JsonSerializable(typeof(WorkflowView))]
 [JsonSerializable(typeof(WorkflowListResponse))]
+// Events, prompt streams and logs (issue 4).
+[JsonSerializable(typeof(EventPosition))]
+[JsonSerializable(typeof(SubscribePayload))]
+[JsonSerializable(typeof(SubscribeAck))]
+[JsonSerializable(typeof(UnsubscribePayload))]
+[JsonSerializable(typeof(PublishPayload))]
+[JsonSerializable(typeof(PublishAck))]
+[JsonSerializable(typeof(GapPayload))]
+[JsonSerializable(typeof(EventLinkWelcome))]
+[JsonSerializable(typeof(EventPollResponse))]
+[JsonSerializable(typeof(StreamPromptRequest))]
+[JsonSerializable(typeof(StreamPromptResponse))]
+[JsonSerializable(typeof(StreamPromptPayload))]
+[JsonSerializable(typeof(StreamChunkPayload))]
+[JsonSerializable(typeof(StreamControlPayload))]
+[JsonSerializable(typeof(StreamResumePayload))]
+[JsonSerializable(typeof(StreamResumeAck))]
+[JsonSerializable(typeof(LogEntry))]
+[JsonSerializable(typeof(LogsResponse))]
 [JsonSerializable(typeof(JsonElement))]
 [JsonSerializable(typeof(Dictionary<string, string[]>))]
 public sealed partial class KaiJsonContext : JsonSerializerContext;

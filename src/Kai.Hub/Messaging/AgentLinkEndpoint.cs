@@ -4,9 +4,12 @@ using Kai.Hub.Auth;
 using Kai.Hub.Commands;
 using Kai.Hub.Errors;
 using Kai.Hub.Observability;
+using Kai.Hub.Logs;
+using Kai.Hub.Streams;
 using Kai.Hub.Storage;
 using Kai.Hub.Tasks;
 using Kai.Protocol;
+using Kai.Protocol.Events;
 using Kai.Protocol.Frames;
 using Microsoft.Extensions.Options;
 
@@ -23,7 +26,8 @@ internal static partial class AgentLinkEndpoint
 
     private static async Task HandleAsync(
         HttpContext http, string agentId, TokenService tokens, IHubStore store, ConnectionRegistry registry, AgentPresence presence,
-        CommandService commands, TaskService tasks, Router router, HubMetrics metrics, IOptions<HubOptions> options, TimeProvider time, ILogger<LinkSession> logger)
+        CommandService commands, TaskService tasks, Router router, HubMetrics metrics, IOptions<HubOptions> options, TimeProvider time, ILogger<LinkSession> logger,
+        PromptStreams streams, AgentLogs logs)
     {
         if (!http.WebSockets.IsWebSocketRequest)
         {
@@ -56,7 +60,7 @@ internal static partial class AgentLinkEndpoint
         }
 
         var link = new LinkConnection(socket, agent.AgentId, agent.OwnerId, role, principal, links.SendQueueBytes, time, metrics);
-        var session = new LinkSession(link, commands, tasks, presence, router, store, metrics, time, logger);
+        var session = new LinkSession(link, commands, tasks, presence, router, store, metrics, time, logger, streams, logs);
         var kind = new KeyValuePair<string, object?>("kind", role == LinkRole.Agent ? "agent" : "observer");
         metrics.Connections.Add(1, kind);
         registry.Add(link);
@@ -71,6 +75,10 @@ internal static partial class AgentLinkEndpoint
                 await presence.LinkOpenedAsync(agent.AgentId, CancellationToken.None);
                 await commands.DeliverPendingAsync(agent.AgentId, CancellationToken.None);
                 await tasks.DispatchAsync(CancellationToken.None);
+            }
+            else if (http.Request.Query["stream_id"].FirstOrDefault() is { } streamId)
+            {
+                session.AttachStream(streamId, int.TryParse(http.Request.Query["from_chunk_index"], out var from) ? from : 0);
             }
             await link.RunReaderAsync(links.MaxFrameBytes, session.HandleAsync);
         }
@@ -113,7 +121,7 @@ internal static partial class AgentLinkEndpoint
 /// <summary>Handles the frames of one link. Every client frame with an <c>id</c> gets an <c>ack</c> or an <c>error</c> with that id.</summary>
 internal sealed partial class LinkSession(
     LinkConnection link, CommandService commands, TaskService tasks, AgentPresence presence, Router router, IHubStore store, HubMetrics metrics,
-    TimeProvider time, ILogger<LinkSession> logger)
+    TimeProvider time, ILogger<LinkSession> logger, PromptStreams streams, AgentLogs logs)
 {
     public async ValueTask HandleAsync(ReadOnlyMemory<byte> utf8)
     {
@@ -140,7 +148,7 @@ internal sealed partial class LinkSession(
         try
         {
             var ack = link.Role == LinkRole.Agent ? await AgentFrameAsync(frame) : await ObserverFrameAsync(frame);
-            if (frame.Id is not null)
+            if (frame.Id is not null && !ReferenceEquals(ack, Acked))
             {
                 Send(Frame.Create(FrameTypes.Ack, ack ?? new Dictionary<string, object?>(), frame.Id, time.GetUtcNow()));
             }
@@ -209,6 +217,7 @@ internal sealed partial class LinkSession(
                     .Length(log.Message, "message", 0, 64 * 1024)
                     .Length(log.Component, "component", 1, 128, required: false)
                     .ThrowIfInvalid();
+                await logs.AppendAsync(link.AgentId, log, frame.Timestamp, CancellationToken.None);
                 var relayed = Frame.Create(FrameTypes.Log, log with { AgentId = link.AgentId, Timestamp = log.Timestamp ?? frame.Timestamp }, timestamp: time.GetUtcNow());
                 await router.RouteAsync(new Envelope(FrameTypes.Log, Address.ObserversOf(link.AgentId), relayed.ToUtf8(), null), CancellationToken.None);
                 return null;
@@ -222,8 +231,11 @@ internal sealed partial class LinkSession(
                 await presence.ReportAsync(link.AgentId, report.Status, report.Reason, CancellationToken.None);
                 return null;
 
+            case FrameTypes.StreamChunk:
+                return streams.Chunk(link, Required<StreamChunkPayload>(frame));
+
             default:
-                throw Unsupported(frame.Type, "heartbeat, agent_message, command_result, task_update, log, status_update");
+                throw Unsupported(frame.Type, "heartbeat, agent_message, command_result, task_update, log, status_update, stream_chunk");
         }
     }
 
@@ -246,8 +258,16 @@ internal sealed partial class LinkSession(
             case FrameTypes.Heartbeat:
                 return null;
 
+            case FrameTypes.StreamControl:
+                return streams.Control(link, Required<StreamControlPayload>(frame));
+
+            case FrameTypes.StreamResume:
+                var resume = Required<StreamResumePayload>(frame);
+                streams.Attach(link, resume.StreamId, resume.FromChunkIndex, ack => frame.Id is null ? null : Frame.Create(FrameTypes.Ack, ack, frame.Id, time.GetUtcNow()).ToUtf8());
+                return Acked;
+
             default:
-                throw Unsupported(frame.Type, "command, heartbeat");
+                throw Unsupported(frame.Type, "command, heartbeat, stream_control, stream_resume");
         }
     }
 
@@ -256,6 +276,22 @@ internal sealed partial class LinkSession(
         [FrameTypes.Heartbeat, FrameTypes.AgentMessage, FrameTypes.CommandResult, FrameTypes.Log, FrameTypes.StatusUpdate, FrameTypes.Command];
 
     private static readonly JsonElement NullJson = JsonDocument.Parse("null").RootElement.Clone();
+
+    /// <summary>Returned by a handler that already queued its ack (so replayed frames follow it).</summary>
+    private static readonly object Acked = new();
+
+    /// <summary>Attaches an observer link opened with <c>?stream_id=</c> (the <c>websocket_url</c> of stream-prompt); failures become an <c>error</c> frame.</summary>
+    public void AttachStream(string streamId, int fromChunkIndex)
+    {
+        try
+        {
+            streams.Attach(link, streamId, fromChunkIndex, _ => null);
+        }
+        catch (ApiException ex)
+        {
+            Error(null, ex.Code, ex.Message, ex.DetailsElement());
+        }
+    }
 
     private static T Required<T>(Frame frame) where T : class =>
         frame.PayloadAs<T>() ?? throw new ApiException(ErrorCodes.ValidationError, $"A '{frame.Type}' frame needs a payload object.");

@@ -13,6 +13,8 @@ internal enum LinkRole
     Agent,
     /// <summary>The owner's (or an admin's) observer and controller link.</summary>
     Observer,
+    /// <summary>The general event link <c>/ws</c> of any principal (agent id and owner are the principal's).</summary>
+    Events,
 }
 
 /// <summary>

@@ -11,6 +11,8 @@ internal enum AddressKind
     Agent,
     /// <summary>Every observer link of an agent (its owner's and admins' links).</summary>
     Observers,
+    /// <summary>Every event subscriber whose patterns match the topic and who may see the event (<see cref="Events.EventBus"/>).</summary>
+    Topic,
 }
 
 /// <summary>Where an envelope goes.</summary>
@@ -19,6 +21,8 @@ internal readonly record struct Address(AddressKind Kind, string Id)
     public static Address Agent(string agentId) => new(AddressKind.Agent, agentId);
 
     public static Address ObserversOf(string agentId) => new(AddressKind.Observers, agentId);
+
+    public static Address Topic(string topic) => new(AddressKind.Topic, topic);
 }
 
 /// <summary>
@@ -29,7 +33,11 @@ internal readonly record struct Address(AddressKind Kind, string Id)
 /// <param name="Target">Where it goes.</param>
 /// <param name="Frame">The UTF-8 frame to write.</param>
 /// <param name="Sender">Who sent it; null for the hub itself (already authorized by the caller).</param>
-internal sealed record Envelope(string Type, Address Target, byte[] Frame, KaiPrincipal? Sender);
+internal sealed record Envelope(string Type, Address Target, byte[] Frame, KaiPrincipal? Sender)
+{
+    /// <summary>For <see cref="AddressKind.Topic"/>: the published event (its tenant decides who may see it).</summary>
+    public Events.BusEvent? Event { get; init; }
+}
 
 internal enum RouteStatus
 {
@@ -45,7 +53,7 @@ internal enum RouteStatus
 /// reach the target. Live delivery is at most once: an envelope to an agent without a live link is not kept
 /// (durable kinds, such as commands, are stored by their service before they are routed).
 /// </summary>
-internal sealed class Router(ConnectionRegistry links, IHubStore store, HubMetrics metrics)
+internal sealed class Router(ConnectionRegistry links, IHubStore store, HubMetrics metrics, Events.TopicSubscriptions topics)
 {
     public async ValueTask<RouteStatus> RouteAsync(Envelope envelope, CancellationToken ct)
     {
@@ -99,10 +107,20 @@ internal sealed class Router(ConnectionRegistry links, IHubStore store, HubMetri
                 }
                 return delivered ? RouteStatus.Delivered : RouteStatus.Unavailable;
 
+            case AddressKind.Topic:
+                return FanOut(envelope);
+
             default:
                 return RouteStatus.NotFound;
         }
     }
+
+    /// <summary>
+    /// Topic fan-out, synchronous because the event bus calls it under its ordering lock: the event's frame (serialized
+    /// once) is queued on every subscriber that matches and may see it; a full queue closes that subscriber (4008).
+    /// </summary>
+    public RouteStatus FanOut(Envelope envelope) =>
+        envelope.Event is null ? RouteStatus.NotFound : topics.FanOut(envelope.Event) > 0 ? RouteStatus.Delivered : RouteStatus.Unavailable;
 
     /// <summary>By default a principal reaches the agents of its own owner; an admin reaches all.</summary>
     public static bool MayReach(KaiPrincipal? sender, string targetOwnerId) =>

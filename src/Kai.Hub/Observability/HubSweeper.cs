@@ -15,7 +15,8 @@ namespace Kai.Hub.Observability;
 /// and durable tasks get their lease, timeout, retry, delay and schedule housekeeping.
 /// </summary>
 internal sealed partial class HubSweeper(
-    ConnectionRegistry links, AgentPresence presence, CommandService commands, TaskService tasks, TimeProvider time, IOptions<HubOptions> options, ILogger<HubSweeper> logger)
+    ConnectionRegistry links, AgentPresence presence, CommandService commands, TimeProvider time, IOptions<HubOptions> options, ILogger<HubSweeper> logger,
+    IEnumerable<IHousekeeping> housekeeping)
     : BackgroundService
 {
     private readonly HubOptions _options = options.Value;
@@ -40,7 +41,10 @@ internal sealed partial class HubSweeper(
         }
         await presence.SweepAsync(ct);
         await commands.ExpireAsync(ct);
-        await tasks.SweepAsync(ct);
+        foreach (var step in housekeeping)
+        {
+            await step.SweepAsync(ct);
+        }
     }
 
     private volatile bool _running;

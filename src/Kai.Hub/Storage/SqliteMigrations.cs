@@ -158,5 +158,20 @@ internal static class SqliteMigrations
             );
             CREATE INDEX ix_workflows_owner ON workflows (owner_id, created_at);
             """),
+        (3, "agent_logs", """
+            CREATE TABLE agent_logs (
+                log_id      INTEGER PRIMARY KEY AUTOINCREMENT,
+                agent_id    TEXT NOT NULL,
+                level       TEXT NOT NULL,
+                level_rank  INTEGER NOT NULL,
+                message     TEXT NOT NULL,
+                component   TEXT,
+                context     TEXT,
+                ts          INTEGER NOT NULL,
+                received_at INTEGER NOT NULL
+            );
+            CREATE INDEX ix_agent_logs_agent ON agent_logs (agent_id, log_id);
+            CREATE INDEX ix_agent_logs_received ON agent_logs (received_at);
+            """),
     ];
 }

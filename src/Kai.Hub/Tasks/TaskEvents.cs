@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Kai.Hub.Events;
 using Kai.Hub.Messaging;
 using Kai.Hub.Storage;
 using Kai.Protocol;
@@ -7,15 +8,15 @@ using Kai.Protocol.Frames;
 namespace Kai.Hub.Tasks;
 
 /// <summary>
-/// Emits task and workflow events in the seed 004 message format as <c>event</c> frames. Today they go through the router to the
-/// observer links of the owner's agents (each observer link belongs to one agent, so routing to <c>ObserversOf</c> every such agent
-/// reaches each link once). This is the one place a pub/sub bus will take over (topics <c>task.{type}.{event}</c>).
-/// Events are live: at most once, not stored.
+/// Emits task and workflow events in the seed 004 message format: published on the event bus (topics
+/// <c>task.{task_type}.{event}</c> and <c>workflow.{workflow_id}.{event}</c>, with history and recovery), and the same
+/// <c>event</c> frame is routed to the observer links of the owner's agents (each observer link belongs to one agent, so
+/// routing to <c>ObserversOf</c> every such agent reaches each link once). Events are live: at most once.
 /// </summary>
-internal sealed class TaskEvents(Router router, ConnectionRegistry links, TimeProvider time)
+internal sealed class TaskEvents(Router router, ConnectionRegistry links, EventBus bus)
 {
     public Task TaskAsync(string eventType, TaskRecord t, object? details = null) =>
-        EmitAsync(t.OwnerId, eventType, t.CurrentAgent, t.AssignedAgent, t.ParentWorkflowId ?? t.TaskId, new Dictionary<string, object?>
+        EmitAsync(t.OwnerId, eventType, t.Type, t.CurrentAgent, t.AssignedAgent, t.ParentWorkflowId ?? t.TaskId, new Dictionary<string, object?>
         {
             ["task_id"] = t.TaskId,
             ["type"] = t.Type,
@@ -31,7 +32,7 @@ internal sealed class TaskEvents(Router router, ConnectionRegistry links, TimePr
         });
 
     public Task WorkflowAsync(string eventType, WorkflowRecord w, TaskRecord? stage = null, string? error = null) =>
-        EmitAsync(w.OwnerId, eventType, stage?.CurrentAgent, null, w.WorkflowId, new Dictionary<string, object?>
+        EmitAsync(w.OwnerId, eventType, w.WorkflowId, stage?.CurrentAgent, null, w.WorkflowId, new Dictionary<string, object?>
         {
             ["workflow_id"] = w.WorkflowId,
             ["name"] = w.Name,
@@ -42,24 +43,17 @@ internal sealed class TaskEvents(Router router, ConnectionRegistry links, TimePr
             ["error"] = error ?? w.Error,
         });
 
-    private async Task EmitAsync(string ownerId, string eventType, string? source, string? target, string? correlationId, Dictionary<string, object?> payload)
+    private async Task EmitAsync(
+        string ownerId, string eventType, string subject, string? source, string? target, string? correlationId, Dictionary<string, object?> payload)
     {
-        var agents = links.ObserverLinks.Where(l => l.OwnerId == ownerId).Select(l => l.AgentId).Distinct(StringComparer.Ordinal).ToList();
-        if (agents.Count == 0)
-        {
-            return;
-        }
         foreach (var key in payload.Where(kv => kv.Value is null).Select(kv => kv.Key).ToList())
         {
             payload.Remove(key);
         }
-        var now = time.GetUtcNow();
-        var message = new EventMessage("evt_" + Guid.CreateVersion7().ToString("N"), now, eventType, source, target, correlationId,
-            JsonSerializer.SerializeToElement(payload, KaiJson.Options));
-        var frame = Frame.Create(FrameTypes.Event, message, timestamp: now).ToUtf8();
-        foreach (var agentId in agents)
+        var published = bus.Publish(new SystemEvent(eventType, Topics.Segment(subject), payload, ownerId, source, target, correlationId));
+        foreach (var agentId in links.ObserverLinks.Where(l => l.OwnerId == ownerId).Select(l => l.AgentId).Distinct(StringComparer.Ordinal).ToList())
         {
-            await router.RouteAsync(new Envelope(FrameTypes.Event, Address.ObserversOf(agentId), frame, null), CancellationToken.None);
+            await router.RouteAsync(new Envelope(FrameTypes.Event, Address.ObserversOf(agentId), published.Frame, null), CancellationToken.None);
         }
     }
 

@@ -24,7 +24,7 @@ namespace Kai.Hub.Tasks;
 /// </remarks>
 internal sealed partial class TaskService(
     IHubStore store, Router router, ConnectionRegistry links, TaskEvents events, HubMetrics metrics, TimeProvider time, IOptions<TaskOptions> options,
-    ILogger<TaskService> logger)
+    ILogger<TaskService> logger) : IHousekeeping
 {
     private readonly TaskOptions _options = options.Value;
     private readonly SemaphoreSlim _dispatchGate = new(1, 1);

@@ -110,6 +110,7 @@ internal static class TasksServiceCollectionExtensions
         services.AddOptions<TaskOptions>().BindConfiguration(TaskOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<TaskEvents>();
         services.AddSingleton<TaskService>();
+        services.AddSingleton<Observability.IHousekeeping>(sp => sp.GetRequiredService<TaskService>());
         services.AddSingleton<ScheduleService>();
         services.AddSingleton<Workflows.WorkflowService>();
         return services;

@@ -52,7 +52,7 @@ public sealed record Frame(string Type, string? Id, DateTimeOffset Timestamp, Js
 }
 
 /// <summary>The frame types of the live links (seed 000 "Server-to-Client Events" and "Client-to-Server Events").</summary>
-public static class FrameTypes
+public static partial class FrameTypes
 {
     /// <summary>Hub to client: a client frame with an <c>id</c> was accepted. Payload: type-specific, often empty.</summary>
     public const string Ack = "ack";
@@ -78,6 +78,4 @@ public static class FrameTypes
     public const string TaskUpdate = "task_update";
     /// <summary>Hub to agent: the task it works was canceled. Payload: <see cref="TaskCancelPayload"/>.</summary>
     public const string TaskCancel = "task_cancel";
-    /// <summary>Hub to observers: a task or workflow event in the seed 004 message format. Payload: <see cref="EventMessage"/>.</summary>
-    public const string Event = "event";
 }

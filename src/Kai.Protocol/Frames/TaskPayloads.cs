@@ -47,21 +47,6 @@ public sealed record TaskUpdatePayload(
 /// <param name="Reason">Why, for example <c>canceled by user</c> or <c>workflow stopped</c>.</param>
 public sealed record TaskCancelPayload(string TaskId, long FencingToken, string Reason);
 
-/// <summary>
-/// Payload of an <c>event</c> frame: the seed 004 "WebSocket Message Format". Sent to the observer links of the owner's agents today;
-/// topic subscriptions come with the event bus.
-/// </summary>
-/// <param name="Id">Event id, <c>evt_…</c>.</param>
-/// <param name="Timestamp">When it happened, ISO 8601 UTC.</param>
-/// <param name="EventType">One of <see cref="TaskEventTypes"/>.</param>
-/// <param name="SourceAgent">The agent that caused it (the one working the task), if any.</param>
-/// <param name="TargetAgent">The agent it is about, if any.</param>
-/// <param name="CorrelationId">The workflow id for stages, else the task id.</param>
-/// <param name="Payload">For task events <c>{task_id, type, status, progress, attempt, result?, error?, error_code?, details?}</c>; for
-/// workflow events <c>{workflow_id, name, status, stage?, task_id?, error?}</c>.</param>
-public sealed record EventMessage(
-    string Id, DateTimeOffset Timestamp, string EventType, string? SourceAgent, string? TargetAgent, string? CorrelationId, JsonElement Payload);
-
 /// <summary>Task statuses (seed 004; issue 3).</summary>
 public static class TaskStatuses
 {

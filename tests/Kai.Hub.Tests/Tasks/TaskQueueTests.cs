@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Kai.Protocol;
+using Kai.Protocol.Events;
 using Kai.Protocol.Frames;
 using Kai.Protocol.Rest;
 
@@ -267,7 +268,7 @@ public sealed class TaskQueueTests
         }
         Assert.Equal([TaskEventTypes.TaskCreated, TaskEventTypes.TaskProgress, TaskEventTypes.TaskCompleted], seen.Select(e => e.EventType));
         var completed = seen[2];
-        Assert.StartsWith("evt_", completed.Id, StringComparison.Ordinal);
+        Assert.Matches("^[0-9a-f]+-[0-9]+$", completed.Id); // the bus position {epoch}-{offset}
         Assert.Equal(agent.AgentId, completed.SourceAgent);
         Assert.Equal(created.TaskId, completed.CorrelationId);
         Assert.Equal(created.TaskId, completed.Payload.GetProperty("task_id").GetString());

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Kai.Hub.Tests.Tasks;
 using Kai.Protocol;
+using Kai.Protocol.Events;
 using Kai.Protocol.Frames;
 using Kai.Protocol.Rest;
 using Kai.Testing;

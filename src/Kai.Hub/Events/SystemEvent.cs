@@ -1,0 +1,72 @@
+using System.Text.Json;
+using Kai.Protocol;
+using Kai.Protocol.Events;
+using Kai.Protocol.Frames;
+
+namespace Kai.Hub.Events;
+
+/// <summary>
+/// An event to publish on the bus (seed 004 "WebSocket Event Types"). The topic is <paramref name="EventType"/> with
+/// <paramref name="Subject"/> inserted after the first segment (<see cref="Topics.ForEvent"/>): <c>task.completed</c>
+/// about task type <c>code_generation</c> goes to <c>task.code_generation.completed</c>.
+/// </summary>
+/// <param name="EventType">The seed 004 event type, for example <c>task.completed</c>.</param>
+/// <param name="Subject">The subject id for the topic (agent id, task type, workflow id), or null (<c>system.alert</c>).</param>
+/// <param name="Payload">Any object, serialized with the wire settings (snake_case).</param>
+/// <param name="OwnerId">The tenant (user id) whose view the event belongs to; null makes it visible to every principal. Never sent on the wire.</param>
+/// <param name="SourceAgent">The agent that caused it, if any.</param>
+/// <param name="TargetAgent">The agent it is for, if any.</param>
+/// <param name="CorrelationId">A correlation id, if any (a workflow id, a command id).</param>
+/// <param name="Topic">Overrides the computed topic (client publications use their topic as event type).</param>
+public sealed record SystemEvent(
+    string EventType, string? Subject, object? Payload, string? OwnerId,
+    string? SourceAgent = null, string? TargetAgent = null, string? CorrelationId = null, string? Topic = null);
+
+/// <summary>A published event: its position, its tenant, and its wire forms, each serialized once however many receive it.</summary>
+internal sealed class BusEvent
+{
+    private byte[]? _sse;
+
+    public BusEvent(string epoch, long offset, string? ownerId, EventMessage message)
+    {
+        Offset = offset;
+        OwnerId = ownerId;
+        Message = message;
+        Position = new EventPosition(epoch, offset);
+        Frame = Kai.Protocol.Frames.Frame.Create(FrameTypes.Event, message, timestamp: message.Timestamp).ToUtf8();
+        Json = JsonSerializer.SerializeToUtf8Bytes(message, KaiJsonContext.Default.EventMessage);
+    }
+
+    public long Offset { get; }
+
+    public EventPosition Position { get; }
+
+    /// <summary>The tenant; null for events every principal may see.</summary>
+    public string? OwnerId { get; }
+
+    public string Topic => Message.Topic;
+
+    public DateTimeOffset Timestamp => Message.Timestamp;
+
+    public EventMessage Message { get; }
+
+    /// <summary>The <c>event</c> WebSocket frame.</summary>
+    public byte[] Frame { get; }
+
+    /// <summary>The <see cref="EventMessage"/> JSON.</summary>
+    public byte[] Json { get; }
+
+    /// <summary>The SSE form, built on first use: <c>id</c>, <c>event: event</c> and <c>data</c> lines (the JSON has no raw newlines).</summary>
+    public byte[] Sse => _sse ??= SseBytes("event", Message.Id, Json);
+
+    public static byte[] SseBytes(string eventName, string? id, byte[] json)
+    {
+        var head = System.Text.Encoding.UTF8.GetBytes((id is null ? "" : $"id: {id}\n") + $"event: {eventName}\ndata: ");
+        var bytes = new byte[head.Length + json.Length + 2];
+        head.CopyTo(bytes, 0);
+        json.CopyTo(bytes, head.Length);
+        bytes[^2] = (byte)'\n';
+        bytes[^1] = (byte)'\n';
+        return bytes;
+    }
+}
