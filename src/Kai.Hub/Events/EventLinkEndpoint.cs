@@ -2,6 +2,7 @@ using System.Text.Json;
 using Kai.Hub.Auth;
 using Kai.Hub.Errors;
 using Kai.Hub.Messaging;
+using Kai.Hub.Observability;
 using Kai.Protocol;
 using Kai.Protocol.Events;
 using Kai.Protocol.Frames;
@@ -20,7 +21,8 @@ internal static partial class EventLinkEndpoint
         app.Map("/ws", HandleAsync).WithTags("WebSocket").ExcludeFromDescription();
 
     private static async Task HandleAsync(
-        HttpContext http, TokenService tokens, EventBus bus, IOptions<HubOptions> hub, IOptions<EventOptions> events, TimeProvider time, ILogger<EventBus> logger)
+        HttpContext http, TokenService tokens, EventBus bus, HubMetrics metrics, IOptions<HubOptions> hub, IOptions<EventOptions> events, TimeProvider time,
+        ILogger<EventBus> logger)
     {
         if (!http.WebSockets.IsWebSocketRequest)
         {
@@ -43,7 +45,9 @@ internal static partial class EventLinkEndpoint
             return;
         }
         var links = hub.Value.Links;
-        var link = new LinkConnection(socket, principal.Id, principal.OwnerId, LinkRole.Events, principal, links.SendQueueBytes, time);
+        var link = new LinkConnection(socket, principal.Id, principal.OwnerId, LinkRole.Events, principal, links.SendQueueBytes, time, metrics);
+        var kind = new KeyValuePair<string, object?>("kind", "events");
+        metrics.Connections.Add(1, kind);
         var subscriber = new LinkSubscriber(link);
         var session = new EventLinkSession(subscriber, bus, events.Value, time, logger);
         bus.Subscribers.Add(subscriber);
@@ -58,6 +62,7 @@ internal static partial class EventLinkEndpoint
         {
             link.RequestClose(CloseCodes.Normal, "closing");
             bus.Subscribers.Remove(subscriber);
+            metrics.Connections.Add(-1, kind);
             await writer;
         }
     }

@@ -67,6 +67,7 @@ internal sealed class Router(ConnectionRegistry links, IHubStore store, HubMetri
     {
         AddressKind.Agent => "agent",
         AddressKind.Observers => "observers",
+        AddressKind.Topic => "topic",
         _ => "other",
     };
 
@@ -108,7 +109,7 @@ internal sealed class Router(ConnectionRegistry links, IHubStore store, HubMetri
                 return delivered ? RouteStatus.Delivered : RouteStatus.Unavailable;
 
             case AddressKind.Topic:
-                return FanOut(envelope);
+                return topics.FanOut(envelope.Event!) > 0 ? RouteStatus.Delivered : RouteStatus.Unavailable;
 
             default:
                 return RouteStatus.NotFound;
@@ -119,8 +120,21 @@ internal sealed class Router(ConnectionRegistry links, IHubStore store, HubMetri
     /// Topic fan-out, synchronous because the event bus calls it under its ordering lock: the event's frame (serialized
     /// once) is queued on every subscriber that matches and may see it; a full queue closes that subscriber (4008).
     /// </summary>
-    public RouteStatus FanOut(Envelope envelope) =>
-        envelope.Event is null ? RouteStatus.NotFound : topics.FanOut(envelope.Event) > 0 ? RouteStatus.Delivered : RouteStatus.Unavailable;
+    public RouteStatus FanOut(Envelope envelope)
+    {
+        if (envelope.Event is null)
+        {
+            return RouteStatus.NotFound;
+        }
+        var started = Stopwatch.GetTimestamp();
+        var sent = topics.FanOut(envelope.Event);
+        metrics.RoutingDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("kind", "topic"));
+        if (sent > 0)
+        {
+            metrics.FramesOut.Add(sent, new KeyValuePair<string, object?>("type", envelope.Type));
+        }
+        return sent > 0 ? RouteStatus.Delivered : RouteStatus.Unavailable;
+    }
 
     /// <summary>By default a principal reaches the agents of its own owner; an admin reaches all.</summary>
     public static bool MayReach(KaiPrincipal? sender, string targetOwnerId) =>

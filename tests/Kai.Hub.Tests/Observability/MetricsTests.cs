@@ -26,6 +26,13 @@ public sealed class MetricsTests
         await hub.Client(user.AccessToken).PostAsJsonAsync("api/v1/agents/m-b/command", new SendCommandRequest("noop", Timeout: 0), KaiJson.Options);
         (await hub.Client(user.AccessToken).PostAsJsonAsync("api/v1/tasks", new CreateTaskRequest(null, "nobody-does-this"), KaiJson.Options)).EnsureSuccessStatusCode();
 
+        await using var events = await hub.ConnectAsync("ws", user.AccessToken);
+        await events.ReceiveAsync("welcome");
+        await events.SendAsync("subscribe", new { events = new[] { "app.>" } }, "s");
+        await events.ReceiveAsync("ack");
+        (await hub.Client(user.AccessToken).PostAsJsonAsync("api/v1/events", new { topic = "app.demo", data = 1 }, KaiJson.Options)).EnsureSuccessStatusCode();
+        await events.ReceiveAsync("event");
+
         var response = await hub.Http.GetAsync("metrics");
         Assert.Equal("text/plain; version=0.0.4; charset=utf-8", response.Content.Headers.ContentType!.ToString());
         var text = await response.Content.ReadAsStringAsync();
@@ -38,6 +45,9 @@ public sealed class MetricsTests
             "kai_routing_duration_seconds_bucket{kind=\"agent\",le=\"+Inf\"}",
             "kai_commands_total{status=\"queued\"} 1",
             "kai_commands_open 1",
+            "kai_connections{kind=\"events\"} 1",
+            "kai_frames_sent_total{type=\"event\"} 1",
+            "kai_routing_duration_seconds_bucket{kind=\"topic\",le=\"+Inf\"}",
             "kai_tasks{status=\"queued\"} 1",
             "# TYPE http_server_request_duration_seconds histogram",
             "# TYPE dotnet_gc_collections_total counter",
