@@ -275,6 +275,9 @@ public sealed partial class AgentHost : IAsyncDisposable
             case FrameTypes.Task or FrameTypes.TaskCancel:
                 DispatchTask(frame, ct);
                 break;
+            case FrameTypes.StreamPrompt or FrameTypes.StreamControl:
+                DispatchStream(frame, ct);
+                break;
             case FrameTypes.Error:
                 Log.HubError(_options.Logger, AgentId, frame.Payload.GetRawText());
                 break;

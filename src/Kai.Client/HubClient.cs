@@ -181,10 +181,17 @@ public sealed partial class HubClient : IDisposable
     /// when signed in as its owner or an admin. The first frame is <c>welcome</c>.
     /// </summary>
     /// <exception cref="HubLinkClosedException">The hub refused the link (4003 bad token, 4001 not permitted or unknown agent).</exception>
-    public async Task<HubLink> ConnectAsync(string agentId, CancellationToken ct = default)
+    public Task<HubLink> ConnectAsync(string agentId, CancellationToken ct = default) =>
+        ConnectLinkAsync($"ws/agents/{Uri.EscapeDataString(agentId)}", ct);
+
+    /// <summary>
+    /// Opens a WebSocket link at <paramref name="path"/> (relative to the base address, query allowed) with the current access token,
+    /// refreshed first if needed, and waits for its <c>welcome</c> frame. Shared by the agent links and the event link.
+    /// </summary>
+    private async Task<HubLink> ConnectLinkAsync(string path, CancellationToken ct)
     {
         var token = await EnsureAccessTokenAsync(ct) ?? throw new InvalidOperationException("Log in first.");
-        var uri = new UriBuilder(new Uri(BaseAddress, $"ws/agents/{Uri.EscapeDataString(agentId)}"));
+        var uri = new UriBuilder(new Uri(BaseAddress, path));
         uri.Scheme = uri.Scheme == "https" ? "wss" : "ws";
         return await HubLink.ConnectAsync(uri.Uri, token, ct);
     }

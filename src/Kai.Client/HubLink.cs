@@ -8,7 +8,8 @@ using Kai.Protocol.Frames;
 namespace Kai.Client;
 
 /// <summary>
-/// One open live link (<c>/ws/agents/{agent_id}</c>) speaking the seed 000 frame format. Frames that answer a
+/// One open WebSocket link speaking the seed 000 frame format: an agent's live link (<c>/ws/agents/{agent_id}</c>,
+/// as the agent or an observer) or the event link (<c>/ws</c>, wrapped by <see cref="EventLink"/>). Frames that answer a
 /// <see cref="RequestAsync"/> (an <c>ack</c> or <c>error</c> with its id) complete that call; every other frame is
 /// delivered in order through <see cref="ReceiveAsync"/> / <see cref="ReadAllAsync"/>. Sends are serialized.
 /// </summary>
@@ -22,11 +23,24 @@ public sealed class HubLink : IAsyncDisposable
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stop = new();
     private Task _reader = Task.CompletedTask;
+    private WelcomePayload? _welcome;
 
     private HubLink(ClientWebSocket socket) => _socket = socket;
 
-    /// <summary>The hub's <c>welcome</c> frame: the link's role, the expected heartbeat interval and the frame size limit.</summary>
-    public WelcomePayload Welcome { get; private set; } = null!;
+    /// <summary>
+    /// The hub's <c>welcome</c> frame on an agent link (<c>/ws/agents/{id}</c>): the link's role, the expected heartbeat interval
+    /// and the frame size limit. On the event link <c>/ws</c> read <see cref="WelcomeAs{T}"/> with <c>EventLinkWelcome</c> instead.
+    /// </summary>
+    public WelcomePayload Welcome => _welcome ??= WelcomeFrame.PayloadAs<WelcomePayload>()!;
+
+    /// <summary>The raw <c>welcome</c> frame, the first frame of every link.</summary>
+    public Frame WelcomeFrame { get; private set; } = null!;
+
+    /// <summary>The <c>welcome</c> payload read as <typeparamref name="T"/> (for example <c>EventLinkWelcome</c> on <c>/ws</c>).</summary>
+    /// <typeparam name="T">The payload record of the link's welcome.</typeparam>
+    /// <returns>The payload.</returns>
+    /// <exception cref="JsonException">The payload does not have the shape of <typeparamref name="T"/>.</exception>
+    public T WelcomeAs<T>() => WelcomeFrame.PayloadAs<T>()!;
 
     /// <summary>Completes when the link is closed, by either side.</summary>
     public Task Completion => _closed.Task;
@@ -61,7 +75,7 @@ public sealed class HubLink : IAsyncDisposable
             {
                 throw new HubLinkClosedException(null, $"expected a welcome frame, got '{first.Type}'");
             }
-            link.Welcome = first.PayloadAs<WelcomePayload>()!;
+            link.WelcomeFrame = first;
             return link;
         }
         catch (ChannelClosedException)

@@ -9,11 +9,13 @@ namespace Kai.Cli.Agent;
 
 /// <summary>
 /// The handlers <c>kai agent run</c> installs: the commands <c>text.stats</c>, <c>ask</c>, <c>shell</c>, <c>ping</c> and
-/// <c>restart</c>, and the message type <c>text.stats</c> (answered as <c>text.stats.result</c> by <see cref="AgentHost"/>).
+/// <c>restart</c>; the message type <c>text.stats</c> (answered as <c>text.stats.result</c> by <see cref="AgentHost"/>); the task
+/// types <c>text.stats</c> and <c>text.merge</c>; and a prompt stream handler that streams words back (<see cref="TextStream"/>).
 /// </summary>
 internal sealed partial class BuiltInHandlers(AgentHost host, ShellRunner shell, ILogger logger)
 {
     private const string TextStatsType = "text.stats";
+    private const string TextMergeType = "text.merge";
     private readonly Stopwatch _uptime = Stopwatch.StartNew();
 
     /// <summary>Installs every handler on the host.</summary>
@@ -34,11 +36,38 @@ internal sealed partial class BuiltInHandlers(AgentHost host, ShellRunner shell,
             Log.RestartRequested(logger, c.CommandId, c.GetString("force") ?? "false");
             return Task.FromResult<object?>(new { Acknowledged = true, Restarted = false, Reason = "kai agent run holds no state to reload; it stays connected" });
         }, ct));
+        host.OnTask(TextStatsType, (t, ct) => LoggedTask(t, async () =>
+        {
+            await t.ReportProgressAsync(10, ct: ct);
+            return await TextStatsAsync(t.Input, ct);
+        }));
+        host.OnTask(TextMergeType, (t, ct) => LoggedTask(t, async () =>
+        {
+            await t.ReportProgressAsync(10, ct: ct);
+            return TextMerge.Merge(t.Input);
+        }));
+        host.OnStream(TextStream.WordsAsync);
         host.OnMessage(TextStatsType, async (m, ct) =>
         {
             Log.MessageReceived(logger, m.FromAgent, m.MessageType);
             return await TextStatsAsync(m.Content, ct);
         });
+    }
+
+    private async Task<object?> LoggedTask(TaskContext task, Func<Task<object?>> run)
+    {
+        Log.TaskReceived(logger, task.TaskId, task.Task.Type, task.Task.Attempt);
+        try
+        {
+            var result = await run();
+            Log.TaskCompleted(logger, task.TaskId, task.Task.Type);
+            return result;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Log.TaskFailed(logger, task.TaskId, task.Task.Type, ex.Message);
+            throw;
+        }
     }
 
     private async Task<object?> Logged(CommandContext command, Func<Task<object?>> run, CancellationToken ct)
@@ -198,6 +227,15 @@ internal sealed partial class BuiltInHandlers(AgentHost host, ShellRunner shell,
 
         [LoggerMessage(106, LogLevel.Information, "shell {Command} exited {ExitCode} (timed out: {TimedOut}, truncated: {Truncated})")]
         public static partial void ShellRan(ILogger logger, string command, int exitCode, bool timedOut, bool truncated);
+
+        [LoggerMessage(108, LogLevel.Information, "task {TaskId} {Type} (attempt {Attempt})")]
+        public static partial void TaskReceived(ILogger logger, string taskId, string type, int attempt);
+
+        [LoggerMessage(109, LogLevel.Information, "task {TaskId} {Type} completed")]
+        public static partial void TaskCompleted(ILogger logger, string taskId, string type);
+
+        [LoggerMessage(110, LogLevel.Warning, "task {TaskId} {Type} failed: {Error}")]
+        public static partial void TaskFailed(ILogger logger, string taskId, string type, string error);
 
         [LoggerMessage(107, LogLevel.Warning, "restart requested by command {CommandId} (force {Force}); acknowledged, staying connected")]
         public static partial void RestartRequested(ILogger logger, string commandId, string force);

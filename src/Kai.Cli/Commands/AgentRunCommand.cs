@@ -27,6 +27,8 @@ internal static class AgentRunCommand
             Host an agent process: connect it to the hub and answer commands until Ctrl-C, reconnecting when the link drops.
             Commands: text.stats {path|text, top?}, ask {to, message_type, content} or {to, paths}, shell {command, args?}, ping, restart.
             Messages: text.stats (answered with text.stats.result).
+            Tasks: text.stats {path|text, top?}; text.merge (a workflow join: input upstream {stage: text.stats result} becomes one summary).
+            Streams: the words of the prompt, or of context.path, one chunk per word (context.delay_ms between chunks, default 30).
             """)
         {
             credentials, id, name, type, capability, allowShell, shellTimeout, shellMaxOutput,

@@ -131,7 +131,7 @@ internal static class SendCommand
         return parameters.Count == 0 && json is null ? null : JsonSerializer.SerializeToElement(parameters, KaiJson.Options);
     }
 
-    private static JsonNode? ParseValue(string text)
+    internal static JsonNode? ParseValue(string text)
     {
         var trimmed = text.Trim();
         var looksJson = trimmed is "true" or "false" or "null"
