@@ -7,12 +7,6 @@ using Kai.Protocol.Frames;
 
 namespace Kai.Client;
 
-/// <summary>The ack of a <c>stream_control</c> frame.</summary>
-/// <param name="StreamId">The stream.</param>
-/// <param name="State">The stream's state after the action: <c>running</c>, <c>paused</c>, <c>completed</c> or <c>cancelled</c>.</param>
-/// <param name="NextChunkIndex">The index of the next chunk this observer will get.</param>
-public sealed record StreamControlAck(string StreamId, string State, int NextChunkIndex);
-
 /// <summary>
 /// A prompt stream being read (seed 000 "stream-prompt"; docs/protocol.md "Prompt streams"): the chunks an agent sends for one
 /// <c>stream_id</c>, in order, once each, read on an observer link. If the link drops, the stream reconnects and sends

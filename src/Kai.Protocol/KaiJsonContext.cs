@@ -86,6 +86,7 @@ namespace Kai.Protocol;
 [JsonSerializable(typeof(StreamControlPayload))]
 [JsonSerializable(typeof(StreamResumePayload))]
 [JsonSerializable(typeof(StreamResumeAck))]
+[JsonSerializable(typeof(StreamControlAck))]
 [JsonSerializable(typeof(LogEntry))]
 [JsonSerializable(typeof(LogsResponse))]
 [JsonSerializable(typeof(JsonElement))]

@@ -84,10 +84,8 @@ internal static class WorkflowCommands
         var seen = new Dictionary<string, string>(StringComparer.Ordinal);
         while (true)
         {
-            var tasks = await client.ListTasksAsync(parentWorkflowId: run.WorkflowId, limit: 100, ct: ct);
-            var progress = tasks.Tasks.ToDictionary(t => t.TaskId, t => t.Progress, StringComparer.Ordinal);
             var width = run.Stages.Max(s => s.Name.Length);
-            var lines = run.Stages.Select(s => StageLine(s, progress.GetValueOrDefault(s.TaskId), width)).ToList();
+            var lines = run.Stages.Select(s => StageLine(s, s.Progress, width)).ToList();
             var header = $"{run.Name}  {run.Status}  {clock.Elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s";
             if (terminal)
             {
@@ -109,7 +107,7 @@ internal static class WorkflowCommands
                 for (var i = 0; i < run.Stages.Count; i++)
                 {
                     var key = run.Stages[i].Name;
-                    var state = run.Stages[i].Status + "/" + progress.GetValueOrDefault(run.Stages[i].TaskId).ToString(CultureInfo.InvariantCulture);
+                    var state = run.Stages[i].Status + "/" + run.Stages[i].Progress.ToString(CultureInfo.InvariantCulture);
                     if (!seen.TryGetValue(key, out var before) || before != state)
                     {
                         seen[key] = state;
@@ -167,13 +165,11 @@ internal static class WorkflowCommands
             }
             else
             {
-                var tasks = await client.ListTasksAsync(parentWorkflowId: run.WorkflowId, limit: 100, ct: ct);
-                var progress = tasks.Tasks.ToDictionary(t => t.TaskId, t => t.Progress, StringComparer.Ordinal);
                 Console.WriteLine($"workflow {run.WorkflowId} ({run.Name}): {run.Status}" + (run.Error is { } e ? $": {e}" : ""));
                 var width = run.Stages.Max(s => s.Name.Length);
                 foreach (var stage in run.Stages)
                 {
-                    Console.WriteLine(StageLine(stage, progress.GetValueOrDefault(stage.TaskId), width));
+                    Console.WriteLine(StageLine(stage, stage.Progress, width));
                 }
                 PrintResults(run);
             }

@@ -152,7 +152,7 @@ internal sealed partial class PromptStreams(
                     Cancel(stream, "observer", forwardToAgent: true);
                     break;
             }
-            return new Dictionary<string, object?> { ["stream_id"] = stream.StreamId, ["state"] = stream.State, ["next_chunk_index"] = stream.Delivered };
+            return new StreamControlAck(stream.StreamId, stream.State, stream.Delivered);
         }
     }
 

@@ -162,7 +162,7 @@ internal sealed class WorkflowService(IHubStore store, TaskService tasks, TimePr
         {
             var t = byStage[s.Name];
             return new WorkflowStageView(s.Name, s.AgentType, s.Dependencies ?? [], t.TaskId, t.Status, t.Attempts, t.CurrentAgent ?? t.AssignedAgent,
-                TaskService.Json(t.ResultJson), t.Error);
+                TaskService.Json(t.ResultJson), t.Error, t.Progress);
         }).ToList();
         return new WorkflowView(wf.WorkflowId, wf.ProjectId, wf.Name, wf.Status, wf.Parallel, wf.FailureStrategy, stages, wf.Error, wf.CreatedAt, wf.UpdatedAt);
     }

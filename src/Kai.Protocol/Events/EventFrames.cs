@@ -156,6 +156,12 @@ namespace Kai.Protocol.Events
     /// <param name="NextChunkIndex">The index of the next chunk the observer will get.</param>
     public sealed record StreamResumeAck(string StreamId, string State, int Replayed, int NextChunkIndex);
 
+    /// <summary>The ack of a <c>stream_control</c> frame from an observer.</summary>
+    /// <param name="StreamId">The stream.</param>
+    /// <param name="State">The stream's state after the action: <c>running</c>, <c>paused</c>, <c>completed</c> or <c>cancelled</c>.</param>
+    /// <param name="NextChunkIndex">The index of the next chunk this observer will get.</param>
+    public sealed record StreamControlAck(string StreamId, string State, int NextChunkIndex);
+
     /// <summary>One stored agent log entry (seed 000 <c>LogEntry</c>).</summary>
     /// <param name="LogId">The hub's id of the entry (increasing).</param>
     /// <param name="AgentId">The agent.</param>

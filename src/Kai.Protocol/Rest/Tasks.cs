@@ -167,8 +167,10 @@ public sealed record CreateWorkflowRequest(string? Id, string? ProjectId, string
 /// <param name="AssignedAgent">The agent working or having worked it.</param>
 /// <param name="Result">The result when completed.</param>
 /// <param name="Error">The error when failed.</param>
+/// <param name="Progress">The task's progress, 0 to 100, as last reported by the agent.</param>
 public sealed record WorkflowStageView(
-    string Name, string AgentType, IReadOnlyList<string> Dependencies, string TaskId, string Status, int Attempts, string? AssignedAgent, JsonElement? Result, string? Error);
+    string Name, string AgentType, IReadOnlyList<string> Dependencies, string TaskId, string Status, int Attempts, string? AssignedAgent, JsonElement? Result,
+    string? Error, int Progress = 0);
 
 /// <summary>A workflow run (<c>GET /api/v1/workflows/{workflow_id}</c>).</summary>
 /// <param name="WorkflowId">The id.</param>
