@@ -4,6 +4,7 @@ using Kai.Hub.Commands;
 using Kai.Hub.Errors;
 using Kai.Hub.Messaging;
 using Kai.Hub.Observability;
+using Kai.Hub.Security;
 using Kai.Hub.Storage;
 using Kai.Hub.Tasks;
 using Kai.Hub.Workflows;
@@ -58,7 +59,7 @@ public static class HubApplication
             Directory.CreateDirectory(dir);
             return new SqliteHubStore(Path.Combine(dir, "kai.db"));
         });
-        services.AddSingleton(sp => new SigningKeys(Path.GetFullPath(sp.GetRequiredService<IOptions<HubOptions>>().Value.DataDirectory)));
+        services.AddSingleton(sp => new SigningKeys(Path.GetFullPath(sp.GetRequiredService<IOptions<HubOptions>>().Value.DataDirectory), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<SessionRevocations>();
         services.AddSingleton<TokenService>();
         services.AddSingleton<AuthService>();
@@ -67,6 +68,7 @@ public static class HubApplication
         services.AddAuthorization();
         services.AddSingleton<IAuthorizationPolicyProvider, PermissionPolicyProvider>();
         services.AddSingleton<IAuthorizationHandler, PermissionHandler>();
+        services.AddKaiSecurity();
 
         services.AddSingleton<HubMetrics>();
         services.AddSingleton<PrometheusExporter>();
@@ -112,11 +114,16 @@ public static class HubApplication
     private static void UsePipeline(WebApplication app)
     {
         app.UseKaiErrors();
+        app.UseKaiSecurityHeaders();
+        app.UseCors(SecurityHeadersExtensions.CorsPolicy);
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
         app.UseAuthentication();
+        // After authentication (limits are per principal when the token is valid), before authorization (a flood of
+        // forbidden requests is still limited).
+        app.UseRateLimiter();
         app.UseAuthorization();
 
-        app.MapOpenApi("/openapi.json");
+        app.MapOpenApi("/openapi.json").AllowAnonymous("the public API description");
         app.UseSwaggerUI(o =>
         {
             o.RoutePrefix = "docs";
@@ -129,8 +136,8 @@ public static class HubApplication
             o.SpecUrl = "/openapi.json";
             o.DocumentTitle = "Kai Hub API";
         });
-        app.MapHealthChecks("/health", new HealthCheckOptions { Predicate = _ => false });
-        app.MapHealthChecks("/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        app.MapHealthChecks("/health", new HealthCheckOptions { Predicate = _ => false }).AllowAnonymous("liveness probe; says nothing but up");
+        app.MapHealthChecks("/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") }).AllowAnonymous("readiness probe for load balancers");
 
         app.MapAuthApi();
         app.MapAgentsApi();
@@ -138,5 +145,6 @@ public static class HubApplication
         app.MapWorkflowsApi();
         app.MapAgentLinks();
         app.MapMetricsApi();
+        app.MapAdminApi();
     }
 }

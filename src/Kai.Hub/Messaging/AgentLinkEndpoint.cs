@@ -4,6 +4,7 @@ using Kai.Hub.Auth;
 using Kai.Hub.Commands;
 using Kai.Hub.Errors;
 using Kai.Hub.Observability;
+using Kai.Hub.Security;
 using Kai.Hub.Storage;
 using Kai.Hub.Tasks;
 using Kai.Protocol;
@@ -19,11 +20,13 @@ namespace Kai.Hub.Messaging;
 internal static partial class AgentLinkEndpoint
 {
     public static IEndpointConventionBuilder MapAgentLinks(this IEndpointRouteBuilder app) =>
-        app.Map("/ws/agents/{agentId}", HandleAsync).WithTags("WebSocket").ExcludeFromDescription();
+        app.Map("/ws/agents/{agentId}", HandleAsync).WithTags("WebSocket").ExcludeFromDescription()
+            .AllowAnonymous("authenticates itself after the upgrade (close 4003), so a browser client learns why; frames are checked by FramePermissions");
 
     private static async Task HandleAsync(
         HttpContext http, string agentId, TokenService tokens, IHubStore store, ConnectionRegistry registry, AgentPresence presence,
-        CommandService commands, TaskService tasks, Router router, HubMetrics metrics, IOptions<HubOptions> options, TimeProvider time, ILogger<LinkSession> logger)
+        CommandService commands, TaskService tasks, Router router, HubMetrics metrics, IOptions<HubOptions> options, TimeProvider time, ILogger<LinkSession> logger,
+        WebSocketGate gate, AuditLog audit)
     {
         if (!http.WebSockets.IsWebSocketRequest)
         {
@@ -55,8 +58,15 @@ internal static partial class AgentLinkEndpoint
             return;
         }
 
+        using var slot = gate.TryEnter(principal, out var refusedCode, out var refusedReason);
+        if (slot is null)
+        {
+            await CloseEarlyAsync(socket, refusedCode, refusedReason);
+            return;
+        }
+
         var link = new LinkConnection(socket, agent.AgentId, agent.OwnerId, role, principal, links.SendQueueBytes, time, metrics);
-        var session = new LinkSession(link, commands, tasks, presence, router, store, metrics, time, logger);
+        var session = new LinkSession(link, commands, tasks, presence, router, store, metrics, time, logger, gate.NewMessageLimiter(), audit);
         var kind = new KeyValuePair<string, object?>("kind", role == LinkRole.Agent ? "agent" : "observer");
         metrics.Connections.Add(1, kind);
         registry.Add(link);
@@ -113,10 +123,25 @@ internal static partial class AgentLinkEndpoint
 /// <summary>Handles the frames of one link. Every client frame with an <c>id</c> gets an <c>ack</c> or an <c>error</c> with that id.</summary>
 internal sealed partial class LinkSession(
     LinkConnection link, CommandService commands, TaskService tasks, AgentPresence presence, Router router, IHubStore store, HubMetrics metrics,
-    TimeProvider time, ILogger<LinkSession> logger)
+    TimeProvider time, ILogger<LinkSession> logger, WindowLimiter messageLimit, AuditLog audit)
 {
+    private string Edge => link.Role == LinkRole.Agent ? FramePermissions.AgentLink : FramePermissions.ObserverLink;
+
     public async ValueTask HandleAsync(ReadOnlyMemory<byte> utf8)
     {
+        if (link.IsClosing)
+        {
+            return;
+        }
+        if (!messageLimit.TryTake(out var retry))
+        {
+            // Over the per-link frame rate: say why, then close 4004 (seed 003's rate-limit close code).
+            Send(Frame.Create(FrameTypes.Error, new ErrorPayload(ErrorCodes.RateLimitExceeded,
+                $"More than {messageLimit.Limit} frames per minute on this link.",
+                ApiException.ToDetails(new Dictionary<string, int> { ["retry_after"] = Math.Max(1, (int)Math.Ceiling(retry.TotalSeconds)) })), null, time.GetUtcNow()));
+            link.RequestClose(CloseCodes.RateLimited, "frame rate limit exceeded");
+            return;
+        }
         Frame frame;
         try
         {
@@ -139,6 +164,16 @@ internal sealed partial class LinkSession(
         }
         try
         {
+            try
+            {
+                FramePermissions.Demand(Edge, frame.Type, link.Principal);
+            }
+            catch (ApiException ex) when (ex.Code == ErrorCodes.Forbidden)
+            {
+                await audit.WriteAsync(link.Principal.Id, link.Principal.Role, AuditActions.PermissionDenied, $"frame {frame.Type} on {link.AgentId}", AuditOutcomes.Denied, null,
+                    new { edge = Edge });
+                throw;
+            }
             var ack = link.Role == LinkRole.Agent ? await AgentFrameAsync(frame) : await ObserverFrameAsync(frame);
             if (frame.Id is not null)
             {
@@ -235,10 +270,6 @@ internal sealed partial class LinkSession(
                 var request = Required<CommandRequest>(frame);
                 // The agent may have been deleted since the link opened.
                 var agent = await store.GetAgentAsync(link.AgentId, CancellationToken.None) ?? throw ApiException.AgentNotFound(link.AgentId);
-                if (!link.Principal.Can(Permissions.AgentCommandOwn))
-                {
-                    throw new ApiException(ErrorCodes.Forbidden, "The principal may not send commands.");
-                }
                 var command = await commands.CreateAsync(link.Principal, agent, request.Command, request.Parameters, request.Priority, request.Ttl,
                     request.CorrelationId, null, willWait: false, CancellationToken.None);
                 return new Dictionary<string, object?> { ["command_id"] = command.CommandId, ["status"] = command.Status };

@@ -15,7 +15,8 @@ namespace Kai.Hub.Observability;
 /// and durable tasks get their lease, timeout, retry, delay and schedule housekeeping.
 /// </summary>
 internal sealed partial class HubSweeper(
-    ConnectionRegistry links, AgentPresence presence, CommandService commands, TaskService tasks, TimeProvider time, IOptions<HubOptions> options, ILogger<HubSweeper> logger)
+    ConnectionRegistry links, AgentPresence presence, CommandService commands, TaskService tasks, TimeProvider time, IOptions<HubOptions> options, ILogger<HubSweeper> logger,
+    Security.WebSocketGate gate, Auth.SessionRevocations revocations)
     : BackgroundService
 {
     private readonly HubOptions _options = options.Value;
@@ -36,6 +37,19 @@ internal sealed partial class HubSweeper(
             if (link.Principal.ExpiresAt + _options.Auth.ClockSkew < now)
             {
                 link.RequestClose(CloseCodes.SessionExpired, "access token expired; reconnect with a fresh token");
+            }
+            else if (revocations.IsRevoked(link.Principal.SessionId))
+            {
+                link.RequestClose(CloseCodes.SessionExpired, "session revoked");
+            }
+        }
+        // Observer links have no heartbeat duty; one that sends nothing for the idle timeout is closed (4000).
+        var idleSince = now - gate.IdleTimeout;
+        foreach (var link in links.ObserverLinks)
+        {
+            if (link.LastInbound < idleSince)
+            {
+                link.RequestClose(CloseCodes.GenericError, "idle timeout");
             }
         }
         await presence.SweepAsync(ct);
