@@ -73,12 +73,16 @@ internal static partial class AgentLinkEndpoint
         var writer = link.RunWriterAsync();
         try
         {
+            if (role == LinkRole.Agent)
+            {
+                // Before the welcome: a client that has read its welcome must find the agent active.
+                await presence.LinkOpenedAsync(agent.AgentId, CancellationToken.None);
+            }
             link.TrySend(Frame.Create(FrameTypes.Welcome,
                 new WelcomePayload(agent.AgentId, role == LinkRole.Agent ? "agent" : "observer", (int)links.HeartbeatInterval.TotalSeconds, links.MaxFrameBytes),
                 timestamp: time.GetUtcNow()).ToUtf8());
             if (role == LinkRole.Agent)
             {
-                await presence.LinkOpenedAsync(agent.AgentId, CancellationToken.None);
                 await commands.DeliverPendingAsync(agent.AgentId, CancellationToken.None);
                 await tasks.DispatchAsync(CancellationToken.None);
             }

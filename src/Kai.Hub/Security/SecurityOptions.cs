@@ -37,9 +37,10 @@ public sealed class SecurityOptions
     [Range(1, 10_000_000)]
     public int WebSocketMessagesPerMinute { get; set; } = 12_000;
 
-    /// <summary>An observer link that sends nothing for this long is closed with 4000 (agent links use the heartbeat timeout). Default: 10 minutes.</summary>
+    /// <summary>An observer link that sends nothing for this long is closed with 4000 (agent links use the heartbeat timeout). Longer than the
+    /// default access-token lifetime, so an expired token (4002) is normally what ends a silent link. Default: 30 minutes.</summary>
     [Range(typeof(TimeSpan), "00:00:05", "1.00:00:00")]
-    public TimeSpan WebSocketIdleTimeout { get; set; } = TimeSpan.FromMinutes(10);
+    public TimeSpan WebSocketIdleTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
     /// <summary>Topic subscriptions per connection (for the event stream). 1 to 10,000. Default: 100.</summary>
     [Range(1, 10_000)]
