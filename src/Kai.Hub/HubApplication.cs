@@ -114,9 +114,10 @@ public static class HubApplication
     private static void UsePipeline(WebApplication app)
     {
         app.UseKaiErrors();
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
+        // After UseWebSockets, which is what makes an upgrade request recognisable for the Origin check.
         app.UseKaiSecurityHeaders();
         app.UseCors(SecurityHeadersExtensions.CorsPolicy);
-        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
         app.UseAuthentication();
         // After authentication (limits are per principal when the token is valid), before authorization (a flood of
         // forbidden requests is still limited).

@@ -52,6 +52,16 @@ internal sealed class SigningKeys : IDisposable
         return kid is null ? null : kid == keys.Current.KeyId ? keys.Current : kid == keys.Previous?.KeyId ? keys.Previous : null;
     }
 
+    /// <summary>Rotates only if the current key is at least <paramref name="age"/> old; checked under the rotation lock, so a scheduled and a
+    /// manual rotation racing each other never rotate twice (which would retire a key still in use).</summary>
+    public (string NewKid, string? RetiredKid)? RotateIfOlderThan(TimeSpan age)
+    {
+        lock (_rotateLock)
+        {
+            return _time.GetUtcNow() - _keys.CreatedAt < age ? null : Rotate();
+        }
+    }
+
     /// <summary>Makes a new current key; the current one becomes previous; the old previous stops validating.</summary>
     public (string NewKid, string? RetiredKid) Rotate()
     {

@@ -143,7 +143,7 @@ internal sealed partial class LinkSession(
             Send(Frame.Create(FrameTypes.Error, new ErrorPayload(ErrorCodes.RateLimitExceeded,
                 $"More than {messageLimit.Limit} frames per minute on this link.",
                 ApiException.ToDetails(new Dictionary<string, int> { ["retry_after"] = Math.Max(1, (int)Math.Ceiling(retry.TotalSeconds)) })), null, time.GetUtcNow()));
-            link.RequestClose(CloseCodes.RateLimited, "frame rate limit exceeded");
+            link.RequestCloseAfterFlush(CloseCodes.RateLimited, "frame rate limit exceeded");
             return;
         }
         Frame frame;

@@ -57,6 +57,16 @@ internal sealed class AdminService(
         return secret;
     }
 
+    public async Task<(string NewKid, string? RetiredKid)?> RotateKeysIfOlderThanAsync(TimeSpan age)
+    {
+        var result = keys.RotateIfOlderThan(age);
+        if (result is { } r)
+        {
+            await audit.WriteAsync(null, null, AuditActions.KeysRotated, r.NewKid, AuditOutcomes.Success, null, new { retired = r.RetiredKid, scheduled = true });
+        }
+        return result;
+    }
+
     public async Task<(string NewKid, string? RetiredKid)> RotateKeysAsync(HttpContext? http)
     {
         var result = keys.Rotate();

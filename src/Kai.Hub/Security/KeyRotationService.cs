@@ -15,8 +15,11 @@ internal sealed partial class KeyRotationService(
         {
             return false;
         }
-        var (kid, _) = await admin.RotateKeysAsync(null);
-        Log.Rotated(logger, kid);
+        if (await admin.RotateKeysIfOlderThanAsync(_interval) is not { } rotated)
+        {
+            return false;
+        }
+        Log.Rotated(logger, rotated.NewKid);
         return true;
     }
 

@@ -21,8 +21,8 @@ public sealed class RouteInventoryTests
     {
         ["GET /.well-known/jwks.json"] = "TokenTypeAndRotationTests.Jwks_publishes_current_and_previous_public_keys_only",
         ["GET /openapi.json"] = "SecurityHeadersTests.Api_answers_carry_security_headers_and_docs_still_load",
-        ["GET /health"] = "SecurityHeadersTests.Api_answers_carry_security_headers_and_docs_still_load",
-        ["GET /ready"] = "SecurityHeadersTests.Api_answers_carry_security_headers_and_docs_still_load",
+        ["* /health"] = "SecurityHeadersTests.Api_answers_carry_security_headers_and_docs_still_load",
+        ["* /ready"] = "SecurityHeadersTests.Api_answers_carry_security_headers_and_docs_still_load",
         ["GET /metrics"] = "CrossTenantTests.Metrics_summary_shows_only_own_agents",
         ["GET /api/v1/metrics"] = "CrossTenantTests.Metrics_summary_shows_only_own_agents",
         ["POST /api/v1/auth/register"] = "InputLimitTests.Clients_cannot_set_role_owner_or_status",
