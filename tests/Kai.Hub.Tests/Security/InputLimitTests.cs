@@ -71,4 +71,18 @@ public sealed class InputLimitTests
         var longToken = await kit.Hub.Client(new string('a', 9000)).GetAsync("api/v1/auth/session");
         Assert.Equal(HttpStatusCode.Unauthorized, longToken.StatusCode);
     }
+
+    [Fact]
+    public async Task Ssrf_only_http_health_check_urls_are_stored_and_never_other_schemes()
+    {
+        await using var kit = await SecurityKit.StartAsync();
+        var user = await kit.Hub.NewUserAsync();
+        using var client = kit.Hub.Client(user.AccessToken);
+        foreach (var url in new[] { "file:///etc/passwd", "gopher://127.0.0.1:25/", "ftp://example.com/x", "//no-scheme", "http//broken" })
+        {
+            var res = await client.PostAsJsonAsync("api/v1/agents/register", new { type = "t", health_check_url = url }, KaiJson.Options);
+            var error = await SecurityKit.ErrorAsync(res, HttpStatusCode.BadRequest, ErrorCodes.ValidationError);
+            Assert.True(error.GetProperty("details").TryGetProperty("health_check_url", out _));
+        }
+    }
 }
