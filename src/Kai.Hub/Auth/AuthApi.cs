@@ -18,7 +18,8 @@ internal static class AuthApi
     public static RouteGroupBuilder MapAuthApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/.well-known/jwks.json", Jwks).WithTags("Auth").AllowAnonymous("public keys that verify access tokens (RFC 7517)");
-        var api = app.MapGroup("/api/v1/auth").WithTags("Auth");
+        // Credentials and ids only: a 16 KiB body limit per route instead of the hub-wide 1 MiB.
+        var api = app.MapGroup("/api/v1/auth").WithTags("Auth").WithBodyLimit(BodyLimitExtensions.Small);
         api.MapPost("/register", RegisterAsync).AllowAnonymous("creates an account").RequireRateLimiting(RateLimitCategories.Auth);
         api.MapPost("/login", LoginAsync).AllowAnonymous("exchanges a password for a session").RequireRateLimiting(RateLimitCategories.Auth);
         api.MapPost("/magic-link", MagicLinkAsync).AllowAnonymous("mails a sign-in link; same answer for every email").RequireRateLimiting(RateLimitCategories.Auth);

@@ -78,3 +78,15 @@ internal sealed class AuditingAuthorizationResultHandler(AuditLog audit) : IAuth
         await _default.HandleAsync(next, context, policy, authorizeResult);
     }
 }
+
+/// <summary>Endpoint metadata that lowers the request body limit of one route (routing applies it before the body is read; over it: 413).</summary>
+internal sealed record BodyLimit(long? MaxRequestBodySize) : Microsoft.AspNetCore.Http.Metadata.IRequestSizeLimitMetadata;
+
+internal static class BodyLimitExtensions
+{
+    /// <summary>Small JSON bodies (credentials, ids): 16 KiB.</summary>
+    public const long Small = 16 * 1024;
+
+    public static TBuilder WithBodyLimit<TBuilder>(this TBuilder builder, long bytes) where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new BodyLimit(bytes));
+}

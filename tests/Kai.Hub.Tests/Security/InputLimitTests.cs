@@ -68,6 +68,9 @@ public sealed class InputLimitTests
         await SecurityKit.ErrorAsync(longName, HttpStatusCode.BadRequest, ErrorCodes.ValidationError);
         var manyCaps = await client.PostAsJsonAsync("api/v1/agents/register", new { type = "t", capabilities = Enumerable.Range(0, 65).Select(i => $"c{i}") }, KaiJson.Options);
         await SecurityKit.ErrorAsync(manyCaps, HttpStatusCode.BadRequest, ErrorCodes.ValidationError);
+        // The auth routes take small bodies only (16 KiB).
+        var bigLogin = await kit.Hub.Http.PostAsync("api/v1/auth/login", new StringContent($$"""{"email":"a@b.co","password":"{{new string('p', 20_000)}}"}""", Encoding.UTF8, "application/json"));
+        await SecurityKit.ErrorAsync(bigLogin, HttpStatusCode.RequestEntityTooLarge, ErrorCodes.PayloadTooLarge);
         var longToken = await kit.Hub.Client(new string('a', 9000)).GetAsync("api/v1/auth/session");
         Assert.Equal(HttpStatusCode.Unauthorized, longToken.StatusCode);
     }
