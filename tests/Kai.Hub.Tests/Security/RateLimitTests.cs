@@ -125,6 +125,20 @@ public sealed class RateLimitTests
         await third.DisposeAsync();
     }
 
+    [Fact]
+    public async Task A_node_at_its_connection_cap_refuses_with_1013()
+    {
+        await using var kit = await SecurityKit.StartAsync(new Dictionary<string, string> { ["Kai:Security:MaxWebSocketsPerNode"] = "1" });
+        var alice = await kit.Hub.NewUserAsync();
+        var bob = await kit.Hub.NewUserAsync();
+        await kit.Hub.NewAgentAsync(alice.AccessToken, "node-a", "t");
+        await kit.Hub.NewAgentAsync(bob.AccessToken, "node-b", "t");
+        await using var first = await kit.Hub.ConnectAsync("ws/agents/node-a", alice.AccessToken);
+        Assert.Equal("welcome", (await first.ReceiveAsync()).Type);
+        await using var second = await kit.Hub.ConnectAsync("ws/agents/node-b", bob.AccessToken);
+        Assert.Equal(1013, await second.ReceiveCloseAsync());
+    }
+
     private static async Task<string> ReceiveOrCloseAsync(TestSocket socket)
     {
         try
