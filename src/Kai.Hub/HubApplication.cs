@@ -5,6 +5,7 @@ using Kai.Hub.Errors;
 using Kai.Hub.Events;
 using Kai.Hub.Messaging;
 using Kai.Hub.Observability;
+using Kai.Hub.Security;
 using Kai.Hub.Storage;
 using Kai.Hub.Tasks;
 using Kai.Hub.Workflows;
@@ -63,7 +64,7 @@ public static class HubApplication
             Directory.CreateDirectory(dir);
             return new SqliteHubStore(Path.Combine(dir, "kai.db"));
         });
-        services.AddSingleton(sp => new SigningKeys(Path.GetFullPath(sp.GetRequiredService<IOptions<HubOptions>>().Value.DataDirectory)));
+        services.AddSingleton(sp => new SigningKeys(Path.GetFullPath(sp.GetRequiredService<IOptions<HubOptions>>().Value.DataDirectory), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<SessionRevocations>();
         services.AddSingleton<TokenService>();
         services.AddSingleton<AuthService>();
@@ -72,6 +73,7 @@ public static class HubApplication
         services.AddAuthorization();
         services.AddSingleton<IAuthorizationPolicyProvider, PermissionPolicyProvider>();
         services.AddSingleton<IAuthorizationHandler, PermissionHandler>();
+        services.AddKaiSecurity();
 
         services.AddOptions<TelemetryOptions>().BindConfiguration(HubOptions.Section + ":Telemetry").ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<Telemetry>();
@@ -127,10 +129,16 @@ public static class HubApplication
     {
         app.UseKaiErrors();
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
+        // After UseWebSockets, which is what makes an upgrade request recognisable for the Origin check.
+        app.UseKaiSecurityHeaders();
+        app.UseCors(SecurityHeadersExtensions.CorsPolicy);
         app.UseAuthentication();
+        // After authentication (limits are per principal when the token is valid), before authorization (a flood of
+        // forbidden requests is still limited).
+        app.UseRateLimiter();
         app.UseAuthorization();
 
-        app.MapOpenApi("/openapi.json");
+        app.MapOpenApi("/openapi.json").AllowAnonymous("the public API description");
         app.UseSwaggerUI(o =>
         {
             o.RoutePrefix = "docs";
@@ -143,8 +151,8 @@ public static class HubApplication
             o.SpecUrl = "/openapi.json";
             o.DocumentTitle = "Kai Hub API";
         });
-        app.MapHealthChecks("/health", new HealthCheckOptions { Predicate = _ => false });
-        app.MapHealthChecks("/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        app.MapHealthChecks("/health", new HealthCheckOptions { Predicate = _ => false }).AllowAnonymous("liveness probe; says nothing but up");
+        app.MapHealthChecks("/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") }).AllowAnonymous("readiness probe for load balancers");
 
         app.MapAuthApi();
         app.MapAgentsApi();
@@ -153,5 +161,6 @@ public static class HubApplication
         app.MapAgentLinks();
         app.MapMetricsApi();
         app.MapKaiEvents();
+        app.MapAdminApi();
     }
 }

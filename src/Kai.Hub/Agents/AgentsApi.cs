@@ -1,6 +1,7 @@
 using Kai.Hub.Auth;
 using Kai.Hub.Commands;
 using Kai.Hub.Errors;
+using Kai.Hub.Security;
 using Kai.Protocol.Rest;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -14,28 +15,31 @@ internal static class AgentsApi
     public static RouteGroupBuilder MapAgentsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/agents").WithTags("Agents");
-        api.MapPost("/register", RegisterAsync).RequirePermission(Permissions.AgentCreate);
-        api.MapPost("/", CreateAsync).RequirePermission(Permissions.AgentCreate);
+        api.MapPost("/register", RegisterAsync).RequirePermission(Permissions.AgentCreate).RequireRateLimiting(RateLimitCategories.AgentOperations);
+        api.MapPost("/", CreateAsync).RequirePermission(Permissions.AgentCreate).RequireRateLimiting(RateLimitCategories.AgentOperations);
         api.MapGet("/", ListAsync).RequirePermission(Permissions.AgentReadOwn);
         api.MapGet("/{agentId}", GetAsync).RequirePermission(Permissions.AgentReadOwn);
         api.MapPut("/{agentId}", UpdateAsync).RequirePermission(Permissions.AgentUpdateOwn);
-        api.MapDelete("/{agentId}", DeleteAsync).RequirePermission(Permissions.AgentDeleteOwn);
+        api.MapDelete("/{agentId}", DeleteAsync).RequirePermission(Permissions.AgentDeleteOwn).RequireRateLimiting(RateLimitCategories.AgentOperations);
         api.MapGet("/{agentId}/status", StatusAsync).RequirePermission(Permissions.AgentReadOwn);
         api.MapPost("/{agentId}/heartbeat", HeartbeatAsync).RequirePermission(Permissions.AgentHeartbeat);
         api.MapPost("/{agentId}/restart", RestartAsync).RequirePermission(Permissions.AgentCommandOwn);
         api.MapPost("/{agentId}/command", CommandAsync).RequirePermission(Permissions.AgentCommandOwn);
+        api.MapPost("/{agentId}/rotate-secret", RotateSecretAsync).RequirePermission(Permissions.AgentUpdateOwn).RequireRateLimiting(RateLimitCategories.AgentOperations);
         return api;
     }
 
     private static async Task<Created<AgentCreatedResponse>> RegisterAsync(RegisterAgentRequest request, HttpContext http, AgentService agents, IOptions<HubOptions> o, CancellationToken ct)
     {
         var created = await agents.RegisterAsync(http.Principal(), request, BaseUrl(http, o.Value), ct);
+        await http.RequestServices.GetRequiredService<AuditLog>().WriteAsync(http, AuditActions.AgentCreated, created.AgentId, AuditOutcomes.Success, null);
         return TypedResults.Created($"/api/v1/agents/{created.AgentId}", created);
     }
 
     private static async Task<Created<AgentCreatedResponse>> CreateAsync(CreateAgentRequest request, HttpContext http, AgentService agents, IOptions<HubOptions> o, CancellationToken ct)
     {
         var created = await agents.CreateAsync(http.Principal(), request, BaseUrl(http, o.Value), ct);
+        await http.RequestServices.GetRequiredService<AuditLog>().WriteAsync(http, AuditActions.AgentCreated, created.AgentId, AuditOutcomes.Success, null);
         return TypedResults.Created($"/api/v1/agents/{created.AgentId}", created);
     }
 
@@ -49,8 +53,25 @@ internal static class AgentsApi
     private static async Task<Ok<UpdateAgentResponse>> UpdateAsync(string agentId, UpdateAgentRequest request, HttpContext http, AgentService agents, CancellationToken ct) =>
         TypedResults.Ok(await agents.UpdateAsync(http.Principal(), agentId, request, ct));
 
-    private static async Task<Ok<DeleteAgentResponse>> DeleteAsync(string agentId, HttpContext http, AgentService agents, CancellationToken ct) =>
-        TypedResults.Ok(await agents.DeleteAsync(http.Principal(), agentId, ct));
+    private static async Task<Ok<DeleteAgentResponse>> DeleteAsync(string agentId, HttpContext http, AgentService agents, AuditLog audit, CancellationToken ct)
+    {
+        var deleted = await agents.DeleteAsync(http.Principal(), agentId, ct);
+        await audit.WriteAsync(http, AuditActions.AgentDeleted, agentId, AuditOutcomes.Success, null);
+        return TypedResults.Ok(deleted);
+    }
+
+    /// <summary>A new client secret, shown once; the old secret and the access tokens issued for it stop working at once.</summary>
+    private static async Task<Ok<RotateSecretResponse>> RotateSecretAsync(string agentId, HttpContext http, AgentAccess access, AdminService admin, CancellationToken ct)
+    {
+        var principal = http.Principal();
+        var agent = await access.GetAsync(principal, agentId, ct);
+        if (principal.IsAgent)
+        {
+            // An agent holding a leaked token must not be able to lock its owner out: only the owner or an admin rotates.
+            throw ApiException.AgentNotFound(agentId);
+        }
+        return TypedResults.Ok(new RotateSecretResponse(agent.AgentId, agent.AgentId, await admin.RotateAgentSecretAsync(http, agent, ct)));
+    }
 
     private static async Task<Ok<AgentStatusResponse>> StatusAsync(string agentId, HttpContext http, AgentService agents, CancellationToken ct) =>
         TypedResults.Ok(await agents.StatusAsync(http.Principal(), agentId, ct));
@@ -82,3 +103,8 @@ internal static class AgentsApi
     internal static string BaseUrl(HttpContext http, HubOptions options) =>
         options.PublicUrl ?? $"{http.Request.Scheme}://{http.Request.Host}";
 }
+
+/// <param name="AgentId">The agent.</param>
+/// <param name="ClientId">Unchanged client id.</param>
+/// <param name="ClientSecret">The new secret; shown only in this answer.</param>
+internal sealed record RotateSecretResponse(string AgentId, string ClientId, string ClientSecret);

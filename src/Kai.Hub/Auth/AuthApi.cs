@@ -1,22 +1,42 @@
 using Kai.Hub.Errors;
+using Kai.Hub.Security;
 using Kai.Protocol;
 using Kai.Protocol.Rest;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.ModelBinding;
+using Microsoft.Extensions.Options;
 
 namespace Kai.Hub.Auth;
 
 internal static class AuthApi
 {
+    /// <summary>The refresh-token cookie (when <see cref="SecurityOptions.RefreshTokenCookie"/> is on): HTTP-only, Secure, SameSite=Strict, path-scoped.</summary>
+    public const string RefreshCookie = "kai_refresh";
+    private const string CookiePath = "/api/v1/auth";
+
     public static RouteGroupBuilder MapAuthApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1/auth").WithTags("Auth");
-        api.MapPost("/register", RegisterAsync).AllowAnonymous();
-        api.MapPost("/login", LoginAsync).AllowAnonymous();
-        api.MapPost("/refresh", RefreshAsync).AllowAnonymous();
-        api.MapPost("/token", TokenAsync).AllowAnonymous().DisableAntiforgery();
-        api.MapPost("/logout", LogoutAsync).RequireAuthorization();
-        api.MapGet("/session", Session).RequireAuthorization();
+        app.MapGet("/.well-known/jwks.json", Jwks).WithTags("Auth").AllowAnonymous("public keys that verify access tokens (RFC 7517)");
+        // Credentials and ids only: a 16 KiB body limit per route instead of the hub-wide 1 MiB.
+        var api = app.MapGroup("/api/v1/auth").WithTags("Auth").WithBodyLimit(BodyLimitExtensions.Small);
+        api.MapPost("/register", RegisterAsync).AllowAnonymous("creates an account").RequireRateLimiting(RateLimitCategories.Auth);
+        api.MapPost("/login", LoginAsync).AllowAnonymous("exchanges a password for a session").RequireRateLimiting(RateLimitCategories.Auth);
+        api.MapPost("/magic-link", MagicLinkAsync).AllowAnonymous("mails a sign-in link; same answer for every email").RequireRateLimiting(RateLimitCategories.Auth);
+        api.MapPost("/verify-magic", VerifyMagicAsync).AllowAnonymous("exchanges a magic-link token for a session").RequireRateLimiting(RateLimitCategories.TokenVerify);
+        api.MapPost("/refresh", RefreshAsync).AllowAnonymous("exchanges a refresh token (the credential) for new tokens").RequireRateLimiting(RateLimitCategories.TokenVerify);
+        api.MapPost("/token", TokenAsync).AllowAnonymous("OAuth client_credentials: the client secret is the credential")
+            .RequireRateLimiting(RateLimitCategories.TokenVerify).DisableAntiforgery();
+        api.MapPost("/logout", LogoutAsync).RequirePermission(Permissions.SessionSelf);
+        api.MapGet("/session", Session).RequirePermission(Permissions.SessionSelf);
         return api;
+    }
+
+    private static Ok<object> Jwks(SigningKeys keys, HttpContext http)
+    {
+        // Public keys may be cached briefly by verifiers; rotation keeps the previous key listed, so a short cache is safe.
+        http.Response.Headers.CacheControl = "public, max-age=300";
+        return TypedResults.Ok(keys.Jwks());
     }
 
     private static async Task<Created<RegisterResponse>> RegisterAsync(RegisterRequest request, AuthService auth, CancellationToken ct)
@@ -25,11 +45,40 @@ internal static class AuthApi
         return TypedResults.Created($"/api/v1/users/{result.UserId}", result);
     }
 
-    private static async Task<Ok<TokenResponse>> LoginAsync(LoginRequest request, AuthService auth, CancellationToken ct) =>
-        TypedResults.Ok(await auth.LoginAsync(request, ct));
+    private static async Task<Ok<TokenResponse>> LoginAsync(LoginRequest request, HttpContext http, AuthService auth, IOptions<SecurityOptions> security, CancellationToken ct)
+    {
+        try
+        {
+            return TypedResults.Ok(WithCookie(http, security.Value, await auth.LoginAsync(request, http.Connection.RemoteIpAddress?.ToString(), ct)));
+        }
+        catch (LockedOutException ex)
+        {
+            var seconds = KaiRateLimits.SetRetryAfter(http, ex.Wait);
+            throw new ApiException(ErrorCodes.RateLimitExceeded, $"Too many failed logins; retry after {seconds} s.",
+                new Dictionary<string, object> { ["retry_after"] = seconds });
+        }
+    }
 
-    private static async Task<Ok<TokenResponse>> RefreshAsync(RefreshRequest request, AuthService auth, CancellationToken ct) =>
-        TypedResults.Ok(await auth.RefreshAsync(request, ct));
+    /// <summary>Always 202 with the same body: whether a mail was sent is not disclosed.</summary>
+    private static async Task<Accepted<MagicLinkResponse>> MagicLinkAsync(MagicLinkRequest request, HttpContext http, MagicLinks links, CancellationToken ct)
+    {
+        await links.RequestAsync(http, request.Email, ct);
+        return TypedResults.Accepted((string?)null, new MagicLinkResponse(true, "If an account exists for this address, a sign-in link is on its way."));
+    }
+
+    private static async Task<Ok<TokenResponse>> VerifyMagicAsync(VerifyMagicRequest request, HttpContext http, MagicLinks links, IOptions<SecurityOptions> security, CancellationToken ct) =>
+        TypedResults.Ok(WithCookie(http, security.Value, await links.VerifyAsync(http, request.MagicToken, ct)));
+
+    private static async Task<Ok<TokenResponse>> RefreshAsync(
+        [FromBody(EmptyBodyBehavior = EmptyBodyBehavior.Allow)] RefreshRequest? request, HttpContext http, AuthService auth, IOptions<SecurityOptions> security, CancellationToken ct)
+    {
+        var token = request?.RefreshToken;
+        if (string.IsNullOrEmpty(token) && security.Value.RefreshTokenCookie)
+        {
+            token = http.Request.Cookies[RefreshCookie];
+        }
+        return TypedResults.Ok(WithCookie(http, security.Value, await auth.RefreshAsync(new RefreshRequest(token!), ct)));
+    }
 
     /// <summary>OAuth 2.0 token endpoint, <c>client_credentials</c> grant only (RFC 6749 §4.4); credentials in the form or in HTTP Basic (§2.3.1).</summary>
     private static async Task<Ok<ClientTokenResponse>> TokenAsync(HttpContext context, AuthService auth, CancellationToken ct)
@@ -59,9 +108,16 @@ internal static class AuthApi
         return TypedResults.Ok(await auth.ClientCredentialsAsync(form["grant_type"], clientId, clientSecret, ct));
     }
 
-    private static async Task<Ok<LogoutResponse>> LogoutAsync(HttpContext context, AuthService auth, CancellationToken ct)
+    /// <summary>Revokes the session: its access tokens at once, and its whole refresh-token family.</summary>
+    private static async Task<Ok<LogoutResponse>> LogoutAsync(HttpContext context, AuthService auth, AuditLog audit, IOptions<SecurityOptions> security, CancellationToken ct)
     {
-        await auth.RevokeAsync(context.Principal().SessionId, ct);
+        var principal = context.Principal();
+        await auth.RevokeAsync(principal.SessionId, ct);
+        await audit.WriteAsync(context, AuditActions.Logout, principal.SessionId, AuditOutcomes.Success, null);
+        if (security.Value.RefreshTokenCookie)
+        {
+            context.Response.Cookies.Delete(RefreshCookie, CookieOptions(context));
+        }
         return TypedResults.Ok(new LogoutResponse(true));
     }
 
@@ -70,4 +126,34 @@ internal static class AuthApi
         var p = context.Principal();
         return TypedResults.Ok(new SessionInfo(p.Id, p.SessionId, p.ExpiresAt, Roles.PermissionsOf(p.Role), p.Role));
     }
+
+    private static TokenResponse WithCookie(HttpContext http, SecurityOptions security, TokenResponse tokens)
+    {
+        if (security.RefreshTokenCookie)
+        {
+            var options = CookieOptions(http);
+            options.MaxAge = TimeSpan.FromDays(30);
+            http.Response.Cookies.Append(RefreshCookie, tokens.RefreshToken, options);
+        }
+        return tokens;
+    }
+
+    private static CookieOptions CookieOptions(HttpContext http) => new()
+    {
+        HttpOnly = true,
+        Secure = true,
+        SameSite = SameSiteMode.Strict,
+        Path = CookiePath,
+        IsEssential = true,
+    };
 }
+
+/// <param name="Email">The account's address.</param>
+internal sealed record MagicLinkRequest(string? Email);
+
+/// <param name="MagicToken">The token from the mail.</param>
+internal sealed record VerifyMagicRequest(string? MagicToken);
+
+/// <param name="Accepted">Always true.</param>
+/// <param name="Message">The same text for every request.</param>
+internal sealed record MagicLinkResponse(bool Accepted, string Message);

@@ -1,5 +1,6 @@
 using System.Net.Mail;
 using Kai.Hub.Errors;
+using Kai.Hub.Security;
 using Kai.Hub.Storage;
 using Kai.Protocol;
 using Kai.Protocol.Rest;
@@ -10,20 +11,21 @@ namespace Kai.Hub.Auth;
 
 /// <summary>Accounts, sessions and token exchange. Passwords use ASP.NET Core Identity's <see cref="PasswordHasher{TUser}"/> (PBKDF2-HMAC-SHA512, 100,000 iterations in v3 format).</summary>
 internal sealed partial class AuthService(
-    IHubStore store, TokenService tokens, SessionRevocations revocations, IOptions<HubOptions> options, TimeProvider time, ILogger<AuthService> logger)
+    IHubStore store, TokenService tokens, SessionRevocations revocations, IOptions<HubOptions> options, IOptions<SecurityOptions> security,
+    LoginThrottle throttle, AuditLog audit, TimeProvider time, ILogger<AuthService> logger)
 {
     private static readonly PasswordHasher<UserRecord> Hasher = new();
     private readonly AuthOptions _auth = options.Value.Auth;
+    private readonly SecurityOptions _security = security.Value;
 
     public async Task<RegisterResponse> RegisterAsync(RegisterRequest request, CancellationToken ct)
     {
-        new Validation()
+        var v = new Validation()
             .Length(request.Email, "email", 3, 254)
             .Check(request.Email is null || IsEmail(request.Email), "email", "must be a valid email address")
-            .Length(request.Password, "password", 8, 128)
             .Length(request.DisplayName?.Trim(), "display_name", 1, 100)
-            .Check(request.TermsAccepted, "terms_accepted", "must be true")
-            .ThrowIfInvalid();
+            .Check(request.TermsAccepted, "terms_accepted", "must be true");
+        PasswordPolicy.Check(v, request.Password, request.Email).ThrowIfInvalid();
         var user = await CreateUserAsync(request.Email!, request.Password!, request.DisplayName!.Trim(), Roles.User, ct)
             ?? throw new ApiException(ErrorCodes.Conflict, "An account with this email already exists.");
         return new RegisterResponse(user.UserId, VerificationRequired: false);
@@ -36,21 +38,39 @@ internal sealed partial class AuthService(
         return await store.TryCreateUserAsync(user, ct) ? user : null;
     }
 
-    public async Task<TokenResponse> LoginAsync(LoginRequest request, CancellationToken ct)
+    public async Task<TokenResponse> LoginAsync(LoginRequest request, string? ip, CancellationToken ct)
     {
         new Validation().Length(request.Email, "email", 1, 254).Length(request.Password, "password", 1, 1024).ThrowIfInvalid();
-        var user = await store.GetUserByEmailAsync(request.Email.Trim().ToLowerInvariant(), ct);
+        var email = request.Email.Trim().ToLowerInvariant();
+        if (throttle.LockedFor(email, ip) is { } wait)
+        {
+            // Same shape for every email, existing or not: the count is kept per typed address.
+            await audit.WriteAsync(null, null, AuditActions.LoginLockedOut, email, AuditOutcomes.Denied, ip, new { retry_after = (int)Math.Ceiling(wait.TotalSeconds) });
+            throw new LockedOutException(wait);
+        }
+        var user = await store.GetUserByEmailAsync(email, ct);
         // Hash even when the user does not exist, so timing does not reveal which emails have accounts.
         var check = Hasher.VerifyHashedPassword(user ?? DummyUser, user?.PasswordHash ?? DummyHash, request.Password);
         if (user is null || check == PasswordVerificationResult.Failed || user.Disabled)
         {
+            throttle.Failed(email, ip);
             Log.LoginFailed(logger, user?.UserId ?? "(unknown)");
+            await audit.WriteAsync(user?.UserId, user?.Role, AuditActions.LoginFailed, email, AuditOutcomes.Failure, ip,
+                new { reason = user is null ? "unknown_account" : user.Disabled ? "disabled" : "bad_password" });
             throw new ApiException(ErrorCodes.AuthenticationFailed, "The email or password is wrong.");
         }
+        throttle.Succeeded(email);
         if (check == PasswordVerificationResult.SuccessRehashNeeded)
         {
             // Not persisted yet: a future migration step can rehash on login.
         }
+        await audit.WriteAsync(user.UserId, user.Role, AuditActions.LoginSucceeded, user.UserId, AuditOutcomes.Success, ip, null);
+        return await StartSessionAsync(user, ct);
+    }
+
+    /// <summary>Opens a session (a refresh-token family) for an authenticated user.</summary>
+    public async Task<TokenResponse> StartSessionAsync(UserRecord user, CancellationToken ct)
+    {
         var now = time.GetUtcNow();
         var sessionId = "ses_" + TokenService.NewId(16);
         var refresh = TokenService.NewId(32);
@@ -70,12 +90,21 @@ internal sealed partial class AuthService(
         {
             throw Invalid();
         }
-        if (old.UsedAt is not null)
+        if (old.UsedAt is { } usedAt)
         {
-            // Reuse of a rotated token means it leaked (or a client raced itself): revoke the whole session
-            // so neither copy keeps working (RFC 9700 §4.14.2).
+            if (now - usedAt <= _security.RefreshReuseGrace)
+            {
+                // A second use right after the rotation is a client racing itself (two tabs, a retried request whose answer was
+                // lost): refuse it, keep the family. The winner's new token goes on working.
+                Log.RefreshRace(logger, old.SessionId);
+                throw new ApiException(ErrorCodes.AuthenticationFailed, "The refresh token was just rotated by a concurrent request; use the newer one.",
+                    new Dictionary<string, string> { ["reason"] = "refresh_token_rotated" });
+            }
+            // Reuse after the grace window means the token leaked: revoke the whole family (the session) so neither copy
+            // keeps working (RFC 9700 §4.14.2).
             await RevokeAsync(old.SessionId, ct);
             Log.RefreshReuse(logger, old.SessionId);
+            await audit.WriteAsync(old.UserId, null, AuditActions.RefreshReuse, old.SessionId, AuditOutcomes.Denied, null, new { session_id = old.SessionId });
             throw Invalid();
         }
         var user = await store.GetUserAsync(old.UserId, ct);
@@ -87,7 +116,9 @@ internal sealed partial class AuthService(
         var replacement = new RefreshTokenRecord(TokenService.HashSecret(refresh), old.SessionId, old.UserId, now, old.ExpiresAt, null);
         if (!await store.TryRotateRefreshTokenAsync(hash, replacement, now, ct))
         {
-            throw Invalid();
+            // Lost the race to a concurrent rotation of the same token (both read it unused): the same answer as within the grace window.
+            throw new ApiException(ErrorCodes.AuthenticationFailed, "The refresh token was just rotated by a concurrent request; use the newer one.",
+                new Dictionary<string, string> { ["reason"] = "refresh_token_rotated" });
         }
         return Tokens(user, old.SessionId, refresh);
 
@@ -111,12 +142,23 @@ internal sealed partial class AuthService(
         if (agent is null || string.IsNullOrEmpty(clientSecret) || !TokenService.SecretMatches(clientSecret, agent.SecretHash))
         {
             Log.ClientAuthFailed(logger, clientId ?? "(none)");
+            await audit.WriteAsync(null, null, AuditActions.ClientAuthFailed, clientId is { Length: <= 64 } ? clientId : null, AuditOutcomes.Failure, null, null);
             throw new ApiException(ErrorCodes.AuthenticationFailed, "The client id or secret is wrong.",
                 new Dictionary<string, string> { ["oauth_error"] = "invalid_client" });
         }
-        var token = tokens.IssueAccessToken(agent.AgentId, Roles.Agent, "agt_" + TokenService.NewId(12), agent.OwnerId);
+        var owner = await store.GetUserAsync(agent.OwnerId, ct);
+        if (owner is { Disabled: true })
+        {
+            Log.ClientAuthFailed(logger, agent.AgentId);
+            throw new ApiException(ErrorCodes.AuthenticationFailed, "The client id or secret is wrong.",
+                new Dictionary<string, string> { ["oauth_error"] = "invalid_client" });
+        }
+        var token = tokens.IssueAccessToken(agent.AgentId, Roles.Agent, AgentSessionId(agent.SecretHash), agent.OwnerId);
         return new ClientTokenResponse(token, "bearer", (int)tokens.AccessLifetime.TotalSeconds, agent.AgentId);
     }
+
+    /// <summary>The session id of every access token issued for one client secret: rotating the secret revokes it, killing those tokens.</summary>
+    public static string AgentSessionId(string secretHash) => "agt_" + secretHash[..24];
 
     public async Task EnsureBootstrapAdminAsync(CancellationToken ct)
     {
@@ -152,5 +194,14 @@ internal sealed partial class AuthService(
 
         [LoggerMessage(102, LogLevel.Warning, "Client credentials rejected for {ClientId}")]
         public static partial void ClientAuthFailed(ILogger logger, string clientId);
+
+        [LoggerMessage(103, LogLevel.Information, "Concurrent refresh of one token in session {SessionId}; the later request was refused, the family kept")]
+        public static partial void RefreshRace(ILogger logger, string sessionId);
     }
+}
+
+/// <summary>A login refused by the back-off; answered 429 with <c>Retry-After</c>.</summary>
+internal sealed class LockedOutException(TimeSpan wait) : Exception("Too many failed logins.")
+{
+    public TimeSpan Wait { get; } = wait;
 }

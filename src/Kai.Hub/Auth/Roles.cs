@@ -16,17 +16,19 @@ public static class Roles
     [
         Permissions.AgentCreate, Permissions.AgentReadOwn, Permissions.AgentUpdateOwn, Permissions.AgentDeleteOwn,
         Permissions.FileUpload, Permissions.FileDownloadOwn,
-        Permissions.AgentCommandOwn, Permissions.TaskReadOwn, Permissions.AgentHeartbeat, Permissions.TaskCreate,
+        Permissions.AgentCommandOwn, Permissions.TaskReadOwn, Permissions.AgentHeartbeat, Permissions.TaskCreate, Permissions.SessionSelf,
+        Permissions.EventSubscribe, Permissions.EventPublish,
     ];
 
     private static readonly string[] DeveloperPermissions =
         [.. UserPermissions, Permissions.AgentDebug, Permissions.AgentLogsRead, Permissions.SystemMetricsRead, Permissions.ApiAdvanced];
 
     private static readonly string[] AgentPermissions =
-        [Permissions.AgentCommunicate, Permissions.FileReadAssigned, Permissions.TaskExecute, Permissions.SystemResourcesRead, Permissions.AgentHeartbeat, Permissions.TaskCreate];
+        [Permissions.AgentCommunicate, Permissions.FileReadAssigned, Permissions.TaskExecute, Permissions.SystemResourcesRead, Permissions.AgentHeartbeat, Permissions.TaskCreate, Permissions.SessionSelf,
+        Permissions.EventSubscribe, Permissions.EventPublish];
 
     private static readonly string[] AdminPermissions =
-        [.. DeveloperPermissions, Permissions.SystemConfigWrite, Permissions.UserManage, Permissions.AgentManageAll, Permissions.SystemAdmin];
+        [.. DeveloperPermissions, Permissions.SystemConfigWrite, Permissions.UserManage, Permissions.AgentManageAll, Permissions.SystemAdmin, Permissions.AuditRead];
 
     public static IReadOnlyList<string> All { get; } = [User, Developer, Agent, Admin];
 
@@ -38,6 +40,8 @@ public static class Roles
         Admin => AdminPermissions,
         _ => [],
     };
+
+    public static bool IsRole(string? role) => role is User or Developer or Agent or Admin;
 
     public static bool Has(string role, string permission) => PermissionsOf(role).Contains(permission, StringComparer.Ordinal);
 }
@@ -72,4 +76,12 @@ public static class Permissions
     public const string AgentHeartbeat = "agent.heartbeat";
     /// <summary>Hub: create, cancel and re-drive durable tasks, workflows and schedules of one's own owner.</summary>
     public const string TaskCreate = "task.create";
+    /// <summary>Hub: read and end one's own session (every role).</summary>
+    public const string SessionSelf = "session.self";
+    /// <summary>Hub: read the audit log (admin).</summary>
+    public const string AuditRead = "audit.read";
+    /// <summary>Hub: subscribe to the events one may see (<c>/ws</c>, SSE, polling).</summary>
+    public const string EventSubscribe = "event.subscribe";
+    /// <summary>Hub: publish client events under the role's namespaces.</summary>
+    public const string EventPublish = "event.publish";
 }

@@ -70,8 +70,8 @@ internal sealed class TokenService(SigningKeys keys, IOptions<HubOptions> option
                 var now = time.GetUtcNow().UtcDateTime;
                 return expires is { } exp && now <= exp + p.ClockSkew && (notBefore is not { } nbf || now >= nbf - p.ClockSkew);
             },
-            // Only the key named by kid: an unknown or missing kid fails instead of trying every key.
-            IssuerSigningKeyResolver = (_, _, kid, _) => kid == keys.KeyId ? [keys.Key] : [],
+            // Only the key named by kid (current or previous): an unknown or missing kid fails instead of trying every key.
+            IssuerSigningKeyResolver = (_, _, kid, _) => keys.Find(kid) is { } key ? [key] : [],
             NameClaimType = "sub",
             RoleClaimType = KaiPrincipal.RoleClaim,
         };

@@ -3,6 +3,7 @@ using Kai.Hub.Auth;
 using Kai.Hub.Errors;
 using Kai.Hub.Messaging;
 using Kai.Hub.Observability;
+using Kai.Hub.Security;
 using Kai.Protocol;
 using Kai.Protocol.Events;
 using Kai.Protocol.Frames;
@@ -18,30 +19,22 @@ namespace Kai.Hub.Events;
 internal static partial class EventLinkEndpoint
 {
     public static IEndpointConventionBuilder MapEventLink(this IEndpointRouteBuilder app) =>
-        app.Map("/ws", HandleAsync).WithTags("WebSocket").ExcludeFromDescription();
+        app.Map("/ws", HandleAsync).WithTags("WebSocket").ExcludeFromDescription()
+            .AllowAnonymous("authenticates itself after the upgrade (close 4003); frames are checked by FramePermissions");
 
     private static async Task HandleAsync(
-        HttpContext http, TokenService tokens, EventBus bus, HubMetrics metrics, IOptions<HubOptions> hub, IOptions<EventOptions> events, TimeProvider time,
-        ILogger<EventBus> logger)
+        HttpContext http, TokenService tokens, EventBus bus, ConnectionRegistry registry, HubMetrics metrics, IOptions<HubOptions> hub,
+        IOptions<EventOptions> events, TimeProvider time, WebSocketGate gate, AuditLog audit, ILogger<EventBus> logger)
     {
-        if (!http.WebSockets.IsWebSocketRequest)
-        {
-            throw new ApiException(ErrorCodes.ValidationError, "This path takes a WebSocket upgrade (GET with Upgrade: websocket).");
-        }
-        var claims = tokens.Validate(BearerAuthenticationHandler.TokenFrom(http), out _);
-        using var socket = await http.WebSockets.AcceptWebSocketAsync();
-        var principal = claims is null ? null : KaiPrincipal.From(claims);
+        var (accepted, principal) = await WebSocketEdge.AcceptAsync(http, tokens);
+        using var socket = accepted;
         if (principal is null)
         {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            try
-            {
-                await socket.CloseAsync((System.Net.WebSockets.WebSocketCloseStatus)CloseCodes.AuthenticationFailed, "authentication failed", timeout.Token);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or System.Net.WebSockets.WebSocketException)
-            {
-                socket.Abort();
-            }
+            return;
+        }
+        using var slot = await WebSocketEdge.EnterAsync(socket, gate, principal);
+        if (slot is null)
+        {
             return;
         }
         var links = hub.Value.Links;
@@ -49,7 +42,9 @@ internal static partial class EventLinkEndpoint
         var kind = new KeyValuePair<string, object?>("kind", "events");
         metrics.Connections.Add(1, kind);
         var subscriber = new LinkSubscriber(link);
-        var session = new EventLinkSession(subscriber, bus, events.Value, time, logger);
+        var dispatcher = new FrameDispatcher(link, FramePermissions.EventLink, gate.NewMessageLimiter(), metrics, audit, time, logger);
+        var session = new EventLinkSession(subscriber, dispatcher, bus, events.Value, time);
+        registry.Add(link);
         bus.Subscribers.Add(subscriber);
         var writer = link.RunWriterAsync();
         try
@@ -62,82 +57,41 @@ internal static partial class EventLinkEndpoint
         {
             link.RequestClose(CloseCodes.Normal, "closing");
             bus.Subscribers.Remove(subscriber);
+            registry.Remove(link);
             metrics.Connections.Add(-1, kind);
             await writer;
         }
     }
 }
 
-/// <summary>Handles the frames of one <c>/ws</c> link; every frame with an <c>id</c> gets an <c>ack</c> or an <c>error</c>.</summary>
-internal sealed partial class EventLinkSession(LinkSubscriber subscriber, EventBus bus, EventOptions options, TimeProvider time, ILogger logger)
+/// <summary>Handles the frames of one <c>/ws</c> link; the shared <see cref="FrameDispatcher"/> applies the frame policy and answers.</summary>
+internal sealed class EventLinkSession(LinkSubscriber subscriber, FrameDispatcher dispatcher, EventBus bus, EventOptions options, TimeProvider time)
 {
-    public ValueTask HandleAsync(ReadOnlyMemory<byte> utf8)
+    public ValueTask HandleAsync(ReadOnlyMemory<byte> utf8) => dispatcher.HandleAsync(utf8, frame => Task.FromResult(Handle(frame)));
+
+    private object? Handle(Frame frame)
     {
-        Frame frame;
-        try
+        switch (frame.Type)
         {
-            if (utf8.IsEmpty)
-            {
-                throw new JsonException("Binary frames are not supported; send UTF-8 JSON text.");
-            }
-            frame = Frame.Parse(utf8.Span);
+            case FrameTypes.Subscribe:
+                Subscribe(frame);
+                return FrameDispatcher.Acked; // the bus queued the ack before any replayed event
+            case FrameTypes.Unsubscribe:
+                var un = FrameDispatcher.Required<UnsubscribePayload>(frame);
+                new Validation().Check(un.Events is { Count: > 0 }, "events", "must list at least one pattern").ThrowIfInvalid();
+                return new Dictionary<string, object?> { ["unsubscribed"] = subscriber.Remove(un.Events!) };
+            case FrameTypes.Publish:
+                return Publish(FrameDispatcher.Required<PublishPayload>(frame));
+            case FrameTypes.Heartbeat:
+                return null;
+            default:
+                throw new ApiException(ErrorCodes.UnsupportedFrame, $"Frame type '{frame.Type}' is not accepted on /ws.");
         }
-        catch (JsonException ex)
-        {
-            Error(null, ErrorCodes.ValidationError, $"Malformed frame: {ex.Message}");
-            return ValueTask.CompletedTask;
-        }
-        if (frame.Id is { Length: > 128 })
-        {
-            Error(null, ErrorCodes.ValidationError, "A frame id must be at most 128 characters.");
-            return ValueTask.CompletedTask;
-        }
-        try
-        {
-            object? ack;
-            switch (frame.Type)
-            {
-                case FrameTypes.Subscribe:
-                    Subscribe(frame);
-                    return ValueTask.CompletedTask; // the bus queued the ack before any replayed event
-                case FrameTypes.Unsubscribe:
-                    var un = Required<UnsubscribePayload>(frame);
-                    new Validation().Check(un.Events is { Count: > 0 }, "events", "must list at least one pattern").ThrowIfInvalid();
-                    ack = new Dictionary<string, object?> { ["unsubscribed"] = subscriber.Remove(un.Events!) };
-                    break;
-                case FrameTypes.Publish:
-                    ack = Publish(Required<PublishPayload>(frame));
-                    break;
-                case FrameTypes.Heartbeat:
-                    ack = null;
-                    break;
-                default:
-                    throw new ApiException(ErrorCodes.UnsupportedFrame, $"Frame type '{frame.Type}' is not accepted on /ws; accepted: subscribe, unsubscribe, publish, heartbeat.");
-            }
-            if (frame.Id is not null)
-            {
-                subscriber.TrySendRaw(Frame.Create(FrameTypes.Ack, ack ?? new Dictionary<string, object?>(), frame.Id, time.GetUtcNow()).ToUtf8());
-            }
-        }
-        catch (ApiException ex)
-        {
-            Error(frame.Id, ex.Code, ex.Message, ex.DetailsElement());
-        }
-        catch (JsonException ex)
-        {
-            Error(frame.Id, ErrorCodes.ValidationError, $"The payload of '{frame.Type}' is malformed: {ex.Message}");
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            Log.FrameFailed(logger, ex, frame.Type, subscriber.Principal.Id);
-            Error(frame.Id, ErrorCodes.InternalError, "The frame could not be processed.");
-        }
-        return ValueTask.CompletedTask;
     }
 
     private void Subscribe(Frame frame)
     {
-        var request = Required<SubscribePayload>(frame);
+        var request = FrameDispatcher.Required<SubscribePayload>(frame);
         var subscriptions = EventRequests.Subscriptions(request.Events, EventFilter.Parse(request.Filters), options.MaxPatternsPerSubscribe, "events");
         var since = EventRequests.Since(request.Since);
         bus.Subscribe(subscriber, subscriptions, since,
@@ -149,18 +103,6 @@ internal sealed partial class EventLinkSession(LinkSubscriber subscriber, EventB
         var e = EventRequests.Publication(subscriber.Principal, p, options.MaxPublishBytes);
         var published = bus.Publish(e);
         return new PublishAck(published.Message.Id, published.Topic);
-    }
-
-    private static T Required<T>(Frame frame) where T : class =>
-        frame.PayloadAs<T>() ?? throw new ApiException(ErrorCodes.ValidationError, $"A '{frame.Type}' frame needs a payload object.");
-
-    private void Error(string? id, string code, string message, JsonElement? details = null) =>
-        subscriber.TrySendRaw(Frame.Create(FrameTypes.Error, new ErrorPayload(code, message, details), id, time.GetUtcNow()).ToUtf8());
-
-    private static partial class Log
-    {
-        [LoggerMessage(600, LogLevel.Error, "Frame {Type} on the event link of {PrincipalId} failed")]
-        public static partial void FrameFailed(ILogger logger, Exception ex, string type, string principalId);
     }
 }
 

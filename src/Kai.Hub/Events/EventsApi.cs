@@ -16,9 +16,9 @@ internal static class EventsApi
     public static RouteGroupBuilder MapEventsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/events").WithTags("Events");
-        api.MapGet("/stream", StreamAsync).AllowAnonymous();
-        api.MapGet("/", PollAsync).RequireAuthorization();
-        api.MapPost("/", PublishAsync).RequireAuthorization();
+        api.MapGet("/stream", StreamAsync).AllowAnonymous("EventSource cannot send headers: validates the bearer header or ?token= itself");
+        api.MapGet("/", PollAsync).RequirePermission(Permissions.EventSubscribe);
+        api.MapPost("/", PublishAsync).RequirePermission(Permissions.EventPublish);
         return api;
     }
 

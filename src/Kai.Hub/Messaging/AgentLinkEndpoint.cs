@@ -6,6 +6,7 @@ using Kai.Hub.Errors;
 using Kai.Hub.Observability;
 using Kai.Hub.Logs;
 using Kai.Hub.Streams;
+using Kai.Hub.Security;
 using Kai.Hub.Storage;
 using Kai.Hub.Tasks;
 using Kai.Protocol;
@@ -22,24 +23,19 @@ namespace Kai.Hub.Messaging;
 internal static partial class AgentLinkEndpoint
 {
     public static IEndpointConventionBuilder MapAgentLinks(this IEndpointRouteBuilder app) =>
-        app.Map("/ws/agents/{agentId}", HandleAsync).WithTags("WebSocket").ExcludeFromDescription();
+        app.Map("/ws/agents/{agentId}", HandleAsync).WithTags("WebSocket").ExcludeFromDescription()
+            .AllowAnonymous("authenticates itself after the upgrade (close 4003), so a browser client learns why; frames are checked by FramePermissions");
 
     private static async Task HandleAsync(
         HttpContext http, string agentId, TokenService tokens, IHubStore store, ConnectionRegistry registry, AgentPresence presence,
         CommandService commands, TaskService tasks, Router router, HubMetrics metrics, IOptions<HubOptions> options, TimeProvider time, ILogger<LinkSession> logger,
-        PromptStreams streams, AgentLogs logs)
+        PromptStreams streams, AgentLogs logs, WebSocketGate gate, AuditLog audit)
     {
-        if (!http.WebSockets.IsWebSocketRequest)
-        {
-            throw new ApiException(ErrorCodes.ValidationError, "This path takes a WebSocket upgrade (GET with Upgrade: websocket).");
-        }
         var links = options.Value.Links;
-        var principalClaims = tokens.Validate(BearerAuthenticationHandler.TokenFrom(http), out _);
-        using var socket = await http.WebSockets.AcceptWebSocketAsync();
-        var principal = principalClaims is null ? null : KaiPrincipal.From(principalClaims);
+        var (accepted, principal) = await WebSocketEdge.AcceptAsync(http, tokens);
+        using var socket = accepted;
         if (principal is null)
         {
-            await CloseEarlyAsync(socket, CloseCodes.AuthenticationFailed, "authentication failed");
             return;
         }
         var agent = agentId.Length <= 64 ? await store.GetAgentAsync(agentId, http.RequestAborted) : null;
@@ -55,12 +51,20 @@ internal static partial class AgentLinkEndpoint
         else
         {
             // Unknown agent and someone else's agent look the same: no existence leak.
-            await CloseEarlyAsync(socket, CloseCodes.InvalidSession, "not permitted on this agent's link");
+            await WebSocketEdge.CloseEarlyAsync(socket, CloseCodes.InvalidSession, "not permitted on this agent's link");
+            return;
+        }
+
+        using var slot = await WebSocketEdge.EnterAsync(socket, gate, principal);
+        if (slot is null)
+        {
             return;
         }
 
         var link = new LinkConnection(socket, agent.AgentId, agent.OwnerId, role, principal, links.SendQueueBytes, time, metrics);
-        var session = new LinkSession(link, commands, tasks, presence, router, store, metrics, time, logger, streams, logs);
+        var dispatcher = new FrameDispatcher(link, role == LinkRole.Agent ? FramePermissions.AgentLink : FramePermissions.ObserverLink,
+            gate.NewMessageLimiter(), metrics, audit, time, logger);
+        var session = new LinkSession(link, dispatcher, commands, tasks, presence, router, store, time, streams, logs);
         var kind = new KeyValuePair<string, object?>("kind", role == LinkRole.Agent ? "agent" : "observer");
         metrics.Connections.Add(1, kind);
         registry.Add(link);
@@ -69,7 +73,7 @@ internal static partial class AgentLinkEndpoint
         {
             if (role == LinkRole.Agent)
             {
-                // Stored as active before the welcome: a client that got its welcome may rely on the registry saying so.
+                // Before the welcome: a client that has read its welcome must find the agent active.
                 await presence.LinkOpenedAsync(agent.AgentId, CancellationToken.None);
             }
             link.TrySend(Frame.Create(FrameTypes.Welcome,
@@ -107,70 +111,15 @@ internal static partial class AgentLinkEndpoint
         CloseCodes.MessageTooBig => "frame_too_large",
         _ => "disconnected",
     };
-
-    private static async Task CloseEarlyAsync(System.Net.WebSockets.WebSocket socket, int code, string reason)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        try
-        {
-            await socket.CloseAsync((System.Net.WebSockets.WebSocketCloseStatus)code, reason, timeout.Token);
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or System.Net.WebSockets.WebSocketException)
-        {
-            socket.Abort();
-        }
-    }
 }
 
 /// <summary>Handles the frames of one link. Every client frame with an <c>id</c> gets an <c>ack</c> or an <c>error</c> with that id.</summary>
-internal sealed partial class LinkSession(
-    LinkConnection link, CommandService commands, TaskService tasks, AgentPresence presence, Router router, IHubStore store, HubMetrics metrics,
-    TimeProvider time, ILogger<LinkSession> logger, PromptStreams streams, AgentLogs logs)
+internal sealed class LinkSession(
+    LinkConnection link, FrameDispatcher dispatcher, CommandService commands, TaskService tasks, AgentPresence presence, Router router, IHubStore store,
+    TimeProvider time, PromptStreams streams, AgentLogs logs)
 {
-    public async ValueTask HandleAsync(ReadOnlyMemory<byte> utf8)
-    {
-        Frame frame;
-        try
-        {
-            if (utf8.IsEmpty)
-            {
-                throw new JsonException("Binary frames are not supported; send UTF-8 JSON text.");
-            }
-            frame = Frame.Parse(utf8.Span);
-        }
-        catch (JsonException ex)
-        {
-            Error(null, ErrorCodes.ValidationError, $"Malformed frame: {ex.Message}");
-            return;
-        }
-        metrics.FramesIn.Add(1, new KeyValuePair<string, object?>("type", KnownTypes.Contains(frame.Type) ? frame.Type : "other"));
-        if (frame.Id is { Length: > 128 })
-        {
-            Error(null, ErrorCodes.ValidationError, "A frame id must be at most 128 characters.");
-            return;
-        }
-        try
-        {
-            var ack = link.Role == LinkRole.Agent ? await AgentFrameAsync(frame) : await ObserverFrameAsync(frame);
-            if (frame.Id is not null && !ReferenceEquals(ack, Acked))
-            {
-                Send(Frame.Create(FrameTypes.Ack, ack ?? new Dictionary<string, object?>(), frame.Id, time.GetUtcNow()));
-            }
-        }
-        catch (ApiException ex)
-        {
-            Error(frame.Id, ex.Code, ex.Message, ex.DetailsElement());
-        }
-        catch (JsonException ex)
-        {
-            Error(frame.Id, ErrorCodes.ValidationError, $"The payload of '{frame.Type}' is malformed: {ex.Message}");
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            Log.FrameFailed(logger, ex, frame.Type, link.AgentId);
-            Error(frame.Id, ErrorCodes.InternalError, "The frame could not be processed.");
-        }
-    }
+    public ValueTask HandleAsync(ReadOnlyMemory<byte> utf8) =>
+        dispatcher.HandleAsync(utf8, frame => link.Role == LinkRole.Agent ? AgentFrameAsync(frame) : ObserverFrameAsync(frame));
 
     private async Task<object?> AgentFrameAsync(Frame frame)
     {
@@ -251,10 +200,6 @@ internal sealed partial class LinkSession(
                 var request = Required<CommandRequest>(frame);
                 // The agent may have been deleted since the link opened.
                 var agent = await store.GetAgentAsync(link.AgentId, CancellationToken.None) ?? throw ApiException.AgentNotFound(link.AgentId);
-                if (!link.Principal.Can(Permissions.AgentCommandOwn))
-                {
-                    throw new ApiException(ErrorCodes.Forbidden, "The principal may not send commands.");
-                }
                 var command = await commands.CreateAsync(link.Principal, agent, request.Command, request.Parameters, request.Priority, request.Ttl,
                     request.CorrelationId, willWait: false, CancellationToken.None);
                 return new Dictionary<string, object?> { ["command_id"] = command.CommandId, ["status"] = command.Status };
@@ -268,21 +213,14 @@ internal sealed partial class LinkSession(
             case FrameTypes.StreamResume:
                 var resume = Required<StreamResumePayload>(frame);
                 streams.Attach(link, resume.StreamId, resume.FromChunkIndex, ack => frame.Id is null ? null : Frame.Create(FrameTypes.Ack, ack, frame.Id, time.GetUtcNow()).ToUtf8());
-                return Acked;
+                return FrameDispatcher.Acked;
 
             default:
                 throw Unsupported(frame.Type, "command, heartbeat, stream_control, stream_resume");
         }
     }
 
-    // Frame types are client-chosen strings: only known ones become metric labels, so cardinality stays bounded.
-    private static readonly HashSet<string> KnownTypes =
-        [FrameTypes.Heartbeat, FrameTypes.AgentMessage, FrameTypes.CommandResult, FrameTypes.Log, FrameTypes.StatusUpdate, FrameTypes.Command];
-
     private static readonly JsonElement NullJson = JsonDocument.Parse("null").RootElement.Clone();
-
-    /// <summary>Returned by a handler that already queued its ack (so replayed frames follow it).</summary>
-    private static readonly object Acked = new();
 
     /// <summary>Attaches an observer link opened with <c>?stream_id=</c> (the <c>websocket_url</c> of stream-prompt); failures become an <c>error</c> frame.</summary>
     public void AttachStream(string streamId, int fromChunkIndex)
@@ -293,30 +231,12 @@ internal sealed partial class LinkSession(
         }
         catch (ApiException ex)
         {
-            Error(null, ex.Code, ex.Message, ex.DetailsElement());
+            dispatcher.Error(null, ex.Code, ex.Message, ex.DetailsElement());
         }
     }
 
-    private static T Required<T>(Frame frame) where T : class =>
-        frame.PayloadAs<T>() ?? throw new ApiException(ErrorCodes.ValidationError, $"A '{frame.Type}' frame needs a payload object.");
+    private static T Required<T>(Frame frame) where T : class => FrameDispatcher.Required<T>(frame);
 
     private static ApiException Unsupported(string type, string allowed) =>
         new(ErrorCodes.UnsupportedFrame, $"Frame type '{type}' is not accepted on this link; accepted: {allowed}.");
-
-    private void Error(string? id, string code, string message, JsonElement? details = null) =>
-        Send(Frame.Create(FrameTypes.Error, new ErrorPayload(code, message, details), id, time.GetUtcNow()));
-
-    private void Send(Frame frame)
-    {
-        if (link.TrySend(frame.ToUtf8()))
-        {
-            metrics.FramesOut.Add(1, new KeyValuePair<string, object?>("type", frame.Type));
-        }
-    }
-
-    private static partial class Log
-    {
-        [LoggerMessage(200, LogLevel.Error, "Frame {Type} on the link of {AgentId} failed")]
-        public static partial void FrameFailed(ILogger logger, Exception ex, string type, string agentId);
-    }
 }

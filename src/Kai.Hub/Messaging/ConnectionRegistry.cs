@@ -11,6 +11,7 @@ internal sealed class ConnectionRegistry
 {
     private readonly ConcurrentDictionary<string, LinkConnection> _agentLinks = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, LinkConnection>> _observers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, LinkConnection> _eventLinks = new(StringComparer.Ordinal);
 
     public int AgentLinkCount => _agentLinks.Count;
 
@@ -20,12 +21,22 @@ internal sealed class ConnectionRegistry
 
     public IEnumerable<LinkConnection> ObserverLinks => _observers.Values.SelectMany(d => d.Values);
 
+    /// <summary>The general event links (<c>/ws</c>); routed to by topic through the event bus, never by agent address.</summary>
+    public IEnumerable<LinkConnection> EventLinks => _eventLinks.Values;
+
+    /// <summary>Every link of this node, of every kind (for expiry, revocation and shutdown).</summary>
+    public IEnumerable<LinkConnection> All => AgentLinks.Concat(ObserverLinks).Concat(EventLinks);
+
     public ICollection<LinkConnection> Observers(string agentId) =>
         _observers.TryGetValue(agentId, out var set) ? set.Values : [];
 
     public void Add(LinkConnection link)
     {
-        if (link.Role == LinkRole.Agent)
+        if (link.Role == LinkRole.Events)
+        {
+            _eventLinks[link.ConnectionId] = link;
+        }
+        else if (link.Role == LinkRole.Agent)
         {
             LinkConnection? replaced = null;
             _agentLinks.AddOrUpdate(link.AgentId, link, (_, old) => { replaced = old; return link; });
@@ -40,6 +51,11 @@ internal sealed class ConnectionRegistry
     /// <summary>Removes the link; returns true if it was the agent's current link (not already replaced).</summary>
     public bool Remove(LinkConnection link)
     {
+        if (link.Role == LinkRole.Events)
+        {
+            _eventLinks.TryRemove(link.ConnectionId, out _);
+            return false;
+        }
         if (link.Role == LinkRole.Agent)
         {
             return _agentLinks.TryRemove(new KeyValuePair<string, LinkConnection>(link.AgentId, link));
@@ -54,7 +70,7 @@ internal sealed class ConnectionRegistry
     /// <summary>Closes every link of this node (shutdown: 1001, so clients reconnect elsewhere or later).</summary>
     public void CloseEverything(int code, string reason)
     {
-        foreach (var link in AgentLinks.Concat(ObserverLinks))
+        foreach (var link in All)
         {
             link.RequestClose(code, reason);
         }

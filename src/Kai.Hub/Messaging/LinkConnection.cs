@@ -113,6 +113,20 @@ internal sealed class LinkConnection
         return true;
     }
 
+    /// <summary>Like <see cref="RequestClose"/>, but frames already queued (such as the error frame that says why) are sent first.</summary>
+    public bool RequestCloseAfterFlush(int code, string reason)
+    {
+        if (Interlocked.CompareExchange(ref _closeCode, code, 0) != 0)
+        {
+            return false;
+        }
+        _closeReason = reason.Length > 120 ? reason[..120] : reason;
+        // Completing the queue ends the writer loop once it is drained; it then sends the close frame.
+        _queue.Writer.TryComplete();
+        _abort.CancelAfter(CloseGrace);
+        return true;
+    }
+
     /// <summary>Sends queued frames until a close is requested, then sends the close frame.</summary>
     public async Task RunWriterAsync()
     {

@@ -16,7 +16,7 @@ namespace Kai.Hub.Observability;
 /// </summary>
 internal sealed partial class HubSweeper(
     ConnectionRegistry links, AgentPresence presence, CommandService commands, TimeProvider time, IOptions<HubOptions> options, ILogger<HubSweeper> logger,
-    IEnumerable<IHousekeeping> housekeeping)
+    IEnumerable<IHousekeeping> housekeeping, Security.WebSocketGate gate, Auth.SessionRevocations revocations)
     : BackgroundService
 {
     private readonly HubOptions _options = options.Value;
@@ -32,11 +32,24 @@ internal sealed partial class HubSweeper(
                 link.RequestClose(CloseCodes.HeartbeatTimeout, "no frame for three heartbeat intervals");
             }
         }
-        foreach (var link in links.AgentLinks.Concat(links.ObserverLinks))
+        foreach (var link in links.All)
         {
             if (link.Principal.ExpiresAt + _options.Auth.ClockSkew < now)
             {
                 link.RequestClose(CloseCodes.SessionExpired, "access token expired; reconnect with a fresh token");
+            }
+            else if (revocations.IsRevoked(link.Principal.SessionId))
+            {
+                link.RequestClose(CloseCodes.SessionExpired, "session revoked");
+            }
+        }
+        // Observer links have no heartbeat duty; one that sends nothing for the idle timeout is closed (4000).
+        var idleSince = now - gate.IdleTimeout;
+        foreach (var link in links.ObserverLinks)
+        {
+            if (link.LastInbound < idleSince)
+            {
+                link.RequestClose(CloseCodes.GenericError, "idle timeout");
             }
         }
         await presence.SweepAsync(ct);

@@ -8,7 +8,7 @@ internal static class MetricsApi
 {
     public static void MapMetricsApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/metrics", Prometheus).ExcludeFromDescription().AllowAnonymous();
+        app.MapGet("/metrics", Prometheus).ExcludeFromDescription().AllowAnonymous("Prometheus scrape: aggregate counters only, no ids of other tenants");
         app.MapGet("/api/v1/metrics", SummaryAsync).WithTags("Metrics").RequirePermission(Permissions.SystemMetricsRead);
     }
 

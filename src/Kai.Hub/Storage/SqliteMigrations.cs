@@ -173,5 +173,34 @@ internal static class SqliteMigrations
             CREATE INDEX ix_agent_logs_agent ON agent_logs (agent_id, log_id);
             CREATE INDEX ix_agent_logs_received ON agent_logs (received_at);
             """),
+        (4, "security_audit_magic_links", """
+            CREATE TABLE audit_log (
+                seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+                audit_id   TEXT NOT NULL UNIQUE,
+                at         INTEGER NOT NULL,
+                actor_id   TEXT,
+                actor_role TEXT,
+                action     TEXT NOT NULL,
+                target     TEXT,
+                outcome    TEXT NOT NULL,
+                ip         TEXT,
+                details    TEXT NOT NULL
+            );
+            CREATE INDEX ix_audit_at ON audit_log (at);
+            CREATE INDEX ix_audit_actor ON audit_log (actor_id, at);
+            CREATE INDEX ix_audit_action ON audit_log (action, at);
+            -- Append-only, enforced by the database itself, not only by the absence of API routes.
+            CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+            CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+            CREATE TABLE magic_links (
+                token_hash TEXT PRIMARY KEY,
+                email      TEXT NOT NULL COLLATE NOCASE,
+                user_id    TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                expires_at INTEGER NOT NULL,
+                used_at    INTEGER
+            );
+            CREATE INDEX ix_magic_links_expiry ON magic_links (expires_at);
+            """),
     ];
 }

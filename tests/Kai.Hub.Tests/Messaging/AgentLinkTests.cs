@@ -221,16 +221,19 @@ public sealed class AgentLinkTests
     }
 
     [Fact]
-    public async Task A_link_whose_token_expires_is_closed_with_4002()
+    public async Task Links_whose_token_expires_are_closed_with_4002()
     {
         var clock = new FakeTimeProvider();
         await using var hub = await TestHub.StartAsync(clock);
         var user = await hub.NewUserAsync();
         await using var observer = await hub.ConnectAsync("ws/agents/" + (await hub.NewAgentAsync(user.AccessToken, "exp")).AgentId, user.AccessToken);
         await observer.ReceiveAsync("welcome");
+        await using var events = await hub.ConnectAsync("ws", user.AccessToken);
+        await events.ReceiveAsync("welcome");
         clock.Advance(TimeSpan.FromMinutes(15) + TimeSpan.FromSeconds(31));
         await hub.Service<Kai.Hub.Observability.HubSweeper>().SweepOnceAsync(CancellationToken.None);
         Assert.Equal(CloseCodes.SessionExpired, await observer.ReceiveCloseAsync());
+        Assert.Equal(CloseCodes.SessionExpired, await events.ReceiveCloseAsync());
     }
 
     [Fact]
@@ -258,9 +261,12 @@ public sealed class AgentLinkTests
             await using var agent = await hub.ConnectAgentAsync(await hub.NewAgentAsync(user.AccessToken, "leaving"));
             await using var observer = await hub.ConnectAsync("ws/agents/leaving", user.AccessToken);
             await observer.ReceiveAsync("welcome");
+            await using var events = await hub.ConnectAsync("ws", user.AccessToken);
+            await events.ReceiveAsync("welcome");
             var stopping = hub.App.StopAsync();
             Assert.Equal(CloseCodes.GoingAway, await agent.ReceiveCloseAsync());
             Assert.Equal(CloseCodes.GoingAway, await observer.ReceiveCloseAsync());
+            Assert.Equal(CloseCodes.GoingAway, await events.ReceiveCloseAsync());
             await stopping.WaitAsync(TimeSpan.FromSeconds(10));
         }
         finally

@@ -1,0 +1,163 @@
+using System.Net.WebSockets;
+using System.Text.Json;
+using Kai.Hub.Auth;
+using Kai.Hub.Errors;
+using Kai.Hub.Observability;
+using Kai.Hub.Security;
+using Kai.Protocol;
+using Kai.Protocol.Frames;
+
+namespace Kai.Hub.Messaging;
+
+/// <summary>
+/// What every WebSocket edge (<c>/ws/agents/{id}</c>, <c>/ws</c>) does the same way before any frame is handled:
+/// the upgrade, the token (close 4003), and a connection slot under the per-user and per-node caps (4004, 1013).
+/// </summary>
+internal static class WebSocketEdge
+{
+    /// <summary>Accepts the upgrade and authenticates. On a bad token the socket is closed with 4003 and the principal is null.</summary>
+    /// <exception cref="ApiException">The request is not a WebSocket upgrade (400).</exception>
+    public static async Task<(WebSocket Socket, KaiPrincipal? Principal)> AcceptAsync(HttpContext http, TokenService tokens)
+    {
+        if (!http.WebSockets.IsWebSocketRequest)
+        {
+            throw new ApiException(ErrorCodes.ValidationError, "This path takes a WebSocket upgrade (GET with Upgrade: websocket).");
+        }
+        // The token is checked after the upgrade so that a browser client, which cannot read a refused upgrade's status,
+        // learns why from the close code.
+        var claims = tokens.Validate(BearerAuthenticationHandler.TokenFrom(http), out _);
+        var socket = await http.WebSockets.AcceptWebSocketAsync();
+        var principal = claims is null ? null : KaiPrincipal.From(claims);
+        if (principal is null)
+        {
+            await CloseEarlyAsync(socket, CloseCodes.AuthenticationFailed, "authentication failed");
+        }
+        return (socket, principal);
+    }
+
+    /// <summary>Takes a connection slot, or closes the socket with the refusal's code and returns null.</summary>
+    public static async Task<IDisposable?> EnterAsync(WebSocket socket, WebSocketGate gate, KaiPrincipal principal)
+    {
+        var slot = gate.TryEnter(principal, out var code, out var reason);
+        if (slot is null)
+        {
+            await CloseEarlyAsync(socket, code, reason);
+        }
+        return slot;
+    }
+
+    /// <summary>Closes a socket no writer loop owns yet; aborts it if the peer does not answer within 5 s.</summary>
+    public static async Task CloseEarlyAsync(WebSocket socket, int code, string reason)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            await socket.CloseAsync((WebSocketCloseStatus)code, reason, timeout.Token);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException)
+        {
+            socket.Abort();
+        }
+    }
+}
+
+/// <summary>
+/// The per-frame policy shared by every WebSocket edge, in one place: the per-link frame rate (over it: an error, then
+/// close 4004), parsing (a malformed frame gets an error and the link stays open), the id length, the permission the frame
+/// type declares in <see cref="FramePermissions"/> (denials are audited), and the answer: every frame with an <c>id</c>
+/// gets exactly one <c>ack</c> or <c>error</c> with that id. The edge's handler only does the frame's work.
+/// </summary>
+internal sealed partial class FrameDispatcher(
+    LinkConnection link, string edge, WindowLimiter rate, HubMetrics metrics, AuditLog audit, TimeProvider time, ILogger logger)
+{
+    /// <summary>Returned by a handler that queued its own ack (a subscribe's ack must precede the events it replays).</summary>
+    public static readonly object Acked = new();
+
+    public async ValueTask HandleAsync(ReadOnlyMemory<byte> utf8, Func<Frame, Task<object?>> handle)
+    {
+        if (link.IsClosing)
+        {
+            return;
+        }
+        if (!rate.TryTake(out var retry))
+        {
+            Send(Frame.Create(FrameTypes.Error, new ErrorPayload(ErrorCodes.RateLimitExceeded, $"More than {rate.Limit} frames per minute on this link.",
+                ApiException.ToDetails(new Dictionary<string, int> { ["retry_after"] = Math.Max(1, (int)Math.Ceiling(retry.TotalSeconds)) })), null, time.GetUtcNow()));
+            link.RequestCloseAfterFlush(CloseCodes.RateLimited, "frame rate limit exceeded");
+            return;
+        }
+        Frame frame;
+        try
+        {
+            if (utf8.IsEmpty)
+            {
+                throw new JsonException("Binary frames are not supported; send UTF-8 JSON text.");
+            }
+            frame = Frame.Parse(utf8.Span);
+        }
+        catch (JsonException ex)
+        {
+            Error(null, ErrorCodes.ValidationError, $"Malformed frame: {ex.Message}");
+            return;
+        }
+        // Frame types are client-chosen strings: only declared ones become metric labels, so cardinality stays bounded.
+        metrics.FramesIn.Add(1, new KeyValuePair<string, object?>("type", FramePermissions.IsKnownType(frame.Type) ? frame.Type : "other"));
+        if (frame.Id is { Length: > 128 })
+        {
+            Error(null, ErrorCodes.ValidationError, "A frame id must be at most 128 characters.");
+            return;
+        }
+        try
+        {
+            try
+            {
+                FramePermissions.Demand(edge, frame.Type, link.Principal);
+            }
+            catch (ApiException ex) when (ex.Code == ErrorCodes.Forbidden)
+            {
+                await audit.WriteAsync(link.Principal.Id, link.Principal.Role, AuditActions.PermissionDenied, $"frame {frame.Type} on {edge} {link.AgentId}",
+                    AuditOutcomes.Denied, null, new { edge });
+                throw;
+            }
+            var ack = await handle(frame);
+            if (frame.Id is not null && !ReferenceEquals(ack, Acked))
+            {
+                Send(Frame.Create(FrameTypes.Ack, ack ?? new Dictionary<string, object?>(), frame.Id, time.GetUtcNow()));
+            }
+        }
+        catch (ApiException ex)
+        {
+            Error(frame.Id, ex.Code, ex.Message, ex.DetailsElement());
+        }
+        catch (JsonException ex)
+        {
+            Error(frame.Id, ErrorCodes.ValidationError, $"The payload of '{frame.Type}' is malformed: {ex.Message}");
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Log.FrameFailed(logger, ex, frame.Type, edge, link.AgentId);
+            Error(frame.Id, ErrorCodes.InternalError, "The frame could not be processed.");
+        }
+    }
+
+    public void Error(string? id, string code, string message, JsonElement? details = null) =>
+        Send(Frame.Create(FrameTypes.Error, new ErrorPayload(code, message, details), id, time.GetUtcNow()));
+
+    public void Send(Frame frame)
+    {
+        if (link.TrySend(frame.ToUtf8()))
+        {
+            metrics.FramesOut.Add(1, new KeyValuePair<string, object?>("type", frame.Type));
+        }
+    }
+
+    /// <summary>Reads a frame's payload, or fails with a validation error naming the frame type.</summary>
+    public static T Required<T>(Frame frame) where T : class =>
+        frame.PayloadAs<T>() ?? throw new ApiException(ErrorCodes.ValidationError, $"A '{frame.Type}' frame needs a payload object.");
+
+    private static partial class Log
+    {
+        [LoggerMessage(200, LogLevel.Error, "Frame {Type} on {Edge} link of {Subject} failed")]
+        public static partial void FrameFailed(ILogger logger, Exception ex, string type, string edge, string subject);
+    }
+}

@@ -1,0 +1,91 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Kai.Protocol;
+
+namespace Kai.Hub.Tests.Security;
+
+/// <summary>OWASP API3 (broken object property level authorization) and API4 input limits: mass assignment, page caps, sizes.</summary>
+public sealed class InputLimitTests
+{
+    [Fact]
+    public async Task Clients_cannot_set_role_owner_or_status()
+    {
+        await using var kit = await SecurityKit.StartAsync();
+        var reg = await kit.Hub.Http.PostAsync("api/v1/auth/register", new StringContent(
+            """{"email":"mass@example.com","password":"mass-assign-pw","display_name":"M","terms_accepted":true,"role":"admin","disabled":false,"user_id":"usr_root"}""",
+            Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Created, reg.StatusCode);
+        var user = await kit.LoginAsync("mass@example.com", "mass-assign-pw");
+        Assert.Equal("user", user.UserProfile.Role);
+        Assert.NotEqual("usr_root", user.UserProfile.UserId);
+
+        var victim = await kit.Hub.NewUserAsync();
+        using var client = kit.Hub.Client(user.AccessToken);
+        foreach (var (url, body) in new[]
+        {
+            ("api/v1/agents/register", $$"""{"id":"mass-1","type":"t","owner_id":"{{victim.UserProfile.UserId}}","status":"active","client_secret":"kas_mine"}"""),
+            ("api/v1/agents", $$"""{"name":"mass-2","type":"t","owner_id":"{{victim.UserProfile.UserId}}","status":"active"}"""),
+        })
+        {
+            var res = await client.PostAsync(url, new StringContent(body, Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.Created, res.StatusCode);
+            var created = await res.Content.ReadFromJsonAsync<JsonElement>(KaiJson.Options);
+            Assert.NotEqual("kas_mine", created.GetProperty("client_secret").GetString());
+            var view = await client.GetFromJsonAsync<JsonElement>($"api/v1/agents/{created.GetProperty("agent_id").GetString()}", KaiJson.Options);
+            Assert.Equal(user.UserProfile.UserId, view.GetProperty("owner_id").GetString());
+            Assert.Equal("offline", view.GetProperty("status").GetString());
+        }
+        // Nothing landed in the victim's tenant.
+        Assert.Equal(0, (await kit.Hub.Client(victim.AccessToken).GetFromJsonAsync<JsonElement>("api/v1/agents", KaiJson.Options)).GetProperty("total").GetInt32());
+    }
+
+    [Theory]
+    [InlineData("api/v1/agents")]
+    [InlineData("api/v1/tasks")]
+    [InlineData("api/v1/workflows")]
+    public async Task Page_sizes_are_capped(string list)
+    {
+        await using var kit = await SecurityKit.StartAsync();
+        var user = await kit.Hub.NewUserAsync();
+        using var client = kit.Hub.Client(user.AccessToken);
+        await SecurityKit.ErrorAsync(await client.GetAsync(list + "?limit=101"), HttpStatusCode.BadRequest, ErrorCodes.ValidationError);
+        await SecurityKit.ErrorAsync(await client.GetAsync(list + "?offset=-1"), HttpStatusCode.BadRequest, ErrorCodes.ValidationError);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(list + "?limit=100")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Oversized_bodies_and_strings_are_refused()
+    {
+        await using var kit = await SecurityKit.StartAsync();
+        var user = await kit.Hub.NewUserAsync();
+        using var client = kit.Hub.Client(user.AccessToken);
+        var huge = new string('x', 1024 * 1024 + 1);
+        var res = await client.PostAsync("api/v1/agents", new StringContent($$"""{"name":"{{huge}}","type":"t"}""", Encoding.UTF8, "application/json"));
+        await SecurityKit.ErrorAsync(res, HttpStatusCode.RequestEntityTooLarge, ErrorCodes.PayloadTooLarge);
+        var longName = await client.PostAsJsonAsync("api/v1/agents", new { name = new string('n', 101), type = "t" }, KaiJson.Options);
+        await SecurityKit.ErrorAsync(longName, HttpStatusCode.BadRequest, ErrorCodes.ValidationError);
+        var manyCaps = await client.PostAsJsonAsync("api/v1/agents/register", new { type = "t", capabilities = Enumerable.Range(0, 65).Select(i => $"c{i}") }, KaiJson.Options);
+        await SecurityKit.ErrorAsync(manyCaps, HttpStatusCode.BadRequest, ErrorCodes.ValidationError);
+        // The auth routes take small bodies only (16 KiB).
+        var bigLogin = await kit.Hub.Http.PostAsync("api/v1/auth/login", new StringContent($$"""{"email":"a@b.co","password":"{{new string('p', 20_000)}}"}""", Encoding.UTF8, "application/json"));
+        await SecurityKit.ErrorAsync(bigLogin, HttpStatusCode.RequestEntityTooLarge, ErrorCodes.PayloadTooLarge);
+        var longToken = await kit.Hub.Client(new string('a', 9000)).GetAsync("api/v1/auth/session");
+        Assert.Equal(HttpStatusCode.Unauthorized, longToken.StatusCode);
+    }
+
+    [Fact]
+    public async Task Ssrf_only_http_health_check_urls_are_stored_and_never_other_schemes()
+    {
+        await using var kit = await SecurityKit.StartAsync();
+        var user = await kit.Hub.NewUserAsync();
+        using var client = kit.Hub.Client(user.AccessToken);
+        foreach (var url in new[] { "file:///etc/passwd", "gopher://127.0.0.1:25/", "ftp://example.com/x", "//no-scheme", "http//broken" })
+        {
+            var res = await client.PostAsJsonAsync("api/v1/agents/register", new { type = "t", health_check_url = url }, KaiJson.Options);
+            var error = await SecurityKit.ErrorAsync(res, HttpStatusCode.BadRequest, ErrorCodes.ValidationError);
+            Assert.True(error.GetProperty("details").TryGetProperty("health_check_url", out _));
+        }
+    }
+}

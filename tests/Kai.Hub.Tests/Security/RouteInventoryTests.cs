@@ -1,0 +1,143 @@
+using System.Reflection;
+using Kai.Hub.Auth;
+using Kai.Hub.Messaging;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Kai.Hub.Tests.Security;
+
+/// <summary>
+/// Every mapped endpoint and every WebSocket frame type declares its permission (or why it is anonymous) and names the test that
+/// proves another tenant cannot use it. A new route or frame type fails here until both are added.
+/// </summary>
+public sealed class RouteInventoryTests
+{
+    /// <summary>
+    /// Route → the test proving its cross-tenant (or non-privileged) negative case. Routes in <see cref="CrossTenantTests.RestCases"/>
+    /// need no entry here: the cross-tenant theory runs each of them.
+    /// </summary>
+    internal static readonly Dictionary<string, string> NegativeTests = new(StringComparer.Ordinal)
+    {
+        ["GET /.well-known/jwks.json"] = "TokenTypeAndRotationTests.Jwks_publishes_current_and_previous_public_keys_only",
+        ["GET /openapi.json"] = "SecurityHeadersTests.Api_answers_carry_security_headers_and_docs_still_load",
+        ["* /health"] = "SecurityHeadersTests.Api_answers_carry_security_headers_and_docs_still_load",
+        ["* /ready"] = "SecurityHeadersTests.Api_answers_carry_security_headers_and_docs_still_load",
+        ["GET /metrics"] = "CrossTenantTests.Metrics_summary_shows_only_own_agents",
+        ["GET /api/v1/metrics"] = "CrossTenantTests.Metrics_summary_shows_only_own_agents",
+        ["POST /api/v1/auth/register"] = "InputLimitTests.Clients_cannot_set_role_owner_or_status",
+        ["POST /api/v1/auth/login"] = "LoginHardeningTests.Failed_logins_back_off_per_account_with_the_same_answer_for_unknown_emails",
+        ["POST /api/v1/auth/magic-link"] = "MagicLinkTests.Same_answer_for_known_and_unknown_emails",
+        ["POST /api/v1/auth/verify-magic"] = "MagicLinkTests.Magic_token_works_once",
+        ["POST /api/v1/auth/refresh"] = "RefreshFamilyTests.Reuse_after_the_grace_window_revokes_the_family",
+        ["POST /api/v1/auth/token"] = "SecretRotationTests.Rotation_kills_the_old_secret_and_its_tokens",
+        ["POST /api/v1/auth/logout"] = "RefreshFamilyTests.Logout_revokes_the_family_and_clears_the_cookie",
+        ["GET /api/v1/auth/session"] = "TokenTypeAndRotationTests.Refresh_magic_and_client_secrets_are_never_access_tokens",
+        ["POST /api/v1/agents/register"] = "InputLimitTests.Clients_cannot_set_role_owner_or_status",
+        ["POST /api/v1/agents/"] = "InputLimitTests.Clients_cannot_set_role_owner_or_status",
+        ["POST /api/v1/tasks/"] = "CrossTenantTests.Task_for_another_tenants_agent_is_refused",
+        ["POST /api/v1/workflows/"] = "CrossTenantTests.Lists_never_show_other_tenants_objects",
+        ["GET /api/v1/agents/"] = "CrossTenantTests.Lists_never_show_other_tenants_objects",
+        ["GET /api/v1/tasks/"] = "CrossTenantTests.Lists_never_show_other_tenants_objects",
+        ["GET /api/v1/schedules/"] = "CrossTenantTests.Lists_never_show_other_tenants_objects",
+        ["GET /api/v1/workflows/"] = "CrossTenantTests.Lists_never_show_other_tenants_objects",
+        ["GET /api/v1/audit"] = "AdminApiTests.Non_admins_are_refused_every_admin_route_and_it_is_audited",
+        ["GET /api/v1/admin/users"] = "AdminApiTests.Non_admins_are_refused_every_admin_route_and_it_is_audited",
+        ["PUT /api/v1/admin/users/{userId}/role"] = "AdminApiTests.Non_admins_are_refused_every_admin_route_and_it_is_audited",
+        ["POST /api/v1/admin/users/{userId}/disable"] = "AdminApiTests.Non_admins_are_refused_every_admin_route_and_it_is_audited",
+        ["POST /api/v1/admin/users/{userId}/enable"] = "AdminApiTests.Non_admins_are_refused_every_admin_route_and_it_is_audited",
+        ["GET /api/v1/admin/agents"] = "AdminApiTests.Non_admins_are_refused_every_admin_route_and_it_is_audited",
+        ["POST /api/v1/admin/keys/rotate"] = "AdminApiTests.Non_admins_are_refused_every_admin_route_and_it_is_audited",
+        ["* /ws/agents/{agentId}"] = "CrossTenantTests.Another_tenants_agent_link_cannot_be_opened",
+        ["* /ws"] = "EventFallbackTests.Another_users_events_are_never_seen_over_websocket_sse_or_polling",
+        ["GET /api/v1/events/stream"] = "EventFallbackTests.Another_users_events_are_never_seen_over_websocket_sse_or_polling",
+        ["GET /api/v1/events/"] = "EventFallbackTests.Another_users_events_are_never_seen_over_websocket_sse_or_polling",
+        ["POST /api/v1/events/"] = "EventLinkTests.Publish_namespaces_depend_on_the_role_and_system_alerts_reach_everyone",
+    };
+
+    /// <summary>Frame type (per edge) → the test proving the cross-tenant negative case over WebSocket.</summary>
+    internal static readonly Dictionary<string, string> FrameTests = new(StringComparer.Ordinal)
+    {
+        [$"{FramePermissions.AgentLink} heartbeat"] = "CrossTenantTests.Another_tenants_agent_link_cannot_be_opened",
+        [$"{FramePermissions.AgentLink} status_update"] = "CrossTenantTests.Another_tenants_agent_link_cannot_be_opened",
+        [$"{FramePermissions.AgentLink} log"] = "CrossTenantTests.Another_tenants_agent_link_cannot_be_opened",
+        [$"{FramePermissions.AgentLink} agent_message"] = "CrossTenantTests.An_agent_cannot_reach_another_tenants_objects_over_its_link",
+        [$"{FramePermissions.AgentLink} command_result"] = "CrossTenantTests.An_agent_cannot_reach_another_tenants_objects_over_its_link",
+        [$"{FramePermissions.AgentLink} task_update"] = "CrossTenantTests.An_agent_cannot_reach_another_tenants_objects_over_its_link",
+        [$"{FramePermissions.ObserverLink} command"] = "CrossTenantTests.Another_tenants_agent_link_cannot_be_opened",
+        [$"{FramePermissions.ObserverLink} heartbeat"] = "CrossTenantTests.Another_tenants_agent_link_cannot_be_opened",
+        [$"{FramePermissions.ObserverLink} stream_control"] = "CrossTenantTests.Another_tenants_agent_link_cannot_be_opened",
+        [$"{FramePermissions.ObserverLink} stream_resume"] = "CrossTenantTests.Another_tenants_agent_link_cannot_be_opened",
+        [$"{FramePermissions.AgentLink} stream_chunk"] = "PromptStreamTests.Abandoned_streams_are_cancelled_and_forgotten_by_the_sweeper_and_bad_requests_are_refused",
+        [$"{FramePermissions.EventLink} subscribe"] = "EventFallbackTests.Another_users_events_are_never_seen_over_websocket_sse_or_polling",
+        [$"{FramePermissions.EventLink} unsubscribe"] = "EventFallbackTests.Another_users_events_are_never_seen_over_websocket_sse_or_polling",
+        [$"{FramePermissions.EventLink} heartbeat"] = "EventFallbackTests.Another_users_events_are_never_seen_over_websocket_sse_or_polling",
+        [$"{FramePermissions.EventLink} publish"] = "EventLinkTests.Publish_namespaces_depend_on_the_role_and_system_alerts_reach_everyone",
+    };
+
+    internal static async Task<IReadOnlyList<(string Key, EndpointMetadataCollection Metadata)>> LiveRoutesAsync()
+    {
+        await using var hub = await Kai.Testing.TestHub.StartAsync();
+        var sources = hub.Services.GetServices<EndpointDataSource>();
+        return [.. sources.SelectMany(s => s.Endpoints).OfType<RouteEndpoint>()
+            .SelectMany(e =>
+            {
+                var methods = e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? ["*"];
+                return methods.Select(m => ($"{m} {e.RoutePattern.RawText}", e.Metadata));
+            })
+            .DistinctBy(x => x.Item1)];
+    }
+
+    [Fact]
+    public async Task Every_route_declares_a_permission_or_an_anonymous_reason()
+    {
+        var missing = (await LiveRoutesAsync())
+            .Where(r => r.Metadata.GetMetadata<RequiredPermission>() is null && r.Metadata.GetMetadata<AnonymousReason>() is not { Reason.Length: > 0 })
+            .Select(r => r.Key).ToList();
+        Assert.True(missing.Count == 0, "Declare .RequirePermission(...) or .AllowAnonymous(reason) on: " + string.Join(", ", missing));
+    }
+
+    [Fact]
+    public async Task Every_route_has_a_named_negative_test_and_the_table_has_no_stale_rows()
+    {
+        var live = (await LiveRoutesAsync()).Select(r => r.Key).ToHashSet(StringComparer.Ordinal);
+        var covered = NegativeTests.Keys.Concat(CrossTenantTests.RestCases.Keys).ToHashSet(StringComparer.Ordinal);
+        var untested = live.Except(covered).Order(StringComparer.Ordinal).ToList();
+        var stale = covered.Except(live).Order(StringComparer.Ordinal).ToList();
+        Assert.True(untested.Count == 0, "Routes without a cross-tenant/negative test (add to CrossTenantTests.RestCases or NegativeTests): " + string.Join(", ", untested));
+        Assert.True(stale.Count == 0, "Rows for routes that no longer exist: " + string.Join(", ", stale));
+        AssertTestsExist(NegativeTests.Values);
+    }
+
+    [Fact]
+    public void Every_frame_type_declares_a_permission_and_has_a_cross_tenant_test()
+    {
+        var live = FramePermissions.Table.Keys.Select(k => $"{k.Edge} {k.Type}").ToHashSet(StringComparer.Ordinal);
+        Assert.All(FramePermissions.Table.Values, p => Assert.False(string.IsNullOrEmpty(p)));
+        var untested = live.Except(FrameTests.Keys).ToList();
+        var stale = FrameTests.Keys.Except(live).ToList();
+        Assert.True(untested.Count == 0, "Frame types without a cross-tenant test: " + string.Join(", ", untested));
+        Assert.True(stale.Count == 0, "Rows for frame types that no longer exist: " + string.Join(", ", stale));
+        AssertTestsExist(FrameTests.Values);
+    }
+
+    [Fact]
+    public void Every_declared_permission_is_granted_to_some_role()
+    {
+        var granted = Roles.All.SelectMany(Roles.PermissionsOf).ToHashSet(StringComparer.Ordinal);
+        Assert.All(FramePermissions.Table.Values, p => Assert.Contains(p, granted));
+    }
+
+    private static void AssertTestsExist(IEnumerable<string> names)
+    {
+        var types = typeof(RouteInventoryTests).Assembly.GetTypes();
+        foreach (var name in names.Distinct())
+        {
+            var (type, method) = (name[..name.LastIndexOf('.')], name[(name.LastIndexOf('.') + 1)..]);
+            var t = types.SingleOrDefault(x => x.Name == type);
+            Assert.True(t is not null, $"No test class {type} (named for {name})");
+            var m = t.GetMethod(method, BindingFlags.Public | BindingFlags.Instance);
+            Assert.True(m is not null && (m.GetCustomAttribute<FactAttribute>() is not null), $"No test method {name}");
+        }
+    }
+}
