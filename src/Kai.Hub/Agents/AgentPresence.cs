@@ -72,8 +72,8 @@ internal sealed class AgentPresence(IHubStore store, Router router, ConnectionRe
                 agentId, next, now, heartbeat ? now : null, reported, currentTasks, metricsJson, linked), ct);
             if (next != agent.Status)
             {
-                var frame = Frame.Create(FrameTypes.StatusUpdate, new StatusUpdatePayload(agentId, next, agent.Status, reason, now), timestamp: now);
-                await router.RouteAsync(new Envelope(FrameTypes.StatusUpdate, Address.ObserversOf(agentId), frame.ToUtf8(), null), ct);
+                var frame = Frame.Encode(FrameTypes.StatusUpdate, new StatusUpdatePayload(agentId, next, agent.Status, reason, now), timestamp: now);
+                await router.RouteAsync(new Envelope(FrameTypes.StatusUpdate, Address.ObserversOf(agentId), frame, null), ct);
                 await events.PublishAsync(new SystemEvent("agent.status_changed", agentId,
                     new { agent_id = agentId, status = next, previous_status = agent.Status, reason }, agent.OwnerId, SourceAgent: agentId), ct);
             }

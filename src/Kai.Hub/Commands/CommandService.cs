@@ -150,7 +150,7 @@ internal sealed partial class CommandService(
             waiter.TrySetResult(command);
         }
         var payload = new CommandResultPayload(command.CommandId, command.Status, ResultElement(command), command.Error);
-        var frame = Frame.Create(FrameTypes.CommandResult, payload, timestamp: command.UpdatedAt).ToUtf8();
+        var frame = Frame.Encode(FrameTypes.CommandResult, payload, timestamp: command.UpdatedAt);
         await router.RouteAsync(new Envelope(FrameTypes.CommandResult, Address.ObserversOf(command.AgentId), frame, null), ct);
     }
 
@@ -160,8 +160,8 @@ internal sealed partial class CommandService(
     private static byte[] CommandFrame(CommandRecord c)
     {
         using var parameters = JsonDocument.Parse(c.ParametersJson);
-        return Frame.Create(FrameTypes.Command,
-            new CommandPayload(c.CommandId, c.Command, parameters.RootElement, c.Priority, c.Deadline, c.CorrelationId, c.TraceParent), c.CommandId).ToUtf8();
+        return Frame.Encode(FrameTypes.Command,
+            new CommandPayload(c.CommandId, c.Command, parameters.RootElement, c.Priority, c.Deadline, c.CorrelationId, c.TraceParent), c.CommandId);
     }
 
     private static partial class Log

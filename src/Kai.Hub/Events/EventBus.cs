@@ -133,7 +133,7 @@ internal sealed partial class EventBus(Router router, TopicSubscriptions subscri
             {
                 subscriber.TrySendRaw(subscriber is SseSubscriber
                     ? BusEvent.SseBytes(FrameTypes.Gap, null, JsonSerializer.SerializeToUtf8Bytes(gap, KaiJsonContext.Default.GapPayload))
-                    : Frame.Create(FrameTypes.Gap, gap, timestamp: time.GetUtcNow()).ToUtf8());
+                    : Frame.Encode(FrameTypes.Gap, gap, timestamp: time.GetUtcNow()));
             }
             foreach (var e in recovery?.Events ?? [])
             {

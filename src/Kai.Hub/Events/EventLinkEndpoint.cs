@@ -49,8 +49,8 @@ internal static partial class EventLinkEndpoint
         var writer = link.RunWriterAsync();
         try
         {
-            link.TrySend(Frame.Create(FrameTypes.Welcome, new EventLinkWelcome(principal.Id, principal.Role, bus.Epoch, bus.Position.ToString(),
-                links.MaxFrameBytes, events.Value.MaxPatternsPerLink, events.Value.MaxPublishBytes), timestamp: time.GetUtcNow()).ToUtf8());
+            link.TrySend(Frame.Encode(FrameTypes.Welcome, new EventLinkWelcome(principal.Id, principal.Role, bus.Epoch, bus.Position.ToString(),
+                links.MaxFrameBytes, events.Value.MaxPatternsPerLink, events.Value.MaxPublishBytes), timestamp: time.GetUtcNow()));
             await link.RunReaderAsync(links.MaxFrameBytes, session.HandleAsync);
         }
         finally
@@ -95,7 +95,7 @@ internal sealed class EventLinkSession(LinkSubscriber subscriber, FrameDispatche
         var subscriptions = EventRequests.Subscriptions(request.Events, EventFilter.Parse(request.Filters), options.MaxPatternsPerSubscribe, "events");
         var since = EventRequests.Since(request.Since);
         bus.Subscribe(subscriber, subscriptions, since,
-            ack => frame.Id is null ? null : Frame.Create(FrameTypes.Ack, ack, frame.Id, time.GetUtcNow()).ToUtf8());
+            ack => frame.Id is null ? null : Frame.Encode(FrameTypes.Ack, ack, frame.Id, time.GetUtcNow()));
     }
 
     private PublishAck Publish(PublishPayload p)

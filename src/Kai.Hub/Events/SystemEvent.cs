@@ -33,7 +33,7 @@ internal sealed class BusEvent
         OwnerId = ownerId;
         Message = message;
         Position = new EventPosition(epoch, offset);
-        Frame = Kai.Protocol.Frames.Frame.Create(FrameTypes.Event, message, timestamp: message.Timestamp).ToUtf8();
+        Frame = Kai.Protocol.Frames.Frame.Encode(FrameTypes.Event, message, timestamp: message.Timestamp);
         Json = JsonSerializer.SerializeToUtf8Bytes(message, KaiJsonContext.Default.EventMessage);
     }
 

@@ -76,9 +76,9 @@ internal static partial class AgentLinkEndpoint
                 // Before the welcome: a client that has read its welcome must find the agent active.
                 await presence.LinkOpenedAsync(agent.AgentId, CancellationToken.None);
             }
-            link.TrySend(Frame.Create(FrameTypes.Welcome,
+            link.TrySend(Frame.Encode(FrameTypes.Welcome,
                 new WelcomePayload(agent.AgentId, role == LinkRole.Agent ? "agent" : "observer", (int)links.HeartbeatInterval.TotalSeconds, links.MaxFrameBytes),
-                timestamp: time.GetUtcNow()).ToUtf8());
+                timestamp: time.GetUtcNow()));
             if (role == LinkRole.Agent)
             {
                 await commands.DeliverPendingAsync(agent.AgentId, CancellationToken.None);
@@ -142,9 +142,9 @@ internal sealed class LinkSession(
                     .Length(msg.CorrelationId, "correlation_id", 1, 128, required: false)
                     .ThrowIfInvalid();
                 var content = msg.Content.ValueKind == JsonValueKind.Undefined ? NullJson : msg.Content;
-                var delivery = Frame.Create(FrameTypes.AgentMessage,
+                var delivery = Frame.Encode(FrameTypes.AgentMessage,
                     new AgentMessageDelivery(link.AgentId, msg.MessageType, content, msg.RequiresResponse, msg.CorrelationId), timestamp: time.GetUtcNow());
-                var status = await router.RouteAsync(new Envelope(FrameTypes.AgentMessage, Address.Agent(msg.ToAgent), delivery.ToUtf8(), link.Principal), CancellationToken.None);
+                var status = await router.RouteAsync(new Envelope(FrameTypes.AgentMessage, Address.Agent(msg.ToAgent), delivery, link.Principal), CancellationToken.None);
                 return status switch
                 {
                     RouteStatus.Delivered => new Dictionary<string, object?> { ["delivered"] = true, ["to_agent"] = msg.ToAgent },
@@ -171,8 +171,8 @@ internal sealed class LinkSession(
                     .Length(log.Component, "component", 1, 128, required: false)
                     .ThrowIfInvalid();
                 await logs.AppendAsync(link.AgentId, log, frame.Timestamp, CancellationToken.None);
-                var relayed = Frame.Create(FrameTypes.Log, log with { AgentId = link.AgentId, Timestamp = log.Timestamp ?? frame.Timestamp }, timestamp: time.GetUtcNow());
-                await router.RouteAsync(new Envelope(FrameTypes.Log, Address.ObserversOf(link.AgentId), relayed.ToUtf8(), null), CancellationToken.None);
+                var relayed = Frame.Encode(FrameTypes.Log, log with { AgentId = link.AgentId, Timestamp = log.Timestamp ?? frame.Timestamp }, timestamp: time.GetUtcNow());
+                await router.RouteAsync(new Envelope(FrameTypes.Log, Address.ObserversOf(link.AgentId), relayed, null), CancellationToken.None);
                 return null;
 
             case FrameTypes.StatusUpdate:
@@ -212,7 +212,7 @@ internal sealed class LinkSession(
 
             case FrameTypes.StreamResume:
                 var resume = Required<StreamResumePayload>(frame);
-                streams.Attach(link, resume.StreamId, resume.FromChunkIndex, ack => frame.Id is null ? null : Frame.Create(FrameTypes.Ack, ack, frame.Id, time.GetUtcNow()).ToUtf8());
+                streams.Attach(link, resume.StreamId, resume.FromChunkIndex, ack => frame.Id is null ? null : Frame.Encode(FrameTypes.Ack, ack, frame.Id, time.GetUtcNow()));
                 return FrameDispatcher.Acked;
 
             default:

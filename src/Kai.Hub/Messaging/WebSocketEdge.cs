@@ -81,8 +81,8 @@ internal sealed partial class FrameDispatcher(
         }
         if (!rate.TryTake(out var retry))
         {
-            Send(Frame.Create(FrameTypes.Error, new ErrorPayload(ErrorCodes.RateLimitExceeded, $"More than {rate.Limit} frames per minute on this link.",
-                ApiException.ToDetails(new Dictionary<string, int> { ["retry_after"] = Math.Max(1, (int)Math.Ceiling(retry.TotalSeconds)) })), null, time.GetUtcNow()));
+            Send(FrameTypes.Error, new ErrorPayload(ErrorCodes.RateLimitExceeded, $"More than {rate.Limit} frames per minute on this link.",
+                ApiException.ToDetails(new Dictionary<string, int> { ["retry_after"] = Math.Max(1, (int)Math.Ceiling(retry.TotalSeconds)) })), null);
             link.RequestCloseAfterFlush(CloseCodes.RateLimited, "frame rate limit exceeded");
             return;
         }
@@ -122,7 +122,7 @@ internal sealed partial class FrameDispatcher(
             var ack = await handle(frame);
             if (frame.Id is not null && !ReferenceEquals(ack, Acked))
             {
-                Send(Frame.Create(FrameTypes.Ack, ack ?? new Dictionary<string, object?>(), frame.Id, time.GetUtcNow()));
+                Send(FrameTypes.Ack, ack ?? EmptyAck, frame.Id);
             }
         }
         catch (ApiException ex)
@@ -141,15 +141,18 @@ internal sealed partial class FrameDispatcher(
     }
 
     public void Error(string? id, string code, string message, JsonElement? details = null) =>
-        Send(Frame.Create(FrameTypes.Error, new ErrorPayload(code, message, details), id, time.GetUtcNow()));
+        Send(FrameTypes.Error, new ErrorPayload(code, message, details), id);
 
-    public void Send(Frame frame)
+    /// <summary>Queues one frame on this link, encoded once, straight to bytes.</summary>
+    public void Send<T>(string type, T payload, string? id)
     {
-        if (link.TrySend(frame.ToUtf8()))
+        if (link.TrySend(Frame.Encode(type, payload, id, time.GetUtcNow())))
         {
-            metrics.FramesOut.Add(1, new KeyValuePair<string, object?>("type", frame.Type));
+            metrics.FramesOut.Add(1, new KeyValuePair<string, object?>("type", type));
         }
     }
+
+    private static readonly Dictionary<string, object?> EmptyAck = [];
 
     /// <summary>Reads a frame's payload, or fails with a validation error naming the frame type.</summary>
     public static T Required<T>(Frame frame) where T : class =>

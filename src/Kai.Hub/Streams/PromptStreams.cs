@@ -56,7 +56,7 @@ internal sealed partial class PromptStreams(
                 stream.Observers[observer.ConnectionId] = observer;
             }
         }
-        var prompt = Frame.Create(FrameTypes.StreamPrompt, new StreamPromptPayload(streamId, request.Prompt!, request.Context), streamId, time.GetUtcNow()).ToUtf8();
+        var prompt = Frame.Encode(FrameTypes.StreamPrompt, new StreamPromptPayload(streamId, request.Prompt!, request.Context), streamId, time.GetUtcNow());
         if (await router.RouteAsync(new Envelope(FrameTypes.StreamPrompt, Address.Agent(agent.AgentId), prompt, principal), ct) != RouteStatus.Delivered)
         {
             _streams.TryRemove(streamId, out _);
@@ -96,7 +96,7 @@ internal sealed partial class PromptStreams(
                     new Dictionary<string, string[]> { ["chunk_index"] = [$"must be {stream.NextIndex}"] });
             }
             var now = time.GetUtcNow();
-            var frame = Frame.Create(FrameTypes.StreamChunk, chunk with { Chunk = chunk.Chunk ?? "", AgentId = stream.AgentId }, timestamp: now).ToUtf8();
+            var frame = Frame.Encode(FrameTypes.StreamChunk, chunk with { Chunk = chunk.Chunk ?? "", AgentId = stream.AgentId }, timestamp: now);
             stream.Chunks.Add((chunk.ChunkIndex, frame));
             stream.RetainedBytes += frame.Length;
             stream.NextIndex++;
@@ -247,7 +247,7 @@ internal sealed partial class PromptStreams(
 
     private void Notify(PromptStream stream, string action, string reason, bool forwardToAgent)
     {
-        var frame = Frame.Create(FrameTypes.StreamControl, new StreamControlPayload(stream.StreamId, action, reason), timestamp: time.GetUtcNow()).ToUtf8();
+        var frame = Frame.Encode(FrameTypes.StreamControl, new StreamControlPayload(stream.StreamId, action, reason), timestamp: time.GetUtcNow());
         stream.Broadcast(frame);
         if (forwardToAgent)
         {

@@ -279,7 +279,7 @@ internal sealed partial class TaskService(
         }
         var payload = new TaskPayload(t.TaskId, t.Type, JsonSerializer.SerializeToElement(input, KaiJson.Options), t.Attempts, t.MaxAttempts,
             t.FencingToken, t.LeaseExpiresAt!.Value, t.Deadline!.Value, t.Priority, t.ParentWorkflowId, t.StageName);
-        return Frame.Create(FrameTypes.Task, payload, t.TaskId + "#" + t.FencingToken, time.GetUtcNow()).ToUtf8();
+        return Frame.Encode(FrameTypes.Task, payload, t.TaskId + "#" + t.FencingToken, time.GetUtcNow());
     }
 
     // ---- reports from agents ----
@@ -446,7 +446,7 @@ internal sealed partial class TaskService(
         }
         if (before.Status == TaskStatuses.InProgress && before.CurrentAgent is { } agentId)
         {
-            var frame = Frame.Create(FrameTypes.TaskCancel, new TaskCancelPayload(taskId, before.FencingToken, reason), timestamp: now).ToUtf8();
+            var frame = Frame.Encode(FrameTypes.TaskCancel, new TaskCancelPayload(taskId, before.FencingToken, reason), timestamp: now);
             await router.RouteAsync(new Envelope(FrameTypes.TaskCancel, Address.Agent(agentId), frame, null), ct);
         }
         var canceled = before with { Status = TaskStatuses.Canceled, Error = reason, ErrorCode = null, LeaseExpiresAt = null, Deadline = null, UpdatedAt = now };
@@ -488,7 +488,7 @@ internal sealed partial class TaskService(
             metrics.LeaseExpiries.Add(1, new KeyValuePair<string, object?>("reason", timedOut ? "timeout" : "lease_expired"));
             if (timedOut && task.CurrentAgent is { } agentId)
             {
-                var frame = Frame.Create(FrameTypes.TaskCancel, new TaskCancelPayload(task.TaskId, task.FencingToken, "timeout"), timestamp: now).ToUtf8();
+                var frame = Frame.Encode(FrameTypes.TaskCancel, new TaskCancelPayload(task.TaskId, task.FencingToken, "timeout"), timestamp: now);
                 await router.RouteAsync(new Envelope(FrameTypes.TaskCancel, Address.Agent(agentId), frame, null), ct);
             }
             await FailAttemptAsync(task, error, timedOut ? ErrorCodes.TaskTimeout : ErrorCodes.AgentUnavailable, ct);
