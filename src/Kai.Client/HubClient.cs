@@ -357,7 +357,7 @@ public sealed partial class HubClient : IDisposable
 
     private async Task<string?> EnsureAccessTokenAsync(CancellationToken ct)
     {
-        if (_accessToken is not null && _time.GetUtcNow() < _accessExpires - RefreshMargin)
+        if (_accessToken is not null && _time.GetUtcNow() + RefreshMargin < _accessExpires)
         {
             return _accessToken;
         }
@@ -368,7 +368,7 @@ public sealed partial class HubClient : IDisposable
         await _refreshLock.WaitAsync(ct);
         try
         {
-            if (_accessToken is not null && _time.GetUtcNow() < _accessExpires - RefreshMargin)
+            if (_accessToken is not null && _time.GetUtcNow() + RefreshMargin < _accessExpires)
             {
                 return _accessToken;
             }
