@@ -174,6 +174,10 @@ public sealed partial class AgentHost : IAsyncDisposable
                 UseJitter = true,
                 Delay = _options.ReconnectDelay,
                 MaxDelay = _options.MaxReconnectDelay,
+                // 4002: the token expired or the session was revoked; ServeOnceAsync fetches a new token first, so reconnect at once.
+                // Only on the first attempt, so a hub that keeps closing with 4002 still gets backoff. 4004 and 1013 take the backoff.
+                DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(
+                    args.AttemptNumber == 0 && args.Outcome.Exception is HubLinkClosedException { Code: CloseCodes.SessionExpired } ? TimeSpan.Zero : null),
                 ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => ex is not OperationCanceledException && !IsTerminal(ex)),
                 OnRetry = args =>
                 {

@@ -26,13 +26,15 @@ public sealed class EventSubscriptionOptions
 
 /// <summary>
 /// A subscription that survives link losses: it opens <c>/ws</c>, subscribes, and yields events and gaps; when the link drops
-/// (hub restart 1001, slow consumer 4008, token expiry 4002, network), it reconnects with exponential backoff and jitter and
+/// (hub restart 1001, slow consumer 4008, rate limited 4004, node full 1013, network), it reconnects with exponential backoff and jitter
+/// (after 4002, token expired or session revoked, it fetches a new token and reconnects at once) and
 /// subscribes again with <c>since</c> = the last event id it yielded, so nothing still in history is missed and nothing is
 /// yielded twice. When history cannot cover the loss, the hub's <c>gap</c> is yielded as an <see cref="EventOrGap"/> with
 /// <see cref="EventOrGap.IsGap"/>.
 /// </summary>
 /// <remarks>Terminal failures end the sequence with an exception: <see cref="HubApiException"/> for a rejected subscribe
-/// (<c>VALIDATION_ERROR</c>) or a rejected login, and <see cref="HubLinkClosedException"/> with 4003 (authentication failed).</remarks>
+/// (<c>VALIDATION_ERROR</c>) or a rejected login or refresh, and <see cref="HubLinkClosedException"/> with 4003 (authentication failed),
+/// 4001 (not permitted), 4006 (replaced) or 1009 (frame too big).</remarks>
 public sealed class EventSubscription
 {
     private readonly HubClient _client;
@@ -72,6 +74,7 @@ public sealed class EventSubscription
     public async IAsyncEnumerable<EventOrGap> ReadAllAsync([EnumeratorCancellation] CancellationToken ct = default)
     {
         var delay = _options.ReconnectDelay;
+        var expiredOnce = false;
         while (!ct.IsCancellationRequested)
         {
             EventLink? link = null;
@@ -128,6 +131,7 @@ public sealed class EventSubscription
                         {
                             break;
                         }
+                        expiredOnce = false;
                         if (items.Current.Event is { } e)
                         {
                             Volatile.Write(ref _lastEventId, e.Id);
@@ -139,10 +143,19 @@ public sealed class EventSubscription
                 {
                     await items.DisposeAsync();
                 }
-                if (link.CloseCode == CloseCodes.AuthenticationFailed)
+                if (link.CloseCode is { } code && IsTerminalClose(code))
                 {
                     throw new HubLinkClosedException(link.CloseCode, link.CloseReason);
                 }
+                if (link.CloseCode == CloseCodes.SessionExpired && !expiredOnce)
+                {
+                    // Token expired or session revoked: a new token (refresh) and an immediate reconnect; a second 4002 in a row backs off.
+                    expiredOnce = true;
+                    _client.ExpireAccessToken();
+                    Reconnecting?.Invoke("link closed (4002 token expired or session revoked)", TimeSpan.Zero);
+                    continue;
+                }
+                // A second 4002 in a row (with no event in between) takes the backoff below.
                 reason = $"link closed ({link.CloseCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no close frame"} {link.CloseReason})".TrimEnd();
             }
             Reconnecting?.Invoke(reason, delay);
@@ -155,8 +168,13 @@ public sealed class EventSubscription
 
     private static bool IsTransient(Exception ex) =>
         ex is HttpRequestException or WebSocketException or TimeoutException
-        || ex is HubLinkClosedException { Code: not CloseCodes.AuthenticationFailed }
+        || ex is HubLinkClosedException { Code: var code } && !(code is { } c && IsTerminalClose(c))
         || ex is HubApiException { Status: >= 500 };
+
+    /// <summary>Close codes that end the subscription: 4003 bad credentials, 4001 not permitted, 4006 replaced, 1009 frame too big.
+    /// Everything else (1001, 1011, 4000, 4004 rate limited, 1013 node full, 4005, 4008) reconnects with backoff; 4002 at once.</summary>
+    private static bool IsTerminalClose(int code) =>
+        code is CloseCodes.AuthenticationFailed or CloseCodes.InvalidSession or CloseCodes.Replaced or CloseCodes.MessageTooBig;
 
     private TimeSpan Next(TimeSpan delay)
     {

@@ -4,6 +4,8 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Kai.Protocol;
 using Kai.Protocol.Rest;
+using Polly;
+using Polly.Retry;
 
 namespace Kai.Client;
 
@@ -13,7 +15,8 @@ namespace Kai.Client;
 /// and once on a 401. Thread-safe.
 /// </summary>
 /// <remarks>Every call throws <see cref="HubApiException"/> when the hub answers with an error envelope, and
-/// <see cref="HttpRequestException"/> when the hub cannot be reached.</remarks>
+/// <see cref="HttpRequestException"/> when the hub cannot be reached. A 429 (<c>RATE_LIMIT_EXCEEDED</c>) is retried after the hub's
+/// <c>Retry-After</c> (see <see cref="MaxRateLimitRetries"/> and <see cref="MaxRateLimitWait"/>).</remarks>
 public sealed partial class HubClient : IDisposable
 {
     private static readonly TimeSpan RefreshMargin = TimeSpan.FromSeconds(30);
@@ -25,6 +28,8 @@ public sealed partial class HubClient : IDisposable
     private string? _refreshToken;
     private DateTimeOffset _accessExpires;
     private (string Id, string Secret)? _clientCredentials;
+    private readonly ResiliencePipeline<HttpResponseMessage> _rateLimitRetry;
+    private RateLimitInfo? _lastRateLimit;
 
     /// <summary>Creates a client for the hub at <paramref name="baseAddress"/>, for example <c>http://127.0.0.1:8000</c>.</summary>
     /// <param name="baseAddress">The hub's base URL.</param>
@@ -37,7 +42,38 @@ public sealed partial class HubClient : IDisposable
         _ownsHttp = http is null;
         _http = http ?? new HttpClient();
         _time = time ?? TimeProvider.System;
+        _rateLimitRetry = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = _time }
+            .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
+            {
+                // The real bound is MaxRateLimitRetries, read per attempt so callers may change it after construction.
+                MaxRetryAttempts = int.MaxValue,
+                ShouldHandle = args => ValueTask.FromResult(
+                    args.AttemptNumber < MaxRateLimitRetries
+                    && args.Outcome.Result is { StatusCode: HttpStatusCode.TooManyRequests } r
+                    && RetryAfterOf(r) <= MaxRateLimitWait),
+                DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(args.Outcome.Result is { } r ? RetryAfterOf(r) : TimeSpan.FromSeconds(1)),
+                OnRetry = args =>
+                {
+                    RateLimited?.Invoke(args.RetryDelay);
+                    return default;
+                },
+            })
+            .Build();
     }
+
+    /// <summary>How many times one call is retried after a 429 before <see cref="HubApiException"/> <c>RATE_LIMIT_EXCEEDED</c> is thrown.
+    /// 0 turns retrying off. Default: 3.</summary>
+    public int MaxRateLimitRetries { get; set; } = 3;
+
+    /// <summary>The longest <c>Retry-After</c> the client waits for; a 429 asking for longer is thrown at once
+    /// (<c>RATE_LIMIT_EXCEEDED</c>, with <c>details.retry_after</c> in seconds). Default: 30 seconds.</summary>
+    public TimeSpan MaxRateLimitWait { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The <c>X-RateLimit-*</c> headers of the last answer that carried them (every hub answer does), or null before the first call.</summary>
+    public RateLimitInfo? LastRateLimit => Volatile.Read(ref _lastRateLimit);
+
+    /// <summary>Raised when a call got 429 and the client is about to wait, with the wait (the hub's <c>Retry-After</c>).</summary>
+    public event Action<TimeSpan>? RateLimited;
 
     /// <summary>The hub's base URL, ending in <c>/</c>.</summary>
     public Uri BaseAddress { get; }
@@ -58,6 +94,7 @@ public sealed partial class HubClient : IDisposable
     {
         _accessToken = accessToken;
         _refreshToken = refreshToken;
+        _lastTokens = null;
         _accessExpires = ExpiryOf(accessToken) ?? _time.GetUtcNow().AddMinutes(1);
     }
 
@@ -86,28 +123,70 @@ public sealed partial class HubClient : IDisposable
     private async Task<ClientTokenResponse> FetchClientTokenAsync(CancellationToken ct)
     {
         var (id, secret) = _clientCredentials ?? throw new InvalidOperationException("No client credentials.");
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(BaseAddress, "api/v1/auth/token"))
+        using var response = await SendWithRetryAsync(() => new HttpRequestMessage(HttpMethod.Post, new Uri(BaseAddress, "api/v1/auth/token"))
         {
             Content = new FormUrlEncodedContent(new Dictionary<string, string>
             {
                 ["grant_type"] = "client_credentials", ["client_id"] = id, ["client_secret"] = secret,
             }),
-        };
-        using var response = await _http.SendAsync(request, ct);
+        }, ct);
         var token = await ReadAsync<ClientTokenResponse>(response, ct);
         _accessToken = token.AccessToken;
         _accessExpires = _time.GetUtcNow().AddSeconds(token.ExpiresIn);
         return token;
     }
 
-    /// <summary><c>POST /api/v1/auth/refresh</c>: rotates the refresh token. Throws with <c>AUTHENTICATION_FAILED</c> when it is invalid, expired or reused.</summary>
+    /// <summary>
+    /// <c>POST /api/v1/auth/refresh</c>: rotates the refresh token. Throws with <c>AUTHENTICATION_FAILED</c> when it is invalid, expired or
+    /// reused. When the hub answers that the token was already rotated (401, <c>details.reason = "refresh_token_rotated"</c>, within its
+    /// grace window) and this client meanwhile holds newer tokens, those are kept and returned instead; otherwise the 401 is thrown with a
+    /// message saying that another client of the same session refreshed first (log in again, or reload the tokens it saved).
+    /// </summary>
     public async Task<TokenResponse> RefreshAsync(CancellationToken ct = default)
     {
-        var refresh = _refreshToken ?? throw new InvalidOperationException("No refresh token; log in first.");
-        var tokens = await SendAsync<TokenResponse>(HttpMethod.Post, "api/v1/auth/refresh", new RefreshRequest(refresh), ct, authenticate: false);
-        Accept(tokens);
-        return tokens;
+        await _refreshLock.WaitAsync(ct);
+        try
+        {
+            // Null: newer tokens arrived through UseTokens while this refresh was on the wire; they carry no profile to return.
+            return await RefreshCoreAsync(ct) ?? throw new InvalidOperationException(
+                "The refresh token was rotated by tokens passed to UseTokens meanwhile; those are in use now.");
+        }
+        finally
+        {
+            _refreshLock.Release();
+        }
     }
+
+    /// <summary>
+    /// The refresh itself; the caller holds <see cref="_refreshLock"/>, so two refreshes of this client never race each other.
+    /// Returns null when the hub said "already rotated" and this client meanwhile got newer tokens through <see cref="UseTokens"/>.
+    /// </summary>
+    private async Task<TokenResponse?> RefreshCoreAsync(CancellationToken ct)
+    {
+        var refresh = _refreshToken ?? throw new InvalidOperationException("No refresh token; log in first.");
+        try
+        {
+            var tokens = await SendAsync<TokenResponse>(HttpMethod.Post, "api/v1/auth/refresh", new RefreshRequest(refresh), ct, authenticate: false);
+            Accept(tokens);
+            return tokens;
+        }
+        catch (HubApiException ex) when (ex.Status == 401 && IsRotated(ex))
+        {
+            // Someone refreshed with the same token first. If it was this client (UseTokens or a LoginAsync while we were on the wire),
+            // the newer pair is already here: use it. Otherwise it was another process sharing the saved tokens.
+            if (_refreshToken is { } newer && newer != refresh)
+            {
+                return _lastTokens is { } last && last.RefreshToken == newer ? last : null;
+            }
+            throw new HubApiException(ex.Code,
+                "The refresh token was already used by another client of this session (for example a second process with the same saved tokens). "
+                + "Reload the tokens it saved or log in again.", ex.Status, ex.Details, ex.CorrelationId);
+        }
+    }
+
+    private static bool IsRotated(HubApiException ex) =>
+        ex.Details is { ValueKind: JsonValueKind.Object } d && d.TryGetProperty("reason", out var reason)
+        && reason.ValueKind == JsonValueKind.String && reason.GetString() == "refresh_token_rotated";
 
     /// <summary><c>POST /api/v1/auth/logout</c>: revokes the session (access and refresh tokens) and forgets the tokens.</summary>
     public async Task LogoutAsync(CancellationToken ct = default)
@@ -212,20 +291,24 @@ public sealed partial class HubClient : IDisposable
     {
         for (var attempt = 0; ; attempt++)
         {
-            using var request = new HttpRequestMessage(method, new Uri(BaseAddress, path));
-            foreach (var (name, value) in headers ?? new Dictionary<string, string>())
+            var token = authenticate ? await EnsureAccessTokenAsync(ct) : null;
+            using var response = await SendWithRetryAsync(() =>
             {
-                request.Headers.TryAddWithoutValidation(name, value);
-            }
-            if (body is not null)
-            {
-                request.Content = JsonContent.Create(body, body.GetType(), options: KaiJson.Options);
-            }
-            if (authenticate && await EnsureAccessTokenAsync(ct) is { } token)
-            {
-                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-            }
-            using var response = await _http.SendAsync(request, ct);
+                var request = new HttpRequestMessage(method, new Uri(BaseAddress, path));
+                foreach (var (name, value) in headers ?? new Dictionary<string, string>())
+                {
+                    request.Headers.TryAddWithoutValidation(name, value);
+                }
+                if (body is not null)
+                {
+                    request.Content = JsonContent.Create(body, body.GetType(), options: KaiJson.Options);
+                }
+                if (token is not null)
+                {
+                    request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+                }
+                return request;
+            }, ct);
             if (response.StatusCode == HttpStatusCode.Unauthorized && authenticate && attempt == 0 && (_refreshToken is not null || _clientCredentials is not null))
             {
                 _accessExpires = DateTimeOffset.MinValue;
@@ -235,9 +318,46 @@ public sealed partial class HubClient : IDisposable
         }
     }
 
+    /// <summary>
+    /// Sends a fresh request from <paramref name="create"/> (a request message cannot be sent twice), retrying 429s after their
+    /// <c>Retry-After</c>, and records the <c>X-RateLimit-*</c> headers. The last answer is returned, a 429 included.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendWithRetryAsync(Func<HttpRequestMessage> create, CancellationToken ct) =>
+        await _rateLimitRetry.ExecuteAsync(async (state, token) =>
+        {
+            using var request = state.create();
+            var response = await state.self._http.SendAsync(request, token);
+            if (RateLimitInfo.From(response) is { } info)
+            {
+                Volatile.Write(ref state.self._lastRateLimit, info);
+            }
+            return response;
+        }, (create, self: this), ct);
+
+    /// <summary>The wait a 429 asks for: <c>Retry-After</c> as seconds or a date; 1 second when absent.</summary>
+    private TimeSpan RetryAfterOf(HttpResponseMessage response) =>
+        response.Headers.RetryAfter switch
+        {
+            { Delta: { } delta } => delta < TimeSpan.Zero ? TimeSpan.Zero : delta,
+            { Date: { } date } => date - _time.GetUtcNow() is var wait && wait > TimeSpan.Zero ? wait : TimeSpan.Zero,
+            _ => TimeSpan.FromSeconds(1),
+        };
+
+    /// <summary>
+    /// Forgets the access token's expiry so the next call or connect fetches a new one. Used after a link closed with 4002 (token expired or
+    /// session revoked): the token may look valid by its <c>exp</c> and still be refused.
+    /// </summary>
+    internal void ExpireAccessToken()
+    {
+        if (_refreshToken is not null || _clientCredentials is not null)
+        {
+            _accessExpires = DateTimeOffset.MinValue;
+        }
+    }
+
     private async Task<string?> EnsureAccessTokenAsync(CancellationToken ct)
     {
-        if (_accessToken is not null && _time.GetUtcNow() < _accessExpires - RefreshMargin)
+        if (_accessToken is not null && _time.GetUtcNow() + RefreshMargin < _accessExpires)
         {
             return _accessToken;
         }
@@ -248,7 +368,7 @@ public sealed partial class HubClient : IDisposable
         await _refreshLock.WaitAsync(ct);
         try
         {
-            if (_accessToken is not null && _time.GetUtcNow() < _accessExpires - RefreshMargin)
+            if (_accessToken is not null && _time.GetUtcNow() + RefreshMargin < _accessExpires)
             {
                 return _accessToken;
             }
@@ -258,7 +378,7 @@ public sealed partial class HubClient : IDisposable
             }
             else
             {
-                await RefreshAsync(ct);
+                await RefreshCoreAsync(ct);
             }
             return _accessToken;
         }
@@ -268,8 +388,11 @@ public sealed partial class HubClient : IDisposable
         }
     }
 
+    private TokenResponse? _lastTokens;
+
     private void Accept(TokenResponse tokens)
     {
+        _lastTokens = tokens;
         _accessToken = tokens.AccessToken;
         _refreshToken = tokens.RefreshToken;
         _accessExpires = _time.GetUtcNow().AddSeconds(tokens.ExpiresIn);

@@ -59,6 +59,7 @@ public sealed class PromptStream : IAsyncDisposable
     /// <param name="ct">Cancellation; it stops reading, it does not cancel the stream (use <see cref="CancelAsync"/>).</param>
     /// <returns>The chunks.</returns>
     /// <exception cref="HubApiException">A resume was refused (<c>VALIDATION_ERROR</c> when the chunks are no longer kept, <c>NOT_FOUND</c> once the stream is forgotten).</exception>
+    /// <exception cref="HubLinkClosedException">The observer link was refused for good: 4001 (not permitted or agent deleted), 4003 (bad credentials), 4006, 1009. 4002 refreshes the token and re-attaches at once; 4004 and 1013 back off.</exception>
     public async IAsyncEnumerable<StreamChunkPayload> ReadChunksAsync([EnumeratorCancellation] CancellationToken ct = default)
     {
         var delay = TimeSpan.FromMilliseconds(200);
@@ -106,6 +107,16 @@ public sealed class PromptStream : IAsyncDisposable
                 _linkLock.Release();
             }
             await link.DisposeAsync();
+            if (link.CloseCode is CloseCodes.InvalidSession or CloseCodes.AuthenticationFailed or CloseCodes.MessageTooBig or CloseCodes.Replaced)
+            {
+                throw new HubLinkClosedException(link.CloseCode, link.CloseReason);
+            }
+            if (link.CloseCode == CloseCodes.SessionExpired)
+            {
+                // Token expired or session revoked: refresh and re-attach at once (ReconnectAsync backs off if that fails).
+                _client.ExpireAccessToken();
+                continue;
+            }
             await Task.Delay(delay, ct);
             delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
         }
@@ -165,8 +176,12 @@ public sealed class PromptStream : IAsyncDisposable
                     return link;
                 }
                 catch (Exception ex) when (ex is HttpRequestException or WebSocketException or TimeoutException
-                    or HubLinkClosedException { Code: not (CloseCodes.AuthenticationFailed or CloseCodes.InvalidSession) })
+                    or HubLinkClosedException { Code: not (CloseCodes.AuthenticationFailed or CloseCodes.InvalidSession or CloseCodes.MessageTooBig or CloseCodes.Replaced) })
                 {
+                    if (ex is HubLinkClosedException { Code: CloseCodes.SessionExpired })
+                    {
+                        _client.ExpireAccessToken();
+                    }
                     Reconnecting?.Invoke(ex.Message);
                     await Task.Delay(delay, ct);
                     delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));

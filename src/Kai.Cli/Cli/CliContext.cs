@@ -168,6 +168,9 @@ internal sealed class CliContext
         CloseCodes.AuthenticationFailed => "the token was rejected; run `kai login`",
         CloseCodes.InvalidSession => "the agent is unknown, deleted, or not yours",
         CloseCodes.Replaced => "another process connected as this agent",
+        CloseCodes.SessionExpired => "the token expired or the session was revoked (logout, role change, disabled user, rotated agent secret)",
+        CloseCodes.RateLimited => "rate limited (too many frames or open links); try again later",
+        1013 => "the hub node is full; try again later", // Try Again Later (RFC 6455 registry); not yet in Kai.Protocol.CloseCodes
         _ => ex.Message,
     };
 

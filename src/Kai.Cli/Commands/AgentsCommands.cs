@@ -5,7 +5,7 @@ using Kai.Protocol.Rest;
 
 namespace Kai.Cli.Commands;
 
-/// <summary><c>kai agents list|show|create</c>.</summary>
+/// <summary><c>kai agents list|show|create|rotate-secret</c>.</summary>
 internal static class AgentsCommands
 {
     public static Command Create()
@@ -14,6 +14,7 @@ internal static class AgentsCommands
         agents.Subcommands.Add(List());
         agents.Subcommands.Add(Show());
         agents.Subcommands.Add(CreateAgent());
+        agents.Subcommands.Add(RotateSecret());
         return agents;
     }
 
@@ -125,6 +126,29 @@ internal static class AgentsCommands
             Console.WriteLine($"  saved to:      {path}");
             Console.Error.WriteLine("warning: the client secret is shown only this once; the hub keeps only a hash of it.");
             Console.Error.WriteLine($"run it with: kai agent run --id {created.AgentId}");
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static Command RotateSecret()
+    {
+        var id = new Argument<string>("id") { Description = "The agent id." };
+        var command = new Command("rotate-secret", "Give an agent a new client secret and save it (agents/<id>.json); the old secret stops working at once.") { id };
+        command.SetAction(CliContext.Action(async (ctx, parse, ct) =>
+        {
+            using var client = await ctx.UserClientAsync(ct);
+            var rotated = await client.RotateAgentSecretAsync(parse.GetRequiredValue(id), ct);
+            var path = ctx.Store.AgentCredentialsPath(rotated.AgentId);
+            ConfigStore.EnsureDirectory(ctx.Store.AgentsDirectory);
+            new AgentCredentials(ctx.Url, rotated.AgentId, rotated.ClientId, rotated.ClientSecret).Save(path);
+            Console.WriteLine($"rotated the secret of agent {rotated.AgentId}");
+            Console.WriteLine($"  client_id:     {rotated.ClientId}");
+            Console.WriteLine($"  client_secret: {rotated.ClientSecret}");
+            Console.WriteLine($"  saved to:      {path}");
+            Console.Error.WriteLine("warning: the client secret is shown only this once; the hub keeps only a hash of it.");
+            Console.Error.WriteLine("the old secret and its tokens are revoked: a running `kai agent run` for this agent is disconnected and must be restarted "
+                + $"to pick up the new credentials: kai agent run --id {rotated.AgentId}");
             return ExitCodes.Ok;
         }));
         return command;

@@ -20,12 +20,28 @@ internal static class AuthCommands
         {
             Description = "The password (default: $KAI_PASSWORD, else asked without echo, or read as one line from redirected stdin).",
         };
-        var command = new Command("login", "Log in to the hub and save the tokens in the config directory.") { email, password };
+        var magic = new Option<bool>("--magic") { Description = "Mail a sign-in link (a kml_… token) to --email instead of using a password." };
+        var magicToken = new Option<string?>("--magic-token") { Description = "Sign in with the kml_… token from a magic-link mail (valid 10 minutes, once)." };
+        var command = new Command("login", "Log in to the hub and save the tokens in the config directory.") { email, password, magic, magicToken };
         command.SetAction(CliContext.Action(async (ctx, parse, ct) =>
         {
-            var user = parse.GetValue(email) ?? CliContext.Env("KAI_EMAIL") ?? Output.ReadLine("email: ");
-            var secret = parse.GetValue(password) ?? CliContext.Env("KAI_PASSWORD") ?? Output.ReadPassword("password: ");
             using var client = ctx.AnonymousClient();
+            if (parse.GetValue(magicToken) is { } token)
+            {
+                var verified = await client.VerifyMagicLinkAsync(token, ct);
+                ctx.SaveTokens(verified);
+                Console.WriteLine($"logged in to {ctx.Url} as {verified.UserProfile.Email} ({verified.UserProfile.UserId}, role {verified.UserProfile.Role}) with a magic link");
+                return ExitCodes.Ok;
+            }
+            var user = parse.GetValue(email) ?? CliContext.Env("KAI_EMAIL") ?? Output.ReadLine("email: ");
+            if (parse.GetValue(magic))
+            {
+                await client.RequestMagicLinkAsync(user, ct);
+                Console.WriteLine($"if {user} has an account on {ctx.Url}, a sign-in link is on its way (valid 10 minutes).");
+                Console.WriteLine("then run: kai login --magic-token <kml_… token from the mail>");
+                return ExitCodes.Ok;
+            }
+            var secret = parse.GetValue(password) ?? CliContext.Env("KAI_PASSWORD") ?? Output.ReadPassword("password: ");
             var tokens = await client.LoginAsync(user, secret, ct);
             ctx.SaveTokens(tokens);
             Console.WriteLine($"logged in to {ctx.Url} as {tokens.UserProfile.Email} ({tokens.UserProfile.UserId}, role {tokens.UserProfile.Role})");
