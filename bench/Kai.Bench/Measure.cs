@@ -70,47 +70,82 @@ internal sealed record Result(
 /// <summary>
 /// An open-loop schedule: item i is due at start + i/rate. A dedicated thread sends every item that is due, and the
 /// item carries its scheduled time, so latency is measured from when it should have been sent (no coordinated
-/// omission: a stalled hub or a late sender shows up as latency). The thread waits by yielding and spinning, never
-/// by sleeping, because a 1 ms timer tick would add up to 1 ms of lateness to every sample.
+/// omission: a stalled hub or a late sender shows up as latency). The thread waits on the clock's absolute deadline
+/// (see <see cref="WaitUntil"/>), not with a relative sleep or a 1 ms timer tick, which would add up to 1 ms of lateness to every sample.
 /// </summary>
 internal static class OpenLoop
 {
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct Timespec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_nanosleep")]
+    private static extern int ClockNanosleep(int clock, int flags, ref Timespec request, IntPtr remain);
+
+    private const int ClockMonotonic = 1;
+    private const int TimerAbsolute = 1;
+
+    /// <summary>
+    /// Blocks until the monotonic clock reaches <paramref name="due"/> (a Stopwatch timestamp): on Linux, where Stopwatch is
+    /// CLOCK_MONOTONIC in nanoseconds, one absolute clock_nanosleep (an hrtimer: typically 50-100 µs late, which the
+    /// "sender lateness" figure reports); elsewhere by yielding. Absolute deadlines never drift, and the core is left to
+    /// the receive loops instead of being burnt by a spinning sender.
+    /// </summary>
+    private static void WaitUntil(long due)
+    {
+        if (OperatingSystem.IsLinux() && Stopwatch.Frequency == 1_000_000_000)
+        {
+            var ts = new Timespec { Seconds = due / 1_000_000_000, Nanoseconds = due % 1_000_000_000 };
+            while (ClockNanosleep(ClockMonotonic, TimerAbsolute, ref ts, IntPtr.Zero) == 4 /* EINTR */)
+            {
+            }
+            return;
+        }
+        while (Stopwatch.GetTimestamp() < due)
+        {
+            Thread.Yield();
+        }
+    }
+
     /// <returns>The sender's lateness: how far behind schedule each send started (ticks).</returns>
-    public static Recorder Run(double ratePerSecond, TimeSpan duration, Action<long, long> send, CancellationToken ct)
+    public static async Task<Recorder> RunAsync(double ratePerSecond, TimeSpan duration, Action<long, long> send, CancellationToken ct)
     {
         var total = (long)(ratePerSecond * duration.TotalSeconds);
         var lateness = new Recorder((int)Math.Min(total, 4_000_000));
         var interval = Stopwatch.Frequency / ratePerSecond;
-        var spinThreshold = Stopwatch.Frequency / 20_000; // 50 µs
+        var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>
         {
+            try
+            {
             var start = Stopwatch.GetTimestamp();
             for (long i = 0; i < total && !ct.IsCancellationRequested; i++)
             {
                 var due = start + (long)(i * interval);
-                long now;
-                while ((now = Stopwatch.GetTimestamp()) < due)
+                var now = Stopwatch.GetTimestamp();
+                if (now < due)
                 {
-                    if (due - now > spinThreshold)
-                    {
-                        Thread.Yield();
-                    }
-                    else
-                    {
-                        Thread.SpinWait(20);
-                    }
+                    WaitUntil(due);
+                    now = Stopwatch.GetTimestamp();
                 }
                 lateness.Record(now - due);
                 send(due, i);
             }
+            }
+            catch (Exception ex)
+            {
+                finished.TrySetException(ex);
+            }
+            finished.TrySetResult();
         })
         { IsBackground = true, Name = "open-loop sender", Priority = ThreadPriority.AboveNormal };
         thread.Start();
         // Bounded: the schedule's own length plus a margin.
-        if (!thread.Join(duration + TimeSpan.FromSeconds(30)))
-        {
-            throw new TimeoutException("The open-loop sender did not finish within its schedule plus 30 s.");
-        }
+        // Awaited, not joined: blocking a thread-pool thread here would starve the receive loops' continuations.
+        await finished.Task.WaitAsync(duration + TimeSpan.FromSeconds(30), ct);
         return lateness;
     }
 }

@@ -8,6 +8,10 @@ using Kai.Bench;
 // Kai Hub load generator. `run` drives one server (kai, signalr or nats) through the scenarios and appends one JSON
 // line per figure to --out; `report` turns those lines into the markdown table of docs/benchmarks.md.
 
+// Pinned to one core the pool starts with one worker; receive loops and the open-loop sender's callers must never wait
+// for the pool's slow thread injection.
+ThreadPool.SetMinThreads(16, 16);
+
 var target = new Option<string>("--target") { Description = "kai | signalr | nats", Required = true };
 var url = new Option<string>("--url") { Description = "http://127.0.0.1:PORT (kai, signalr) or nats://127.0.0.1:PORT", Required = true };
 var pid = new Option<int>("--server-pid") { Description = "the server's process id, for RSS and CPU (0: not measured)" };
@@ -55,7 +59,7 @@ run.SetAction(async (parse, ct) =>
     void Emit(Result r)
     {
         Console.WriteLine(r);
-        File.AppendAllText(outFile, JsonSerializer.Serialize(r) + "\n");
+        File.AppendAllText(outFile, JsonSerializer.Serialize(r, Report.Json) + "\n");
     }
     var sc = new Scenarios(server, settings, Emit);
     foreach (var name in parse.GetValue(scenarios)!.Split(',', StringSplitOptions.RemoveEmptyEntries))
@@ -80,7 +84,7 @@ var input = new Option<string>("--in") { Description = "JSON lines written by ru
 var report = new Command("report", "markdown table of medians with ratios to the SignalR baseline") { input };
 report.SetAction(parse =>
 {
-    var results = File.ReadLines(parse.GetValue(input)!).Where(l => l.Length > 0).Select(l => JsonSerializer.Deserialize<Result>(l)!).ToList();
+    var results = File.ReadLines(parse.GetValue(input)!).Where(l => l.Length > 0).Select(l => JsonSerializer.Deserialize<Result>(l, Report.Json)!).ToList();
     Console.Write(Report.Markdown(results));
     return 0;
 });
@@ -90,6 +94,8 @@ return await root.Parse(args).InvokeAsync();
 
 internal static class Report
 {
+    public static readonly JsonSerializerOptions Json = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
     public static string Markdown(List<Result> results)
     {
         var sb = new StringBuilder();

@@ -13,8 +13,6 @@ internal sealed class SignalRTarget(Uri baseUri) : ITarget
 {
     private readonly HttpClient _http = new(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(30) };
 
-    private static readonly IServiceProvider Services = new ServiceCollection().BuildServiceProvider();
-
     public string Name => "signalr";
 
     private static string AgentId(int i) => string.Create(CultureInfo.InvariantCulture, $"bench-{i:D6}");
@@ -24,7 +22,7 @@ internal sealed class SignalRTarget(Uri baseUri) : ITarget
         var token = await _http.GetStringAsync($"token/{agentId}", ct);
         var hubUri = new UriBuilder(new Uri(baseUri, "hub")) { Scheme = "ws", Query = "access_token=" + Uri.EscapeDataString(token) }.Uri;
         var connection = new HubConnection(new WebSocketConnectionFactory(() => hubUri), new JsonHubProtocol(), new UriEndPoint(hubUri),
-            Services, NullLoggerFactory.Instance);
+            new ServiceCollection().BuildServiceProvider(), NullLoggerFactory.Instance); // it disposes the provider
         connection.ServerTimeout = TimeSpan.FromMinutes(5);
         connection.KeepAliveInterval = TimeSpan.FromMinutes(2);
         configure(connection);

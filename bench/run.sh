@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Kai Hub benchmark: builds Release, starts each server pinned to core 1 (taskset -c 1) and drives it with the load
+# generator pinned to core 0, for Kai Hub, the SignalR baseline and (when installed) nats-server. Every figure is the
+# median of --runs runs; the markdown table goes to bench/results/<stamp>/results.md.
+#
+#   bench/run.sh                 # the full run (about 15-25 minutes on 2 cores)
+#   bench/run.sh --smoke         # CI: tiny N, one short run per scenario, no timing assertions; exits 0 when all ran
+#   bench/run.sh --only kai      # one target (kai | signalr | nats)
+#   BENCH_ARGS="--runs 3" bench/run.sh   # extra arguments for every `Kai.Bench run`
+#
+# Loopback only; every server this script starts is stopped by the trap, whatever happens.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+smoke=0
+only=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --smoke) smoke=1 ;;
+    --only) only="$2"; shift ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+# Links need file descriptors on both sides; this sandbox's hard limit is 20,000 (so 20k links cannot fit: see docs).
+ulimit -n "$(ulimit -Hn)" || true
+
+pin_server="" pin_gen=""
+if command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then
+  pin_server="taskset -c 1"
+  pin_gen="taskset -c 0"
+fi
+
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+out="$root/bench/results/$stamp"
+[[ $smoke == 1 ]] && out=$(mktemp -d)
+mkdir -p "$out"
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+echo "building (Release)..." >&2
+dotnet build src/Kai.Hub -c Release -v q -nologo >/dev/null
+dotnet build bench/Kai.Bench -c Release -v q -nologo >/dev/null
+dotnet build bench/Kai.Bench.SignalR -c Release -v q -nologo >/dev/null
+hub_dll=src/Kai.Hub/bin/Release/net10.0/Kai.Hub.dll
+sr_dll=bench/Kai.Bench.SignalR/bin/Release/net10.0/Kai.Bench.SignalR.dll
+gen_dll=bench/Kai.Bench/bin/Release/net10.0/Kai.Bench.dll
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+wait_http() { # url, pid
+  for _ in $(seq 1 150); do
+    curl -fs -o /dev/null "$1" && return 0
+    kill -0 "$2" 2>/dev/null || { echo "server exited" >&2; return 1; }
+    sleep 0.2
+  done
+  echo "server did not answer $1 in 30 s" >&2; return 1
+}
+
+gc_mode() { # runtimeconfig.json -> "Server|Workstation, Concurrent on|off" (environment overrides win)
+  python3 - "$1" <<'PY'
+import json, os, sys
+cfg = json.load(open(sys.argv[1])).get("runtimeOptions", {}).get("configProperties", {})
+server = cfg.get("System.GC.Server", False)
+conc = cfg.get("System.GC.Concurrent", True)
+if os.environ.get("DOTNET_gcServer") is not None: server = os.environ["DOTNET_gcServer"] == "1"
+if os.environ.get("DOTNET_gcConcurrent") is not None: conc = os.environ["DOTNET_gcConcurrent"] == "1"
+print(f"{'Server' if server else 'Workstation'} GC, concurrent {'on' if conc else 'off'}")
+PY
+}
+
+if [[ $smoke == 1 ]]; then
+  common=(--smoke)
+else
+  # S1 reconnects every link each run; three runs keep the whole suite bounded (see bench/README.md).
+  common=(--runs 5 --duration 8 ${BENCH_ARGS:-})
+fi
+results="$out/results.jsonl"
+: > "$results"
+
+gen() { $pin_gen dotnet "$gen_dll" run --out "$results" "${common[@]}" "$@"; }
+
+s1_args=()
+s3_args=()
+[[ $smoke == 0 ]] && s1_args=(--runs 3)
+
+run_kai() {
+  local port data pid
+  port=$(free_port); data="$work/kai-data"; mkdir -p "$data"
+  # Agent tokens are cached between scenario invocations, so they live longer than the default 15 minutes.
+  $pin_server dotnet "$hub_dll" --urls "http://127.0.0.1:$port" --Kai:DataDirectory="$data" \
+    --Kai:Auth:AccessTokenLifetime=12:00:00 --Logging:LogLevel:Default=Warning >"$out/kai.log" 2>&1 &
+  pid=$!; pids+=("$pid")
+  wait_http "http://127.0.0.1:$port/health" "$pid"
+  echo "kai: pid $pid, $(gc_mode src/Kai.Hub/bin/Release/net10.0/Kai.Hub.runtimeconfig.json)" | tee -a "$out/servers.txt" >&2
+  local a=(--target kai --url "http://127.0.0.1:$port" --server-pid "$pid" --state "$data/bench-agents.json")
+  # One process per scenario group, so S1's baseline memory is read before anything else touched the server.
+  gen "${a[@]}" --scenarios s1 "${s1_args[@]}"
+  gen "${a[@]}" --scenarios s2,s3,s4,s5
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+
+run_signalr() {
+  local port pid
+  port=$(free_port)
+  $pin_server dotnet "$sr_dll" --urls "http://127.0.0.1:$port" >"$out/signalr.log" 2>&1 &
+  pid=$!; pids+=("$pid")
+  wait_http "http://127.0.0.1:$port/heap" "$pid"
+  echo "signalr: pid $pid, $(gc_mode bench/Kai.Bench.SignalR/bin/Release/net10.0/Kai.Bench.SignalR.runtimeconfig.json)" | tee -a "$out/servers.txt" >&2
+  local a=(--target signalr --url "http://127.0.0.1:$port" --server-pid "$pid")
+  gen "${a[@]}" --scenarios s1 "${s1_args[@]}"
+  gen "${a[@]}" --scenarios s2,s3,s4,s5
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+
+run_nats() {
+  if ! command -v nats-server >/dev/null; then
+    echo "nats-server not installed (apt-get install -y nats-server): skipping the NATS ceiling" >&2
+    return 0
+  fi
+  local port pid
+  port=$(free_port)
+  $pin_server nats-server -a 127.0.0.1 -p "$port" >"$out/nats.log" 2>&1 &
+  pid=$!; pids+=("$pid")
+  sleep 0.5
+  kill -0 "$pid" 2>/dev/null || { echo "nats-server did not start: $(cat "$out/nats.log")" >&2; return 1; }
+  echo "nats: pid $pid, $(nats-server --version)" | tee -a "$out/servers.txt" >&2
+  local a=(--target nats --url "nats://127.0.0.1:$port" --server-pid "$pid")
+  gen "${a[@]}" --scenarios s1 "${s1_args[@]}"
+  gen "${a[@]}" --scenarios s2,s3
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "load before: $(uptime)"
+} > "$out/machine.txt"
+
+for t in kai signalr nats; do
+  [[ -n $only && $only != "$t" ]] && continue
+  echo "== $t ==" >&2
+  echo "load before $t: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
+  "run_$t"
+done
+echo "load after: $(uptime)" >> "$out/machine.txt"
+
+{
+  echo "# Kai Hub benchmark run $stamp"
+  echo
+  echo '```'
+  cat "$out/machine.txt"
+  echo "nproc: $(nproc); cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); memory: $(free -g | awk '/Mem:/{print $2}') GiB; kernel: $(uname -r); dotnet: $(dotnet --version)"
+  cat "$out/servers.txt"
+  echo '```'
+  echo
+  dotnet "$gen_dll" report --in "$results"
+} > "$out/results.md"
+cat "$out/results.md"
+if [[ $smoke == 1 ]]; then
+  rm -rf "$out"
+  echo "bench smoke: every scenario ran" >&2
+fi
