@@ -81,7 +81,7 @@ if [[ $smoke == 1 ]]; then
   common=(--smoke)
 else
   # S1 reconnects every link each run; three runs keep the whole suite bounded (see bench/README.md).
-  common=(--runs 5 --duration 8 ${BENCH_ARGS:-})
+  common=(--duration 6 ${BENCH_ARGS:-})
 fi
 results="$out/results.jsonl"
 : > "$results"
@@ -89,8 +89,8 @@ results="$out/results.jsonl"
 gen() { $pin_gen dotnet "$gen_dll" run --out "$results" "${common[@]}" "$@"; }
 
 s1_args=()
-s3_args=()
-[[ $smoke == 0 ]] && s1_args=(--runs 3)
+rest_args=()
+[[ $smoke == 0 ]] && s1_args=(--runs 3) && rest_args=(--runs 5)
 
 run_kai() {
   local port data pid
@@ -104,7 +104,7 @@ run_kai() {
   local a=(--target kai --url "http://127.0.0.1:$port" --server-pid "$pid" --state "$data/bench-agents.json")
   # One process per scenario group, so S1's baseline memory is read before anything else touched the server.
   gen "${a[@]}" --scenarios s1 "${s1_args[@]}"
-  gen "${a[@]}" --scenarios s2,s3,s4,s5
+  gen "${a[@]}" --scenarios s2,s3,s4,s5 "${rest_args[@]}"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
@@ -117,7 +117,7 @@ run_signalr() {
   echo "signalr: pid $pid, $(gc_mode bench/Kai.Bench.SignalR/bin/Release/net10.0/Kai.Bench.SignalR.runtimeconfig.json)" | tee -a "$out/servers.txt" >&2
   local a=(--target signalr --url "http://127.0.0.1:$port" --server-pid "$pid")
   gen "${a[@]}" --scenarios s1 "${s1_args[@]}"
-  gen "${a[@]}" --scenarios s2,s3,s4,s5
+  gen "${a[@]}" --scenarios s2,s3,s4,s5 "${rest_args[@]}"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
@@ -135,7 +135,7 @@ run_nats() {
   echo "nats: pid $pid, $(nats-server --version)" | tee -a "$out/servers.txt" >&2
   local a=(--target nats --url "nats://127.0.0.1:$port" --server-pid "$pid")
   gen "${a[@]}" --scenarios s1 "${s1_args[@]}"
-  gen "${a[@]}" --scenarios s2,s3
+  gen "${a[@]}" --scenarios s2,s3 "${rest_args[@]}"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
