@@ -14,10 +14,12 @@ cd "$(dirname "$0")/.."
 root=$PWD
 smoke=0
 only=""
+part=all
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --smoke) smoke=1 ;;
     --only) only="$2"; shift ;;
+    --part) part="$2"; shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
@@ -88,55 +90,71 @@ results="$out/results.jsonl"
 
 gen() { $pin_gen dotnet "$gen_dll" run --out "$results" "${common[@]}" "$@"; }
 
-s1_args=()
 rest_args=()
-[[ $smoke == 0 ]] && s1_args=(--runs 3) && rest_args=(--runs 5)
+s1_sizes=(20)
+s1_runs=1
+if [[ $smoke == 0 ]]; then
+  rest_args=(--runs 5)
+  s1_sizes=(10000 19500)
+  s1_runs=3
+fi
 
-run_kai() {
-  local port data pid
-  port=$(free_port); data="$work/kai-data"; mkdir -p "$data"
-  # Agent tokens are cached between scenario invocations, so they live longer than the default 15 minutes.
-  $pin_server dotnet "$hub_dll" --urls "http://127.0.0.1:$port" --Kai:DataDirectory="$data" \
-    --Kai:Auth:AccessTokenLifetime=12:00:00 --Logging:LogLevel:Default=Warning >"$out/kai.log" 2>&1 &
-  pid=$!; pids+=("$pid")
-  wait_http "http://127.0.0.1:$port/health" "$pid"
-  echo "kai: pid $pid, $(gc_mode src/Kai.Hub/bin/Release/net10.0/Kai.Hub.runtimeconfig.json)" | tee -a "$out/servers.txt" >&2
-  local a=(--target kai --url "http://127.0.0.1:$port" --server-pid "$pid" --state "$data/bench-agents.json")
-  # One process per scenario group, so S1's baseline memory is read before anything else touched the server.
-  gen "${a[@]}" --scenarios s1 "${s1_args[@]}"
-  gen "${a[@]}" --scenarios s2,s3,s4,s5 "${rest_args[@]}"
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+# Each target: start_<t> sets $pid and $url; S1 runs on a fresh server for every (N, run), because a server that
+# has held and dropped N links does not hand its memory back, which would spoil the next baseline.
+kai_data="$work/kai-data"
+start_kai() {
+  local port; port=$(free_port); mkdir -p "$kai_data"
+  # Agent tokens are cached between invocations (--state), so they live longer than the default 15 minutes.
+  $pin_server dotnet "$hub_dll" --urls "http://127.0.0.1:$port" --Kai:DataDirectory="$kai_data" \
+    --Kai:Auth:AccessTokenLifetime=12:00:00 --Logging:LogLevel:Default=Warning >>"$out/kai.log" 2>&1 &
+  pid=$!; pids+=("$pid"); url="http://127.0.0.1:$port"
+  wait_http "$url/health" "$pid"
+  mode="$(gc_mode src/Kai.Hub/bin/Release/net10.0/Kai.Hub.runtimeconfig.json)"
+  target_args=(--target kai --url "$url" --server-pid "$pid" --state "$kai_data/bench-agents.json")
+  rest="s2,s3,s4,s5"
 }
-
-run_signalr() {
-  local port pid
-  port=$(free_port)
-  $pin_server dotnet "$sr_dll" --urls "http://127.0.0.1:$port" >"$out/signalr.log" 2>&1 &
-  pid=$!; pids+=("$pid")
-  wait_http "http://127.0.0.1:$port/heap" "$pid"
-  echo "signalr: pid $pid, $(gc_mode bench/Kai.Bench.SignalR/bin/Release/net10.0/Kai.Bench.SignalR.runtimeconfig.json)" | tee -a "$out/servers.txt" >&2
-  local a=(--target signalr --url "http://127.0.0.1:$port" --server-pid "$pid")
-  gen "${a[@]}" --scenarios s1 "${s1_args[@]}"
-  gen "${a[@]}" --scenarios s2,s3,s4,s5 "${rest_args[@]}"
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+start_signalr() {
+  local port; port=$(free_port)
+  $pin_server dotnet "$sr_dll" --urls "http://127.0.0.1:$port" >>"$out/signalr.log" 2>&1 &
+  pid=$!; pids+=("$pid"); url="http://127.0.0.1:$port"
+  wait_http "$url/heap" "$pid"
+  mode="$(gc_mode bench/Kai.Bench.SignalR/bin/Release/net10.0/Kai.Bench.SignalR.runtimeconfig.json)"
+  target_args=(--target signalr --url "$url" --server-pid "$pid")
+  rest="s2,s3,s4,s5"
 }
+start_nats() {
+  local port; port=$(free_port)
+  $pin_server nats-server -a 127.0.0.1 -p "$port" >>"$out/nats.log" 2>&1 &
+  pid=$!; pids+=("$pid"); url="nats://127.0.0.1:$port"
+  sleep 0.5
+  kill -0 "$pid" 2>/dev/null || { echo "nats-server did not start: $(cat "$out/nats.log")" >&2; return 1; }
+  mode="$(nats-server --version)"
+  target_args=(--target nats --url "$url" --server-pid "$pid")
+  rest="s2,s3"
+}
+stop_server() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
 
-run_nats() {
-  if ! command -v nats-server >/dev/null; then
+run_target() { # t
+  local t=$1
+  if [[ $t == nats ]] && ! command -v nats-server >/dev/null; then
     echo "nats-server not installed (apt-get install -y nats-server): skipping the NATS ceiling" >&2
     return 0
   fi
-  local port pid
-  port=$(free_port)
-  $pin_server nats-server -a 127.0.0.1 -p "$port" >"$out/nats.log" 2>&1 &
-  pid=$!; pids+=("$pid")
-  sleep 0.5
-  kill -0 "$pid" 2>/dev/null || { echo "nats-server did not start: $(cat "$out/nats.log")" >&2; return 1; }
-  echo "nats: pid $pid, $(nats-server --version)" | tee -a "$out/servers.txt" >&2
-  local a=(--target nats --url "nats://127.0.0.1:$port" --server-pid "$pid")
-  gen "${a[@]}" --scenarios s1 "${s1_args[@]}"
-  gen "${a[@]}" --scenarios s2,s3 "${rest_args[@]}"
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+  if [[ $part != rest ]]; then
+    for n in "${s1_sizes[@]}"; do
+      for _ in $(seq 1 "$s1_runs"); do
+        "start_$t"
+        gen "${target_args[@]}" --scenarios s1 --s1-sizes "$n" --runs 1
+        stop_server
+      done
+    done
+  fi
+  if [[ $part != s1 ]]; then
+    "start_$t"
+    gen "${target_args[@]}" --scenarios "$rest" "${rest_args[@]}"
+    stop_server
+  fi
+  echo "$t: $mode" >> "$out/servers.txt"
 }
 
 {
@@ -148,7 +166,7 @@ for t in kai signalr nats; do
   [[ -n $only && $only != "$t" ]] && continue
   echo "== $t ==" >&2
   echo "load before $t: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
-  "run_$t"
+  run_target "$t"
 done
 echo "load after: $(uptime)" >> "$out/machine.txt"
 

@@ -101,6 +101,9 @@ internal static class Report
         var sb = new StringBuilder();
         sb.AppendLine("| scenario | parameters | figure | unit | Kai Hub | SignalR | NATS | Kai / SignalR |");
         sb.AppendLine("| --- | --- | --- | --- | ---: | ---: | ---: | ---: |");
+        // Lines for the same figure from several invocations (S1 runs each on a fresh server) are one figure with all runs.
+        results = [.. results.GroupBy(r => (r.Target, r.Scenario, r.Param, r.Metric, r.Unit))
+            .Select(g => g.First() with { Runs = [.. g.SelectMany(r => r.Runs)] })];
         var keys = results.Select(r => (r.Scenario, r.Param, r.Metric, r.Unit)).Distinct();
         foreach (var k in keys.OrderBy(k => k.Scenario, StringComparer.Ordinal))
         {
