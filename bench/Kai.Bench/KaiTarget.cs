@@ -314,12 +314,12 @@ internal sealed class KaiTarget : ITarget
         }
     }
 
-    public Func<int, Task>? RestRead(int agents)
+    public Func<int, Task>? RestRead(int agents, string mix)
     {
         var count = Math.Max(1, Math.Min(agents, _agents.Count));
         return async i =>
         {
-            var path = i % 2 == 0 ? "api/v1/agents?limit=20" : $"api/v1/agents/{_agents[i / 2 % count].Id}";
+            var path = mix == "list" || (mix == "both" && i % 2 == 0) ? "api/v1/agents?limit=20" : $"api/v1/agents/{_agents[i / 2 % count].Id}";
             using var req = new HttpRequestMessage(HttpMethod.Get, path);
             req.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _userToken);
             using var res = await _http.SendAsync(req, HttpCompletionOption.ResponseContentRead);

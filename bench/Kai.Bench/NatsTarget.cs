@@ -255,7 +255,7 @@ internal sealed class NatsTarget(IPEndPoint server) : ITarget
         }
     }
 
-    public Func<int, Task>? RestRead(int agents) => null;
+    public Func<int, Task>? RestRead(int agents, string mix) => null;
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

@@ -26,17 +26,18 @@ var s2 = new Option<string>("--s2-rates") { Description = "messages routed per s
 var s3 = new Option<string>("--s3-sizes") { DefaultValueFactory = _ => "10,100,1000,10000" };
 var s4Links = new Option<int>("--s4-links") { DefaultValueFactory = _ => 10000 };
 var s4Rate = new Option<int>("--s4-rate") { DefaultValueFactory = _ => 2000 };
+var s4Mix = new Option<string>("--s4-mix") { Description = "both | list | one", DefaultValueFactory = _ => "both" };
 var s5 = new Option<string>("--s5-workers") { DefaultValueFactory = _ => "1,4" };
 
-var run = new Command("run", "drive one server through the scenarios") { target, url, pid, scenarios, smoke, runs, duration, state, output, s1, s2, s3, s4Links, s4Rate, s5 };
+var run = new Command("run", "drive one server through the scenarios") { target, url, pid, scenarios, smoke, runs, duration, state, output, s1, s2, s3, s4Links, s4Rate, s4Mix, s5 };
 run.SetAction(async (parse, ct) =>
 {
     static int[] Ints(string csv) => [.. csv.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(x => int.Parse(x, CultureInfo.InvariantCulture))];
     var isSmoke = parse.GetValue(smoke);
     var settings = isSmoke
-        ? new Settings(parse.GetValue(pid), 1, TimeSpan.FromSeconds(1.5), [20], [200], 2, [5], 10, 100, [1, 2], 4, true)
+        ? new Settings(parse.GetValue(pid), 1, TimeSpan.FromSeconds(1.5), [20], [200], 2, [5], 10, 100, "both", [1, 2], 4, true)
         : new Settings(parse.GetValue(pid), parse.GetValue(runs), TimeSpan.FromSeconds(parse.GetValue(duration)), Ints(parse.GetValue(s1)!),
-            Ints(parse.GetValue(s2)!), 4, Ints(parse.GetValue(s3)!), parse.GetValue(s4Links), parse.GetValue(s4Rate), Ints(parse.GetValue(s5)!), 16, false);
+            Ints(parse.GetValue(s2)!), 4, Ints(parse.GetValue(s3)!), parse.GetValue(s4Links), parse.GetValue(s4Rate), parse.GetValue(s4Mix)!, Ints(parse.GetValue(s5)!), 16, false);
     var uri = new Uri(parse.GetValue(url)!);
     if (!IPAddress.TryParse(uri.Host, out var ip) || !IPAddress.IsLoopback(ip))
     {

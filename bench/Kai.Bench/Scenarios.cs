@@ -4,7 +4,7 @@ using System.Globalization;
 namespace Kai.Bench;
 
 internal sealed record Settings(
-    int ServerPid, int Runs, TimeSpan Duration, int[] S1Sizes, int[] S2Rates, int S2Pairs, int[] S3Sizes, int S4Links, int S4Rate,
+    int ServerPid, int Runs, TimeSpan Duration, int[] S1Sizes, int[] S2Rates, int S2Pairs, int[] S3Sizes, int S4Links, int S4Rate, string S4Mix,
     int[] S5Workers, int S5Concurrency, bool Smoke);
 
 /// <summary>The five scenarios. Each sets up once, measures <see cref="Settings.Runs"/> times, and emits one <see cref="Result"/> per figure.</summary>
@@ -153,7 +153,7 @@ internal sealed class Scenarios(ITarget target, Settings s, Action<Result> emit)
                 continue;
             }
             await using var _ = fanout;
-            List<double> rates = [], p50 = [], p99 = [], stalls = [], serverCpus = [];
+            List<double> rates = [], p50 = [], p99 = [], stalls = [], serverCpus = [], genCpus = [];
             long seq = 0;
             for (var run = 0; run < s.Runs; run++)
             {
@@ -178,7 +178,7 @@ internal sealed class Scenarios(ITarget target, Settings s, Action<Result> emit)
                     await Task.Delay(20, ct);
                 }
                 var elapsed = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-                var (serverCpu, _) = cpu.Stop();
+                var (serverCpu, genCpu) = cpu.Stop();
                 var got = Interlocked.Read(ref deliveries);
                 // Put the window back to full for the next run, whatever was lost.
                 while (credits.CurrentCount < window)
@@ -192,6 +192,7 @@ internal sealed class Scenarios(ITarget target, Settings s, Action<Result> emit)
                 p99.Add(l.P99);
                 stalls.Add(published * n - got);
                 serverCpus.Add(serverCpu * 100);
+                genCpus.Add(genCpu * 100);
                 Console.Error.WriteLine(F($"{target.Name} s3 n={n} run {run + 1}: {got / elapsed:0} deliveries/s, p50 {l.P50:0.00} p99 {l.P99:0.00} ms, missing {published * n - got}, server CPU {serverCpu:P0}"));
             }
             var p = F($"N={n}");
@@ -200,6 +201,7 @@ internal sealed class Scenarios(ITarget target, Settings s, Action<Result> emit)
             Emit("S3", p, "publish-to-receive p99", "ms", p99);
             Emit("S3", p, "missing deliveries", "count", stalls);
             Emit("S3", p, "server CPU", "% core", serverCpus);
+            Emit("S3", p, "generator CPU", "% core", genCpus, "near 100: the generator, not the server, limits the figure");
         }
     }
 
@@ -211,8 +213,8 @@ internal sealed class Scenarios(ITarget target, Settings s, Action<Result> emit)
             await kai.EnsureAgentsAsync(s.S4Links, ct);
         }
         await using var held = await target.HoldAsync(s.S4Links, ct);
-        var read = target.RestRead(held.Open);
-        var p = F($"{s.S4Rate} req/s, {held.Open} links");
+        var read = target.RestRead(held.Open, s.S4Mix);
+        var p = F($"{s.S4Rate} req/s, {held.Open} links{(s.S4Mix == "both" ? "" : ", " + s.S4Mix)}");
         if (read is null)
         {
             Emit("S4", p, "p99", "ms", [double.NaN], "no REST API");

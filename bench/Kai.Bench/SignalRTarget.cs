@@ -23,8 +23,9 @@ internal sealed class SignalRTarget(Uri baseUri) : ITarget
         var hubUri = new UriBuilder(new Uri(baseUri, "hub")) { Scheme = "ws", Query = "access_token=" + Uri.EscapeDataString(token) }.Uri;
         var connection = new HubConnection(new WebSocketConnectionFactory(() => hubUri), new JsonHubProtocol(), new UriEndPoint(hubUri),
             new ServiceCollection().BuildServiceProvider(), NullLoggerFactory.Instance); // it disposes the provider
+        // The client's keep-alive (default 15 s) must stay under the server's ClientTimeoutInterval (30 s), or the server
+        // drops links that only listen (S3 subscribers); only the client's own timeout for the server is relaxed.
         connection.ServerTimeout = TimeSpan.FromMinutes(5);
-        connection.KeepAliveInterval = TimeSpan.FromMinutes(2);
         configure(connection);
         await connection.StartAsync(ct);
         return connection;
@@ -146,13 +147,13 @@ internal sealed class SignalRTarget(Uri baseUri) : ITarget
         }
     }
 
-    public Func<int, Task>? RestRead(int agents)
+    public Func<int, Task>? RestRead(int agents, string mix)
     {
         var token = _http.GetStringAsync($"token/{AgentId(0)}").GetAwaiter().GetResult();
         var count = Math.Max(1, agents);
         return async i =>
         {
-            using var req = new HttpRequestMessage(HttpMethod.Get, i % 2 == 0 ? "api/agents?limit=20" : $"api/agents/{AgentId(i / 2 % count)}");
+            using var req = new HttpRequestMessage(HttpMethod.Get, mix == "list" || (mix == "both" && i % 2 == 0) ? "api/agents?limit=20" : $"api/agents/{AgentId(i / 2 % count)}");
             req.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
             using var res = await _http.SendAsync(req, HttpCompletionOption.ResponseContentRead);
             res.EnsureSuccessStatusCode();

@@ -19,8 +19,8 @@ internal interface ITarget : IAsyncDisposable
     /// <summary>S3: one publisher and <paramref name="subscribers"/> receivers. Null, with a reason, when unavailable.</summary>
     Task<(IFanout? Fanout, string Note)> FanoutAsync(int subscribers, Action<long, long> onDelivery, CancellationToken ct);
 
-    /// <summary>S4: one REST read (even i: the list, odd i: one agent), or null when the target has no REST API.</summary>
-    Func<int, Task>? RestRead(int agents);
+    /// <summary>S4: one REST read (mix "both": even i the list, odd i one agent; "list" or "one": only that), or null without a REST API.</summary>
+    Func<int, Task>? RestRead(int agents, string mix);
 }
 
 /// <summary>Links held open; dispose closes them.</summary>
