@@ -53,6 +53,11 @@ dotnet build src/Kai.Hub -c Release -v q -nologo >/dev/null
 dotnet build bench/Kai.Bench -c Release -v q -nologo >/dev/null
 dotnet build bench/Kai.Bench.SignalR -c Release -v q -nologo >/dev/null
 hub_dll=src/Kai.Hub/bin/Release/net10.0/Kai.Hub.dll
+# The benchmark measures routing, not throttling: the per-principal rate limits and link caps (seed defaults such as
+# 10 links per principal and 1,000 requests a minute) are lifted, as an operator would for trusted internal load.
+kai_limits=(--Kai:Security:MaxWebSocketsPerUser=10000 --Kai:Security:WebSocketMessagesPerMinute=10000000
+  --Kai:Security:RateLimits:Auth=1000000 --Kai:Security:RateLimits:TokenVerify=1000000 --Kai:Security:RateLimits:Anonymous=1000000
+  --Kai:Security:RateLimits:Authenticated=1000000 --Kai:Security:RateLimits:AgentOperations=1000000)
 sr_dll=bench/Kai.Bench.SignalR/bin/Release/net10.0/Kai.Bench.SignalR.dll
 gen_dll=bench/Kai.Bench/bin/Release/net10.0/Kai.Bench.dll
 
@@ -106,7 +111,7 @@ start_kai() {
   local port; port=$(free_port); mkdir -p "$kai_data"
   # Agent tokens are cached between invocations (--state), so they live longer than the default 15 minutes.
   $pin_server dotnet "$hub_dll" --urls "http://127.0.0.1:$port" --Kai:DataDirectory="$kai_data" \
-    --Kai:Auth:AccessTokenLifetime=12:00:00 --Logging:LogLevel:Default=Warning >>"$out/kai.log" 2>&1 &
+    --Kai:Auth:AccessTokenLifetime=12:00:00 --Logging:LogLevel:Default=Warning "${kai_limits[@]}" >>"$out/kai.log" 2>&1 &
   pid=$!; pids+=("$pid"); url="http://127.0.0.1:$port"
   wait_http "$url/health" "$pid"
   mode="$(gc_mode src/Kai.Hub/bin/Release/net10.0/Kai.Hub.runtimeconfig.json)"
