@@ -27,8 +27,18 @@ internal sealed class ConnectionRegistry
     /// <summary>Every link of this node, of every kind (for expiry, revocation and shutdown).</summary>
     public IEnumerable<LinkConnection> All => AgentLinks.Concat(ObserverLinks).Concat(EventLinks);
 
-    public ICollection<LinkConnection> Observers(string agentId) =>
-        _observers.TryGetValue(agentId, out var set) ? set.Values : [];
+    /// <summary>The observer links of an agent. Enumerates the live set without copying it (ConcurrentDictionary.Values would copy on every call).</summary>
+    public IEnumerable<LinkConnection> Observers(string agentId)
+    {
+        if (!_observers.TryGetValue(agentId, out var set))
+        {
+            yield break;
+        }
+        foreach (var (_, link) in set)
+        {
+            yield return link;
+        }
+    }
 
     public void Add(LinkConnection link)
     {

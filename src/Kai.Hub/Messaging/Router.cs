@@ -97,16 +97,19 @@ internal sealed class Router(ConnectionRegistry links, IHubStore store, HubMetri
                 return agent is null || !MayReach(envelope.Sender, agent.OwnerId) ? RouteStatus.NotFound : RouteStatus.Unavailable;
 
             case AddressKind.Observers:
-                var delivered = false;
+                var delivered = 0;
                 foreach (var observer in links.Observers(envelope.Target.Id))
                 {
                     if (observer.TrySend(envelope.Frame))
                     {
-                        delivered = true;
-                        Sent(envelope);
+                        delivered++;
                     }
                 }
-                return delivered ? RouteStatus.Delivered : RouteStatus.Unavailable;
+                if (delivered > 0)
+                {
+                    metrics.FramesOut.Add(delivered, new KeyValuePair<string, object?>("type", envelope.Type));
+                }
+                return delivered > 0 ? RouteStatus.Delivered : RouteStatus.Unavailable;
 
             case AddressKind.Topic:
                 return topics.FanOut(envelope.Event!) > 0 ? RouteStatus.Delivered : RouteStatus.Unavailable;

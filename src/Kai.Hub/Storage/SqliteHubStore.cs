@@ -169,12 +169,13 @@ internal sealed partial class SqliteHubStore : IHubStore, IDisposable
 
     public async Task<(IReadOnlyList<AgentRecord> Items, int Total)> ListAgentsAsync(AgentQuery q, CancellationToken ct)
     {
-        const string where = """
-            WHERE (@OwnerId IS NULL OR owner_id = @OwnerId)
-              AND (@Status IS NULL OR status = @Status)
-              AND (@Type IS NULL OR type = @Type)
-              AND (@Capability IS NULL OR EXISTS (SELECT 1 FROM json_each(agents.capabilities) WHERE json_each.value = @Capability))
-            """;
+        // Only the filters given: "(@x IS NULL OR col = @x)" keeps SQLite from using the indexes (a full scan and sort per request).
+        var clauses = new List<string>();
+        if (q.OwnerId is not null) clauses.Add("owner_id = @OwnerId");
+        if (q.Status is not null) clauses.Add("status = @Status");
+        if (q.Type is not null) clauses.Add("type = @Type");
+        if (q.Capability is not null) clauses.Add("EXISTS (SELECT 1 FROM json_each(agents.capabilities) WHERE json_each.value = @Capability)");
+        var where = clauses.Count == 0 ? "" : "WHERE " + string.Join(" AND ", clauses);
         await using var c = OpenRead();
         var total = await c.ExecuteScalarAsync<int>(new CommandDefinition($"SELECT COUNT(*) FROM agents {where}", q, cancellationToken: ct));
         var rows = await c.QueryAsync<AgentRow>(new CommandDefinition(

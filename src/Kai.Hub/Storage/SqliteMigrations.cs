@@ -202,5 +202,12 @@ internal static class SqliteMigrations
             );
             CREATE INDEX ix_magic_links_expiry ON magic_links (expires_at);
             """),
+        // Measured (docs/benchmarks.md): task dispatch scanned every agent of the owner; listing scanned and sorted all agents.
+        (5, "agent_indexes", """
+            CREATE INDEX ix_agents_owner_linked ON agents (owner_id, created_at, agent_id) WHERE linked = 1;
+            DROP INDEX ix_agents_owner;
+            CREATE INDEX ix_agents_owner ON agents (owner_id, created_at, agent_id);
+            CREATE INDEX ix_agents_created ON agents (created_at, agent_id);
+            """),
     ];
 }
