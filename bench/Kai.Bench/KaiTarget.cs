@@ -279,14 +279,17 @@ internal sealed class KaiTarget : ITarget
                     Interlocked.Increment(ref acked);
                 }
             }, ct);
-            await link.SendTextAsync("""{"type":"subscribe","id":"s1","timestamp":"2026-01-01T00:00:00.000Z","payload":{"events":["bench.fanout"]}}""");
+            await link.SendTextAsync("""{"type":"subscribe","id":"s1","timestamp":"2026-01-01T00:00:00.000Z","payload":{"events":["app.bench.fanout"]}}""");
             return link;
         }, ct);
         for (var i = 0; i < 200 && Volatile.Read(ref acked) < subscribers; i++)
         {
             await Task.Delay(50, ct);
         }
-        var publisher = await RawLink.ConnectAsync(uri, (_, _) => { }, ct);
+        // The publisher is an agent of the same owner (its events are stamped with that owner, so the user's subscribers
+        // see them): with 10,000 subscribers the user holds the most links one principal may open.
+        await EnsureAgentsAsync(1, ct);
+        var publisher = await RawLink.ConnectAsync(new Uri(_wsBase, $"ws?token={Uri.EscapeDataString(_agents[0].Token)}"), (_, _) => { }, ct);
         return new TopicFanout(publisher, subs);
     }
 
@@ -305,7 +308,7 @@ internal sealed class KaiTarget : ITarget
     private sealed class TopicFanout(RawLink publisher, RawLink[] subs) : IFanout
     {
         public void Publish(long stamp, long seq) => publisher.SendNow(Encoding.UTF8.GetBytes(
-            "{\"type\":\"publish\",\"timestamp\":\"2026-01-01T00:00:00.000Z\",\"payload\":{\"topic\":\"bench.fanout\",\"data\":{\"m\":\"" + Loopback.StampText(stamp, seq) + "\"}}}"));
+            "{\"type\":\"publish\",\"timestamp\":\"2026-01-01T00:00:00.000Z\",\"payload\":{\"topic\":\"app.bench.fanout\",\"data\":{\"m\":\"" + Loopback.StampText(stamp, seq) + "\"}}}"));
 
         public async ValueTask DisposeAsync()
         {

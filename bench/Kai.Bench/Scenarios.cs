@@ -180,6 +180,11 @@ internal sealed class Scenarios(ITarget target, Settings s, Action<Result> emit)
                 var elapsed = Stopwatch.GetElapsedTime(t0).TotalSeconds;
                 var (serverCpu, genCpu) = cpu.Stop();
                 var got = Interlocked.Read(ref deliveries);
+                if (s.Smoke && got == 0)
+                {
+                    // Not a timing check: a fan-out that delivers nothing is broken (for example a topic the hub refuses).
+                    throw new InvalidOperationException($"{target.Name} S3 delivered nothing to {n} subscribers");
+                }
                 // Put the window back to full for the next run, whatever was lost.
                 while (credits.CurrentCount < window)
                 {
@@ -289,6 +294,10 @@ internal sealed class Scenarios(ITarget target, Settings s, Action<Result> emit)
                 var cpu = new CpuSpan(s.ServerPid);
                 var (perSecond, queue, e2e, fail) = await kai.TasksAsync(workers, s.S5Concurrency, s.Duration, F($"{Environment.ProcessId}-{workers}-{run}"), ct);
                 var (serverCpu, _) = cpu.Stop();
+                if (s.Smoke && perSecond <= 0)
+                {
+                    throw new InvalidOperationException($"{target.Name} S5 completed no task with {workers} agents");
+                }
                 rate.Add(perSecond);
                 q50.Add(queue.P50);
                 q99.Add(queue.P99);
