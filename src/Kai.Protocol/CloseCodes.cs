@@ -6,7 +6,7 @@ namespace Kai.Protocol;
 /// </summary>
 /// <remarks>
 /// A client should reconnect (with backoff) after <see cref="GoingAway"/>, <see cref="SessionExpired"/>,
-/// <see cref="HeartbeatTimeout"/>, <see cref="SlowConsumer"/> and <see cref="InternalError"/>; it should
+/// <see cref="HeartbeatTimeout"/>, <see cref="SlowConsumer"/>, <see cref="InternalError"/>, <see cref="TryAgainLater"/> and <see cref="RateLimited"/>; it should
 /// not retry unchanged after <see cref="AuthenticationFailed"/>, <see cref="InvalidSession"/>,
 /// <see cref="MessageTooBig"/> or <see cref="Replaced"/>.
 /// </remarks>
@@ -20,6 +20,8 @@ public static class CloseCodes
     public const int MessageTooBig = 1009;
     /// <summary>Unexpected server fault (RFC 6455). Reconnect.</summary>
     public const int InternalError = 1011;
+    /// <summary>The node is at its connection limit (RFC 6455 registry, "Try Again Later"). Reconnect later, with backoff.</summary>
+    public const int TryAgainLater = 1013;
     /// <summary>Generic error (seed 003).</summary>
     public const int GenericError = 4000;
     /// <summary>The principal may not open this link: not the agent, its owner or an admin, or no such agent (seed 003 "invalid session").</summary>

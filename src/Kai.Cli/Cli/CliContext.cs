@@ -170,7 +170,7 @@ internal sealed class CliContext
         CloseCodes.Replaced => "another process connected as this agent",
         CloseCodes.SessionExpired => "the token expired or the session was revoked (logout, role change, disabled user, rotated agent secret)",
         CloseCodes.RateLimited => "rate limited (too many frames or open links); try again later",
-        1013 => "the hub node is full; try again later", // Try Again Later (RFC 6455 registry); not yet in Kai.Protocol.CloseCodes
+        CloseCodes.TryAgainLater => "the hub node is full; try again later",
         _ => ex.Message,
     };
 

@@ -1,3 +1,4 @@
+using Kai.Protocol.Rest;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;

@@ -104,7 +104,3 @@ internal static class AgentsApi
         options.PublicUrl ?? $"{http.Request.Scheme}://{http.Request.Host}";
 }
 
-/// <param name="AgentId">The agent.</param>
-/// <param name="ClientId">Unchanged client id.</param>
-/// <param name="ClientSecret">The new secret; shown only in this answer.</param>
-internal sealed record RotateSecretResponse(string AgentId, string ClientId, string ClientSecret);

@@ -148,12 +148,3 @@ internal static class AuthApi
     };
 }
 
-/// <param name="Email">The account's address.</param>
-internal sealed record MagicLinkRequest(string? Email);
-
-/// <param name="MagicToken">The token from the mail.</param>
-internal sealed record VerifyMagicRequest(string? MagicToken);
-
-/// <param name="Accepted">Always true.</param>
-/// <param name="Message">The same text for every request.</param>
-internal sealed record MagicLinkResponse(bool Accepted, string Message);

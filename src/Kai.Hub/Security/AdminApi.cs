@@ -27,17 +27,17 @@ internal static class AdminApi
     {
         var (l, o) = Page(limit, offset);
         var (items, total) = await store.ListUsersAsync(l, o, ct);
-        return TypedResults.Ok(new UserListResponse(items.Select(AdminUser.From).ToList(), total, new Pagination(l, o, total, o + items.Count < total)));
+        return TypedResults.Ok(new UserListResponse(items.Select(AdminViews.From).ToList(), total, new Pagination(l, o, total, o + items.Count < total)));
     }
 
     private static async Task<Ok<AdminUser>> SetRoleAsync(string userId, SetRoleRequest request, HttpContext http, AdminService admin, CancellationToken ct) =>
-        TypedResults.Ok(AdminUser.From(await admin.SetRoleAsync(http, userId, request.Role, ct)));
+        TypedResults.Ok(AdminViews.From(await admin.SetRoleAsync(http, userId, request.Role, ct)));
 
     private static async Task<Ok<AdminUser>> DisableAsync(string userId, HttpContext http, AdminService admin, CancellationToken ct) =>
-        TypedResults.Ok(AdminUser.From(await admin.SetDisabledAsync(http, userId, true, ct)));
+        TypedResults.Ok(AdminViews.From(await admin.SetDisabledAsync(http, userId, true, ct)));
 
     private static async Task<Ok<AdminUser>> EnableAsync(string userId, HttpContext http, AdminService admin, CancellationToken ct) =>
-        TypedResults.Ok(AdminUser.From(await admin.SetDisabledAsync(http, userId, false, ct)));
+        TypedResults.Ok(AdminViews.From(await admin.SetDisabledAsync(http, userId, false, ct)));
 
     private static async Task<Ok<AgentListResponse>> ListAgentsAsync(IHubStore store, AgentService agents, string? owner_id, int? limit, int? offset, CancellationToken ct)
     {
@@ -60,7 +60,7 @@ internal static class AdminApi
         new Validation().Length(actor, "actor", 1, 254, required: false).Length(action, "action", 1, 64, required: false)
             .Check(from is null || to is null || from <= to, "from", "must not be after to").ThrowIfInvalid();
         var (items, total) = await store.ListAuditAsync(new AuditQuery(actor, action, from, to, l, o), ct);
-        return TypedResults.Ok(new AuditListResponse(items.Select(AuditEntry.From).ToList(), total, new Pagination(l, o, total, o + items.Count < total)));
+        return TypedResults.Ok(new AuditListResponse(items.Select(AdminViews.From).ToList(), total, new Pagination(l, o, total, o + items.Count < total)));
     }
 
     /// <summary>Page sizes are capped at 100 on every list route.</summary>
@@ -74,24 +74,13 @@ internal static class AdminApi
     }
 }
 
-internal sealed record SetRoleRequest(string? Role);
-
-internal sealed record AdminUser(string UserId, string Email, string DisplayName, string Role, bool Disabled, DateTimeOffset CreatedAt)
+internal static class AdminViews
 {
     public static AdminUser From(UserRecord u) => new(u.UserId, u.Email, u.DisplayName, u.Role, u.Disabled, u.CreatedAt);
-}
 
-internal sealed record UserListResponse(IReadOnlyList<AdminUser> Users, int Total, Pagination Pagination);
-
-internal sealed record KeyRotationResponse(string Kid, string? RetiredKid);
-
-internal sealed record AuditEntry(string AuditId, DateTimeOffset At, string? ActorId, string? ActorRole, string Action, string? Target, string Outcome, string? Ip, System.Text.Json.JsonElement Details)
-{
     public static AuditEntry From(AuditRecord r)
     {
         using var doc = System.Text.Json.JsonDocument.Parse(r.DetailsJson);
         return new(r.AuditId, r.At, r.ActorId, r.ActorRole, r.Action, r.Target, r.Outcome, r.Ip, doc.RootElement.Clone());
     }
 }
-
-internal sealed record AuditListResponse(IReadOnlyList<AuditEntry> Entries, int Total, Pagination Pagination);

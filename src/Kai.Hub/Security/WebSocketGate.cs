@@ -13,7 +13,7 @@ namespace Kai.Hub.Security;
 internal sealed class WebSocketGate(IOptions<SecurityOptions> options, TimeProvider time)
 {
     /// <summary>Close code for a node at its connection cap (RFC 6455 §7.4.1 registry: Try Again Later).</summary>
-    public const int NodeFull = 1013;
+    public const int NodeFull = CloseCodes.TryAgainLater;
 
     private readonly SecurityOptions _o = options.Value;
     private readonly ConcurrentDictionary<string, int> _perPrincipal = new(StringComparer.Ordinal);
