@@ -7,32 +7,8 @@ namespace Kai.Cli.Tests.EndToEnd;
 /// The quick start (examples/quickstart/run.sh) with real processes: an in-process hub on a real socket, and the built
 /// <c>kai</c> as child processes for the user's commands and for two hosted agents.
 /// </summary>
-public sealed class QuickstartFlowTests : IAsyncLifetime
+public sealed class QuickstartFlowTests : CliFlow
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "kai-cli-tests", Guid.NewGuid().ToString("N"));
-    private readonly List<KaiCli.LongRunning> _children = [];
-    private TestHub _hub = null!;
-    private KaiCli _kai = null!;
-
-    public async Task InitializeAsync()
-    {
-        Directory.CreateDirectory(_dir);
-        _hub = await TestHub.StartAsync();
-        _kai = new KaiCli(Path.Combine(_dir, "config"), _hub.BaseAddress);
-    }
-
-    public async Task DisposeAsync()
-    {
-        foreach (var child in _children)
-        {
-            child.Dispose();
-        }
-        await _hub.DisposeAsync();
-        Directory.Delete(_dir, recursive: true);
-    }
-
-    private async Task<KaiRun> Kai(params string[] args) => await _kai.RunAsync(args);
-
     private async Task<JsonElement> KaiJson(params string[] args)
     {
         var run = await Kai(args);
@@ -47,7 +23,7 @@ public sealed class QuickstartFlowTests : IAsyncLifetime
         // A user, through the CLI: register (which logs in), then log in again with the password on stdin.
         var register = await Kai("register", "--email", "ada@example.com", "--password", "correct-horse-1", "--name", "Ada");
         Assert.True(register.ExitCode == 0, register.ToString());
-        var login = await _kai.RunAsync(["login", "--email", "ada@example.com"], stdin: "correct-horse-1\n");
+        var login = await Cli.RunAsync(["login", "--email", "ada@example.com"], stdin: "correct-horse-1\n");
         Assert.True(login.ExitCode == 0, login.ToString());
         Assert.Contains("logged in", login.Stdout, StringComparison.Ordinal);
 
@@ -57,7 +33,7 @@ public sealed class QuickstartFlowTests : IAsyncLifetime
             Assert.True(created.ExitCode == 0, created.ToString());
             Assert.Contains("client_secret: kas_", created.Stdout, StringComparison.Ordinal);
             Assert.Contains("shown only this once", created.Stderr, StringComparison.Ordinal);
-            var saved = Path.Combine(_kai.ConfigDirectory, "agents", id + ".json");
+            var saved = Path.Combine(Cli.ConfigDirectory, "agents", id + ".json");
             Assert.True(File.Exists(saved));
             if (!OperatingSystem.IsWindows())
             {
@@ -156,16 +132,9 @@ public sealed class QuickstartFlowTests : IAsyncLifetime
         Assert.Equal(0, (await Kai("status", commandId)).ExitCode);
     }
 
-    private KaiCli.LongRunning Start(params string[] args)
-    {
-        var child = _kai.Start(args);
-        _children.Add(child);
-        return child;
-    }
-
     private string Write(string name, string text)
     {
-        var path = Path.Combine(_dir, name);
+        var path = Path.Combine(Dir, name);
         File.WriteAllText(path, text);
         return path;
     }

@@ -8,39 +8,8 @@ namespace Kai.Cli.Tests.EndToEnd;
 /// Tasks, workflows, events and streams through the real <c>kai</c>: two <c>kai agent run</c> processes run a three-stage workflow
 /// over this repository's files while <c>kai events tail</c> watches, and <c>kai stream</c> prints and cancels a stream.
 /// </summary>
-public sealed class WorkflowFlowTests : IAsyncLifetime
+public sealed class WorkflowFlowTests : CliFlow
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "kai-cli-tests", Guid.NewGuid().ToString("N"));
-    private readonly List<KaiCli.LongRunning> _children = [];
-    private TestHub _hub = null!;
-    private KaiCli _kai = null!;
-
-    public async Task InitializeAsync()
-    {
-        Directory.CreateDirectory(_dir);
-        _hub = await TestHub.StartAsync();
-        _kai = new KaiCli(Path.Combine(_dir, "config"), _hub.BaseAddress);
-    }
-
-    public async Task DisposeAsync()
-    {
-        foreach (var child in _children)
-        {
-            child.Dispose();
-        }
-        await _hub.DisposeAsync();
-        Directory.Delete(_dir, recursive: true);
-    }
-
-    private async Task<KaiRun> Kai(params string[] args) => await _kai.RunAsync(args);
-
-    private KaiCli.LongRunning Start(params string[] args)
-    {
-        var child = _kai.Start(args);
-        _children.Add(child);
-        return child;
-    }
-
     private async Task LoginAsync()
     {
         var register = await Kai("register", "--email", "wf@example.com", "--password", "correct-horse-1", "--name", "Wf");
@@ -69,7 +38,7 @@ public sealed class WorkflowFlowTests : IAsyncLifetime
         await tail.WaitForAsync("subscribed to task.*.completed, workflow.>");
 
         var root = KaiCli.RepositoryRoot;
-        var file = Path.Combine(_dir, "docs.yaml");
+        var file = Path.Combine(Dir, "docs.yaml");
         File.WriteAllText(file, $"""
             name: docs-stats
             configuration:
@@ -112,13 +81,13 @@ public sealed class WorkflowFlowTests : IAsyncLifetime
         Assert.Equal(3, tasks.Stdout.Split('\n').Count(l => l.Contains(" completed ", StringComparison.Ordinal)));
 
         // A stage that fails for good fails the run: exit code 1.
-        var bad = Path.Combine(_dir, "bad.json");
+        var bad = Path.Combine(Dir, "bad.json");
         File.WriteAllText(bad, JsonSerializer.Serialize(new
         {
             name = "missing-file",
             stages = new object[]
             {
-                new { name = "stats", agent_type = "text.stats", input_data = new { path = Path.Combine(_dir, "nope.md") }, retry_policy = new { max_attempts = 1 } },
+                new { name = "stats", agent_type = "text.stats", input_data = new { path = Path.Combine(Dir, "nope.md") }, retry_policy = new { max_attempts = 1 } },
             },
         }));
         var failed = await Kai("workflow", "run", bad);
@@ -173,10 +142,10 @@ public sealed class WorkflowFlowTests : IAsyncLifetime
         Assert.DoesNotContain("line399", slow.Output, StringComparison.Ordinal);
 
         // Bad input: clear errors and exit codes.
-        var missing = await Kai("workflow", "run", Path.Combine(_dir, "missing.json"));
+        var missing = await Kai("workflow", "run", Path.Combine(Dir, "missing.json"));
         Assert.Equal(2, missing.ExitCode);
         Assert.Contains("error: no such file", missing.Stderr, StringComparison.Ordinal);
-        var cyclic = Path.Combine(_dir, "cycle.json");
+        var cyclic = Path.Combine(Dir, "cycle.json");
         File.WriteAllText(cyclic, """{"name": "c", "stages": [{"name": "a", "agent_type": "x", "dependencies": ["b"]}, {"name": "b", "agent_type": "x", "dependencies": ["a"]}]}""");
         var cycle = await Kai("workflow", "run", cyclic);
         Assert.Equal(1, cycle.ExitCode);
