@@ -39,8 +39,6 @@ internal static partial class EventLinkEndpoint
         }
         var links = hub.Value.Links;
         var link = new LinkConnection(socket, principal.Id, principal.OwnerId, LinkRole.Events, principal, links.SendQueueBytes, time, metrics);
-        var kind = new KeyValuePair<string, object?>("kind", "events");
-        metrics.Connections.Add(1, kind);
         var subscriber = new LinkSubscriber(link);
         var dispatcher = new FrameDispatcher(link, FramePermissions.EventLink, gate.NewMessageLimiter(), metrics, audit, time, logger);
         var session = new EventLinkSession(subscriber, dispatcher, bus, events.Value, time);
@@ -58,7 +56,6 @@ internal static partial class EventLinkEndpoint
             link.RequestClose(CloseCodes.Normal, "closing");
             bus.Subscribers.Remove(subscriber);
             registry.Remove(link);
-            metrics.Connections.Add(-1, kind);
             await writer;
         }
     }

@@ -39,21 +39,14 @@ internal static partial class AgentLinkEndpoint
             return;
         }
         var agent = agentId.Length <= 64 ? await store.GetAgentAsync(agentId, http.RequestAborted) : null;
-        LinkRole role;
-        if (agent is not null && principal.IsAgent && principal.Id == agent.AgentId)
-        {
-            role = LinkRole.Agent;
-        }
-        else if (agent is not null && !principal.IsAgent && (principal.IsAdmin || principal.Id == agent.OwnerId))
-        {
-            role = LinkRole.Observer;
-        }
-        else
+        if (agent is null || !AgentAccess.CanSee(principal, agent))
         {
             // Unknown agent and someone else's agent look the same: no existence leak.
             await WebSocketEdge.CloseEarlyAsync(socket, CloseCodes.InvalidSession, "not permitted on this agent's link");
             return;
         }
+        // The same ownership rule as REST: the agent itself holds the agent link; its owner or an admin observes.
+        var role = principal.IsAgent ? LinkRole.Agent : LinkRole.Observer;
 
         using var slot = await WebSocketEdge.EnterAsync(socket, gate, principal);
         if (slot is null)
@@ -65,8 +58,6 @@ internal static partial class AgentLinkEndpoint
         var dispatcher = new FrameDispatcher(link, role == LinkRole.Agent ? FramePermissions.AgentLink : FramePermissions.ObserverLink,
             gate.NewMessageLimiter(), metrics, audit, time, logger);
         var session = new LinkSession(link, dispatcher, commands, tasks, presence, router, store, time, streams, logs);
-        var kind = new KeyValuePair<string, object?>("kind", role == LinkRole.Agent ? "agent" : "observer");
-        metrics.Connections.Add(1, kind);
         registry.Add(link);
         var writer = link.RunWriterAsync();
         try
@@ -94,7 +85,6 @@ internal static partial class AgentLinkEndpoint
         {
             link.RequestClose(CloseCodes.Normal, "closing");
             var wasCurrent = registry.Remove(link);
-            metrics.Connections.Add(-1, kind);
             await writer;
             if (role == LinkRole.Agent && wasCurrent)
             {

@@ -7,7 +7,7 @@ namespace Kai.Hub.Messaging;
 /// The live links of this node: at most one agent link per agent (a newer one replaces the older, which is closed
 /// with 4006), and any number of observer links per agent.
 /// </summary>
-internal sealed class ConnectionRegistry
+internal sealed class ConnectionRegistry(Observability.HubMetrics metrics)
 {
     private readonly ConcurrentDictionary<string, LinkConnection> _agentLinks = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, LinkConnection>> _observers = new(StringComparer.Ordinal);
@@ -40,8 +40,10 @@ internal sealed class ConnectionRegistry
         }
     }
 
+    /// <summary>Registers a link (and counts it in <c>kai_connections</c>, by kind).</summary>
     public void Add(LinkConnection link)
     {
+        metrics.Connections.Add(1, KindTag(link));
         if (link.Role == LinkRole.Events)
         {
             _eventLinks[link.ConnectionId] = link;
@@ -61,6 +63,7 @@ internal sealed class ConnectionRegistry
     /// <summary>Removes the link; returns true if it was the agent's current link (not already replaced).</summary>
     public bool Remove(LinkConnection link)
     {
+        metrics.Connections.Add(-1, KindTag(link));
         if (link.Role == LinkRole.Events)
         {
             _eventLinks.TryRemove(link.ConnectionId, out _);
@@ -76,6 +79,13 @@ internal sealed class ConnectionRegistry
         }
         return false;
     }
+
+    private static KeyValuePair<string, object?> KindTag(LinkConnection link) => new("kind", link.Role switch
+    {
+        LinkRole.Agent => "agent",
+        LinkRole.Observer => "observer",
+        _ => "events",
+    });
 
     /// <summary>Closes every link of this node (shutdown: 1001, so clients reconnect elsewhere or later).</summary>
     public void CloseEverything(int code, string reason)
