@@ -3,7 +3,12 @@ using Kai.Hub.Auth;
 using Kai.Hub.Commands;
 using Kai.Hub.Errors;
 using Kai.Hub.Events;
+using Kai.Hub.Housekeeping;
+using Kai.Hub.Logs;
 using Kai.Hub.Messaging;
+using Kai.Hub.Routing;
+using Kai.Hub.Edges;
+using Kai.Hub.Streams;
 using Kai.Hub.Observability;
 using Kai.Hub.Security;
 using Kai.Hub.Storage;
@@ -43,12 +48,13 @@ public static class HubApplication
         await InitializeAsync(app.Services);
         // Without this, Kestrel waits its whole shutdown timeout for open WebSocket requests, and clients see a dropped
         // connection instead of a close frame telling them to reconnect.
-        var registry = app.Services.GetRequiredService<ConnectionRegistry>();
+        var registry = app.Services.GetRequiredService<Routing.ConnectionRegistry>();
         app.Lifetime.ApplicationStopping.Register(() => registry.CloseEverything(Kai.Protocol.CloseCodes.GoingAway, "hub shutting down"));
         UsePipeline(app);
         return app;
     }
 
+    /// <summary>The hub's capabilities, one <c>AddKaiX()</c> per folder; the router is at the centre, the edges around it.</summary>
     private static void AddServices(WebApplicationBuilder builder)
     {
         var services = builder.Services;
@@ -58,48 +64,21 @@ public static class HubApplication
         // Body-binding failures become exceptions with the JSON error inside, so the envelope can say what was wrong.
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
 
-        services.AddSingleton<IHubStore>(sp =>
-        {
-            var dir = Path.GetFullPath(sp.GetRequiredService<IOptions<HubOptions>>().Value.DataDirectory);
-            Directory.CreateDirectory(dir);
-            return new SqliteHubStore(Path.Combine(dir, "kai.db"));
-        });
-        services.AddSingleton(sp => new SigningKeys(Path.GetFullPath(sp.GetRequiredService<IOptions<HubOptions>>().Value.DataDirectory), sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<SessionRevocations>();
-        services.AddSingleton<TokenService>();
-        services.AddSingleton<AuthService>();
-        services.AddAuthentication(BearerAuthenticationHandler.SchemeName)
-            .AddScheme<AuthenticationSchemeOptions, BearerAuthenticationHandler>(BearerAuthenticationHandler.SchemeName, null);
-        services.AddAuthorization();
-        services.AddSingleton<IAuthorizationPolicyProvider, PermissionPolicyProvider>();
-        services.AddSingleton<IAuthorizationHandler, PermissionHandler>();
+        services.AddKaiStorage();
+        services.AddKaiAuth();
         services.AddKaiSecurity();
-
-        services.AddOptions<TelemetryOptions>().BindConfiguration(HubOptions.Section + ":Telemetry").ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton<Telemetry>();
-        services.AddSingleton<HubMetrics>();
-        services.AddSingleton<PrometheusExporter>();
-        services.AddSingleton<RequestStats>();
-        services.AddSingleton<ConnectionRegistry>();
-        services.AddSingleton<Router>();
-        services.AddSingleton<AgentAccess>();
-        services.AddSingleton<AgentPresence>();
-        services.AddSingleton<AgentService>();
-        services.AddSingleton<CommandService>();
+        services.AddKaiObservability();
+        services.AddKaiRouting();
+        services.AddKaiEdges();
+        services.AddKaiAgents();
+        services.AddKaiCommands();
+        services.AddKaiMessaging();
         services.AddKaiTasks();
-        services.AddSingleton<HubSweeper>();
-        services.AddHostedService(sp => sp.GetRequiredService<HubSweeper>());
+        services.AddKaiWorkflows();
         services.AddKaiEvents();
-
-        services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
-        {
-            doc.Info.Title = "Kai Hub API";
-            doc.Info.Description = "REST API of Kai Hub. WebSocket frames are described in docs/protocol.md.";
-            return Task.CompletedTask;
-        }));
-        services.AddHealthChecks()
-            .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
-            .AddCheck<BusHealthCheck>("bus", tags: ["ready"]);
+        services.AddKaiStreams();
+        services.AddKaiLogs();
+        services.AddKaiHousekeeping();
     }
 
     private static async Task InitializeAsync(IServiceProvider services)
@@ -160,7 +139,10 @@ public static class HubApplication
         app.MapWorkflowsApi();
         app.MapAgentLinks();
         app.MapMetricsApi();
-        app.MapKaiEvents();
+        app.MapEventLink();
+        app.MapEventsApi();
+        app.MapStreamsApi();
+        app.MapLogsApi();
         app.MapAdminApi();
     }
 }

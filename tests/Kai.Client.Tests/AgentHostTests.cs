@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Kai.Hub.Messaging;
+using Kai.Hub.Routing;
 using Kai.Protocol;
 using Kai.Protocol.Frames;
 using Kai.Protocol.Rest;

@@ -76,7 +76,7 @@ public sealed class EventsTests
                 if (received.Count == 1)
                 {
                     // Drop the link from the hub's side, then publish while the client is away.
-                    foreach (var s in hub.Service<TopicSubscriptions>().All)
+                    foreach (var s in hub.Service<Kai.Hub.Routing.Router>().TopicSubscribers)
                     {
                         s.Close(CloseCodes.GenericError, "test drop");
                     }

@@ -20,7 +20,7 @@ public sealed class ReconnectPolicyTests
 
     private static void CloseAll(TestHub hub, int code)
     {
-        foreach (var s in hub.Service<TopicSubscriptions>().All)
+        foreach (var s in hub.Service<Kai.Hub.Routing.Router>().TopicSubscribers)
         {
             s.Close(code, "test");
         }
@@ -53,7 +53,7 @@ public sealed class ReconnectPolicyTests
             Assert.Equal(TimeSpan.Zero, Assert.Single(reconnects).Delay);
         }
 
-        await EventsTests.PollAsync(() => hub.Service<TopicSubscriptions>().All.Any(), "the hub to hold the new subscription");
+        await EventsTests.PollAsync(() => hub.Service<Kai.Hub.Routing.Router>().TopicSubscribers.Any(), "the hub to hold the new subscription");
         CloseAll(hub, CloseCodes.RateLimited);
         await EventsTests.PollAsync(() => { lock (reconnects) { return reconnects.Count == 2; } }, "a backoff after 4004");
         lock (reconnects)

@@ -159,7 +159,7 @@ public sealed class StreamTests
             if (texts.Count == 3)
             {
                 // Drop every observer link; the stream must come back and continue at chunk 3.
-                foreach (var link in hub.Service<Kai.Hub.Messaging.ConnectionRegistry>().ObserverLinks.ToList())
+                foreach (var link in hub.Service<Kai.Hub.Routing.ConnectionRegistry>().ObserverLinks.ToList())
                 {
                     link.RequestClose(Kai.Protocol.CloseCodes.GenericError, "test drop");
                 }

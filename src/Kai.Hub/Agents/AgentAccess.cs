@@ -5,7 +5,7 @@ using Kai.Hub.Storage;
 namespace Kai.Hub.Agents;
 
 /// <summary>
-/// Ownership of agents, checked in one place: an admin sees every agent, a user its own, an agent itself.
+/// Agent lookups for REST handlers, under the one policy (<see cref="Access.MayManageAgent"/>): an admin sees every agent, a user its own, an agent itself.
 /// Anything else is reported as "not found" (404), so ids of other tenants' agents cannot be probed.
 /// </summary>
 internal sealed class AgentAccess(IHubStore store)
@@ -13,13 +13,10 @@ internal sealed class AgentAccess(IHubStore store)
     public async Task<AgentRecord> GetAsync(KaiPrincipal principal, string agentId, CancellationToken ct)
     {
         var agent = agentId.Length <= 64 ? await store.GetAgentAsync(agentId, ct) : null;
-        if (agent is null || !CanSee(principal, agent))
+        if (agent is null || !Access.MayManageAgent(principal, agent.AgentId, agent.OwnerId))
         {
             throw ApiException.AgentNotFound(agentId);
         }
         return agent;
     }
-
-    public static bool CanSee(KaiPrincipal principal, AgentRecord agent) =>
-        principal.IsAdmin || (principal.IsAgent ? principal.Id == agent.AgentId : principal.Id == agent.OwnerId);
 }

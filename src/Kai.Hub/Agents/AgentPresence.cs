@@ -1,5 +1,5 @@
-using Kai.Hub.Events;
-using Kai.Hub.Messaging;
+using Kai.Hub.Auth;
+using Kai.Hub.Routing;
 using Kai.Hub.Storage;
 using Kai.Protocol;
 using Kai.Protocol.Frames;
@@ -16,7 +16,7 @@ namespace Kai.Hub.Agents;
 /// changes: the link itself proves liveness, and 20,000 agents must not cost 700 fsyncs a second.
 /// Transitions are serialized so that a disconnect and a heartbeat cannot interleave their read-then-write.
 /// </remarks>
-internal sealed class AgentPresence(IHubStore store, Router router, ConnectionRegistry links, TimeProvider time, IOptions<HubOptions> options, EventBus events)
+internal sealed class AgentPresence(IHubStore store, Router router, ConnectionRegistry links, TimeProvider time, IOptions<HubOptions> options) : Housekeeping.IHousekeeping
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly LinkOptions _links = options.Value.Links;
@@ -73,9 +73,9 @@ internal sealed class AgentPresence(IHubStore store, Router router, ConnectionRe
             if (next != agent.Status)
             {
                 var frame = Frame.Encode(FrameTypes.StatusUpdate, new StatusUpdatePayload(agentId, next, agent.Status, reason, now), timestamp: now);
-                await router.RouteAsync(new Envelope(FrameTypes.StatusUpdate, Address.ObserversOf(agentId), frame, null), ct);
-                await events.PublishAsync(new SystemEvent("agent.status_changed", agentId,
-                    new { agent_id = agentId, status = next, previous_status = agent.Status, reason }, agent.OwnerId, SourceAgent: agentId), ct);
+                await router.RouteAsync(new Envelope(FrameTypes.StatusUpdate, Address.ObserversOf(agentId), frame, KaiPrincipal.System), ct);
+                await router.PublishAsync(new SystemEvent("agent.status_changed", agentId,
+                    new { agent_id = agentId, status = next, previous_status = agent.Status, reason }, agent.OwnerId, SourceAgent: agentId), KaiPrincipal.System, ct);
             }
         }
         finally

@@ -3,8 +3,7 @@ using System.Text.RegularExpressions;
 using Kai.Hub.Auth;
 using Kai.Hub.Commands;
 using Kai.Hub.Errors;
-using Kai.Hub.Events;
-using Kai.Hub.Messaging;
+using Kai.Hub.Routing;
 using Kai.Hub.Storage;
 using Kai.Protocol;
 using Kai.Protocol.Frames;
@@ -16,7 +15,7 @@ namespace Kai.Hub.Agents;
 /// <summary>The agent registry (seeds 000 and 004): creation with client credentials, listing, updates, deletion, status.</summary>
 internal sealed partial class AgentService(
     IHubStore store, AgentAccess access, AgentPresence presence, ConnectionRegistry links, CommandService commands,
-    TimeProvider time, IOptions<HubOptions> options, EventBus events)
+    TimeProvider time, IOptions<HubOptions> options, Router router)
 {
     private readonly LinkOptions _links = options.Value.Links;
 
@@ -55,8 +54,8 @@ internal sealed partial class AgentService(
         {
             throw new ApiException(ErrorCodes.Conflict, $"An agent with id '{agentId}' already exists.", new Dictionary<string, string> { ["agent_id"] = agentId });
         }
-        await events.PublishAsync(new SystemEvent("agent.registered", agentId,
-            new { agent_id = agentId, record.Name, record.Type, record.Version, record.Capabilities }, record.OwnerId, SourceAgent: agentId), ct);
+        await router.PublishAsync(new SystemEvent("agent.registered", agentId,
+            new { agent_id = agentId, record.Name, record.Type, record.Version, record.Capabilities }, record.OwnerId, SourceAgent: agentId), KaiPrincipal.System, ct);
         return new AgentCreatedResponse(agentId, agentId, secret, "created", WebSocketUrl(baseUrl, agentId));
     }
 

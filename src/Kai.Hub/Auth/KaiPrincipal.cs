@@ -15,6 +15,14 @@ public sealed record KaiPrincipal(string Id, string Role, string SessionId, stri
     public const string OwnerClaim = "owner";
     public const string ExpiresClaim = "exp";
 
+    /// <summary>
+    /// The hub itself, the sender of everything a service routes on its own behalf (a command it stores and delivers, a
+    /// task lease, a status change). Never issued in a token: it is recognised by reference, not by its role string.
+    /// </summary>
+    public static KaiPrincipal System { get; } = new("hub", "system", "hub", "hub", DateTimeOffset.MaxValue);
+
+    public bool IsSystem => ReferenceEquals(this, System);
+
     public bool IsAdmin => Role == Roles.Admin;
 
     public bool IsAgent => Role == Roles.Agent;

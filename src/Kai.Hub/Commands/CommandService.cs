@@ -1,9 +1,8 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
 using Kai.Hub.Auth;
 using Kai.Hub.Errors;
-using Kai.Hub.Messaging;
+using Kai.Hub.Routing;
 using Kai.Hub.Observability;
 using Kai.Hub.Storage;
 using Kai.Protocol;
@@ -25,8 +24,11 @@ namespace Kai.Hub.Commands;
 /// </remarks>
 internal sealed partial class CommandService(
     IHubStore store, Router router, HubMetrics metrics, TimeProvider time, IOptions<HubOptions> options, ILogger<CommandService> logger)
+    : Housekeeping.IHousekeeping
 {
-    private readonly ConcurrentDictionary<string, TaskCompletionSource<CommandRecord>> _waiters = new(StringComparer.Ordinal);
+    /// <summary>Housekeeping: commands past their deadline fail.</summary>
+    public Task SweepAsync(CancellationToken ct) => ExpireAsync(ct);
+
     private readonly CommandOptions _options = options.Value.Commands;
 
     public int DefaultWaitSeconds => _options.DefaultWaitSeconds;
@@ -55,13 +57,19 @@ internal sealed partial class CommandService(
             null, null, correlationId, traceParent, 0, now.AddSeconds(ttlSeconds ?? _options.DefaultTtlSeconds), now, now);
         if (willWait)
         {
-            _waiters[record.CommandId] = new TaskCompletionSource<CommandRecord>(TaskCreationOptions.RunContinuationsAsynchronously);
+            // Registered before delivery, so a result that comes back at once is not missed.
+            router.Pending.Register(record.CommandId);
         }
         await store.CreateCommandAsync(record, ct);
         metrics.Commands.Add(1, new KeyValuePair<string, object?>("status", CommandStatuses.Queued));
         var frame = CommandFrame(record);
-        await router.RouteAsync(new Envelope(FrameTypes.Command, Address.ObserversOf(agent.AgentId), frame, null), ct);
-        if (await router.RouteAsync(new Envelope(FrameTypes.Command, Address.Agent(agent.AgentId), frame, null), ct) == RouteStatus.Delivered)
+        await router.RouteAsync(new Envelope(FrameTypes.Command, Address.ObserversOf(agent.AgentId), frame, KaiPrincipal.System), ct);
+        // Stored first, so durable; routed as the requester, so the router's reach check applies to it like to any frame.
+        var delivery = new Envelope(FrameTypes.Command, Address.Agent(agent.AgentId), frame, requester)
+        {
+            Delivery = Delivery.Durable, Deadline = record.Deadline, CorrelationId = record.CommandId, TraceParent = traceParent,
+        };
+        if ((await router.RouteAsync(delivery, ct)).IsDelivered)
         {
             await store.MarkCommandDeliveredAsync(record.CommandId, time.GetUtcNow(), ct);
             record = record with { Status = CommandStatuses.Executing, Deliveries = 1 };
@@ -73,13 +81,14 @@ internal sealed partial class CommandService(
     /// <summary>Waits up to <paramref name="wait"/> for the result of a command created with <c>willWait</c>, then returns its state.</summary>
     public async Task<CommandRecord> WaitAsync(CommandRecord command, TimeSpan wait, CancellationToken ct)
     {
-        if (!_waiters.TryGetValue(command.CommandId, out var waiter))
+        if (!router.Pending.IsWaiting(command.CommandId))
         {
             return command;
         }
+        var waiter = router.Pending.Register(command.CommandId);
         try
         {
-            return await waiter.Task.WaitAsync(wait, time, ct);
+            return (CommandRecord)await router.Pending.WaitAsync(command.CommandId, waiter, time.GetUtcNow() + wait, ct);
         }
         catch (TimeoutException)
         {
@@ -87,7 +96,7 @@ internal sealed partial class CommandService(
         }
         finally
         {
-            _waiters.TryRemove(command.CommandId, out _);
+            router.Pending.Remove(command.CommandId, waiter);
         }
     }
 
@@ -96,7 +105,11 @@ internal sealed partial class CommandService(
     {
         foreach (var command in await store.ListDeliverableCommandsAsync(agentId, time.GetUtcNow(), ct))
         {
-            if (await router.RouteAsync(new Envelope(FrameTypes.Command, Address.Agent(agentId), CommandFrame(command), null), ct) != RouteStatus.Delivered)
+            var redelivery = new Envelope(FrameTypes.Command, Address.Agent(agentId), CommandFrame(command), KaiPrincipal.System)
+            {
+                Delivery = Delivery.Durable, Deadline = command.Deadline, CorrelationId = command.CommandId, TraceParent = command.TraceParent,
+            };
+            if (!(await router.RouteAsync(redelivery, ct)).IsDelivered)
             {
                 return;
             }
@@ -145,13 +158,10 @@ internal sealed partial class CommandService(
     private async Task FinishedAsync(CommandRecord command, CancellationToken ct)
     {
         metrics.Commands.Add(1, new KeyValuePair<string, object?>("status", command.Status));
-        if (_waiters.TryGetValue(command.CommandId, out var waiter))
-        {
-            waiter.TrySetResult(command);
-        }
+        router.Complete(command.CommandId, command);
         var payload = new CommandResultPayload(command.CommandId, command.Status, ResultElement(command), command.Error);
         var frame = Frame.Encode(FrameTypes.CommandResult, payload, timestamp: command.UpdatedAt);
-        await router.RouteAsync(new Envelope(FrameTypes.CommandResult, Address.ObserversOf(command.AgentId), frame, null), ct);
+        await router.RouteAsync(new Envelope(FrameTypes.CommandResult, Address.ObserversOf(command.AgentId), frame, KaiPrincipal.System), ct);
     }
 
     public static JsonElement? ResultElement(CommandRecord c) =>

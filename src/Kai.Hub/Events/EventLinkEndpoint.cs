@@ -1,9 +1,8 @@
 using System.Text.Json;
 using Kai.Hub.Auth;
 using Kai.Hub.Errors;
-using Kai.Hub.Messaging;
-using Kai.Hub.Observability;
-using Kai.Hub.Security;
+using Kai.Hub.Edges;
+using Kai.Hub.Routing;
 using Kai.Protocol;
 using Kai.Protocol.Events;
 using Kai.Protocol.Frames;
@@ -12,73 +11,50 @@ using Microsoft.Extensions.Options;
 namespace Kai.Hub.Events;
 
 /// <summary>
-/// The general event link <c>/ws</c> (seed 004): any authenticated principal subscribes to topic patterns with
-/// filters and recovery, and publishes where its role allows. A thin edge: frames become calls on the
-/// <see cref="EventBus"/>; delivery is the router's topic fan-out.
+/// The general event link <c>/ws</c> (seed 004): any authenticated principal subscribes to topic patterns with filters and
+/// recovery, and publishes where its role allows. A thin edge: the lifecycle is the <see cref="WebSocketEdgeHost"/>'s, frames
+/// become calls on the router (subscribe, publish).
 /// </summary>
-internal static partial class EventLinkEndpoint
+internal sealed class EventLinkEdge(WebSocketEdgeHost host, Router router, EventLog log, IOptions<EventOptions> options, TimeProvider time) : IWebSocketEdge
+{
+    public ValueTask<LinkAdmission> AdmitAsync(HttpContext http, KaiPrincipal principal, CancellationToken ct) =>
+        ValueTask.FromResult(new LinkAdmission(principal.Id, principal.OwnerId, LinkRole.Events, FramePermissions.EventLink));
+
+    public ILinkSession CreateSession(HttpContext http, LinkConnection link, FrameDispatcher dispatcher) =>
+        new EventLinkSession(link, host, router, log, options.Value, time);
+}
+
+internal static class EventLinkEndpoint
 {
     public static IEndpointConventionBuilder MapEventLink(this IEndpointRouteBuilder app) =>
-        app.Map("/ws", HandleAsync).WithTags("WebSocket").ExcludeFromDescription()
+        app.Map("/ws", (HttpContext http, WebSocketEdgeHost host, EventLinkEdge edge) => host.RunAsync(http, edge)).WithTags("WebSocket").ExcludeFromDescription()
             .AllowAnonymous("authenticates itself after the upgrade (close 4003); frames are checked by FramePermissions");
-
-    private static async Task HandleAsync(
-        HttpContext http, TokenService tokens, EventBus bus, ConnectionRegistry registry, HubMetrics metrics, IOptions<HubOptions> hub,
-        IOptions<EventOptions> events, TimeProvider time, WebSocketGate gate, AuditLog audit, ILogger<EventBus> logger)
-    {
-        var (accepted, principal) = await WebSocketEdge.AcceptAsync(http, tokens);
-        using var socket = accepted;
-        if (principal is null)
-        {
-            return;
-        }
-        using var slot = await WebSocketEdge.EnterAsync(socket, gate, principal);
-        if (slot is null)
-        {
-            return;
-        }
-        var links = hub.Value.Links;
-        var link = new LinkConnection(socket, principal.Id, principal.OwnerId, LinkRole.Events, principal, links.SendQueueBytes, time, metrics);
-        var subscriber = new LinkSubscriber(link);
-        var dispatcher = new FrameDispatcher(link, FramePermissions.EventLink, gate.NewMessageLimiter(), metrics, audit, time, logger);
-        var session = new EventLinkSession(subscriber, dispatcher, bus, events.Value, time);
-        registry.Add(link);
-        bus.Subscribers.Add(subscriber);
-        var writer = link.RunWriterAsync();
-        try
-        {
-            link.TrySend(Frame.Encode(FrameTypes.Welcome, new EventLinkWelcome(principal.Id, principal.Role, bus.Epoch, bus.Position.ToString(),
-                links.MaxFrameBytes, events.Value.MaxPatternsPerLink, events.Value.MaxPublishBytes), timestamp: time.GetUtcNow()));
-            await link.RunReaderAsync(links.MaxFrameBytes, session.HandleAsync);
-        }
-        finally
-        {
-            link.RequestClose(CloseCodes.Normal, "closing");
-            bus.Subscribers.Remove(subscriber);
-            registry.Remove(link);
-            await writer;
-        }
-    }
 }
 
 /// <summary>Handles the frames of one <c>/ws</c> link; the shared <see cref="FrameDispatcher"/> applies the frame policy and answers.</summary>
-internal sealed class EventLinkSession(LinkSubscriber subscriber, FrameDispatcher dispatcher, EventBus bus, EventOptions options, TimeProvider time)
+internal sealed class EventLinkSession(LinkConnection link, WebSocketEdgeHost host, Router router, EventLog log, EventOptions options, TimeProvider time) : ILinkSession
 {
-    public ValueTask HandleAsync(ReadOnlyMemory<byte> utf8) => dispatcher.HandleAsync(utf8, frame => Task.FromResult(Handle(frame)));
+    private readonly LinkTopics _topics = new(link, router, options, time);
 
-    private object? Handle(Frame frame)
+    public Task OpenedAsync(CancellationToken ct)
+    {
+        var p = link.Principal;
+        host.Welcome(link, new EventLinkWelcome(p.Id, p.Role, log.Epoch, log.Position.ToString(), host.MaxFrameBytes, options.MaxPatternsPerLink, options.MaxPublishBytes));
+        return Task.CompletedTask;
+    }
+
+    public async Task<object?> HandleAsync(Frame frame)
     {
         switch (frame.Type)
         {
             case FrameTypes.Subscribe:
-                Subscribe(frame);
-                return FrameDispatcher.Acked; // the bus queued the ack before any replayed event
+                return _topics.Subscribe(frame);
             case FrameTypes.Unsubscribe:
-                var un = FrameDispatcher.Required<UnsubscribePayload>(frame);
-                new Validation().Check(un.Events is { Count: > 0 }, "events", "must list at least one pattern").ThrowIfInvalid();
-                return new Dictionary<string, object?> { ["unsubscribed"] = subscriber.Remove(un.Events!) };
+                return _topics.Unsubscribe(frame);
             case FrameTypes.Publish:
-                return Publish(FrameDispatcher.Required<PublishPayload>(frame));
+                var e = EventRequests.Publication(link.Principal, FrameDispatcher.Required<PublishPayload>(frame), options.MaxPublishBytes);
+                var published = await router.PublishAsync(e, link.Principal);
+                return new PublishAck(published.Message.Id, published.Topic);
             case FrameTypes.Heartbeat:
                 return null;
             default:
@@ -86,20 +62,10 @@ internal sealed class EventLinkSession(LinkSubscriber subscriber, FrameDispatche
         }
     }
 
-    private void Subscribe(Frame frame)
+    public Task ClosedAsync(bool wasCurrent)
     {
-        var request = FrameDispatcher.Required<SubscribePayload>(frame);
-        var subscriptions = EventRequests.Subscriptions(request.Events, EventFilter.Parse(request.Filters), options.MaxPatternsPerSubscribe, "events");
-        var since = EventRequests.Since(request.Since);
-        bus.Subscribe(subscriber, subscriptions, since,
-            ack => frame.Id is null ? null : Frame.Encode(FrameTypes.Ack, ack, frame.Id, time.GetUtcNow()));
-    }
-
-    private PublishAck Publish(PublishPayload p)
-    {
-        var e = EventRequests.Publication(subscriber.Principal, p, options.MaxPublishBytes);
-        var published = bus.Publish(e);
-        return new PublishAck(published.Message.Id, published.Topic);
+        _topics.Close();
+        return Task.CompletedTask;
     }
 }
 
@@ -162,7 +128,7 @@ internal static class EventRequests
             throw new ApiException(ErrorCodes.PayloadTooLarge, $"The event data is {size} bytes; at most {maxBytes} are allowed.",
                 new Dictionary<string, int> { ["size"] = size, ["max_bytes"] = maxBytes });
         }
-        var owner = EventAccess.PublishScope(principal, p.Topic!);
+        var owner = Access.PublishScope(principal, p.Topic!);
         return new SystemEvent(p.Topic!, null, p.Data.ValueKind == JsonValueKind.Undefined ? null : p.Data.Clone(), owner,
             principal.IsAgent ? principal.Id : null, p.TargetAgent, p.CorrelationId, p.Topic);
     }

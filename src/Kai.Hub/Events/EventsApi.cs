@@ -1,5 +1,6 @@
 using Kai.Hub.Auth;
 using Kai.Hub.Errors;
+using Kai.Hub.Routing;
 using Kai.Protocol;
 using Kai.Protocol.Events;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -27,7 +28,7 @@ internal static class EventsApi
     /// <c>gap</c>. Takes the token as a bearer header or <c>?token=</c> (EventSource cannot set headers).
     /// </summary>
     private static async Task StreamAsync(
-        HttpContext http, EventBus bus, TokenService tokens, IOptions<EventOptions> options, TimeProvider time,
+        HttpContext http, Router router, TokenService tokens, IOptions<EventOptions> options, TimeProvider time,
         string? topics, string? filters, string? since, string? token)
     {
         var raw = BearerAuthenticationHandler.TokenFrom(http) ?? token;
@@ -46,11 +47,10 @@ internal static class EventsApi
         http.Response.Headers["X-Accel-Buffering"] = "no";
         var subscriber = new SseSubscriber(principal, http.Response, o.SseQueueBytes);
         subscriber.TrySendRaw("retry: 2000\n\n"u8.ToArray());
-        bus.Subscribers.Add(subscriber);
         using var pinging = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
         try
         {
-            bus.Subscribe(subscriber, subscriptions, from, _ => null);
+            router.Subscribe(subscriber, subscriptions, from, o.MaxPatternsPerLink, _ => null);
             var pings = PingAsync(subscriber, time, pinging.Token);
             await subscriber.RunWriterAsync(http.RequestAborted);
             await pinging.CancelAsync();
@@ -58,7 +58,7 @@ internal static class EventsApi
         }
         finally
         {
-            bus.Subscribers.Remove(subscriber);
+            router.Unsubscribe(subscriber);
         }
     }
 
@@ -80,7 +80,7 @@ internal static class EventsApi
 
     /// <summary>Long polling: events after <c>since</c>, waiting up to <c>wait</c> seconds for the first one.</summary>
     private static async Task<Ok<EventPollResponse>> PollAsync(
-        HttpContext http, EventBus bus, IOptions<EventOptions> options, TimeProvider time,
+        HttpContext http, Router router, EventLog log, IOptions<EventOptions> options, TimeProvider time,
         string? topics, string? filters, string? since, int? wait, int? limit, CancellationToken ct)
     {
         var o = options.Value;
@@ -90,12 +90,12 @@ internal static class EventsApi
             .ThrowIfInvalid();
         var principal = http.Principal();
         var subscriptions = EventRequests.Subscriptions(SplitTopics(topics), EventFilter.ParseQuery(filters), o.MaxPatternsPerLink, "topics");
-        var from = EventRequests.Since(since) ?? bus.Position;
+        var from = EventRequests.Since(since) ?? log.Position;
         var deadline = time.GetUtcNow() + TimeSpan.FromSeconds(wait ?? 0);
         while (true)
         {
-            var next = bus.NextPublish;
-            var found = bus.Read(principal, subscriptions, from, limit ?? 100);
+            var next = log.NextPublish;
+            var found = router.Read(principal, subscriptions, from, limit ?? 100);
             var left = deadline - time.GetUtcNow();
             if (found.Events.Count > 0 || found.Gap is not null || left <= TimeSpan.Zero)
             {
@@ -114,11 +114,12 @@ internal static class EventsApi
         }
     }
 
-    private static async Task<Accepted<PublishAck>> PublishAsync(PublishPayload request, HttpContext http, EventBus bus, IOptions<EventOptions> options, CancellationToken ct)
+    private static async Task<Accepted<PublishAck>> PublishAsync(PublishPayload request, HttpContext http, Router router, IOptions<EventOptions> options, CancellationToken ct)
     {
-        var e = EventRequests.Publication(http.Principal(), request, options.Value.MaxPublishBytes);
-        var position = await bus.PublishAsync(e, ct);
-        return TypedResults.Accepted((string?)null, new PublishAck(position.ToString(), e.Topic!));
+        var principal = http.Principal();
+        var e = EventRequests.Publication(principal, request, options.Value.MaxPublishBytes);
+        var published = await router.PublishAsync(e, principal, ct);
+        return TypedResults.Accepted((string?)null, new PublishAck(published.Message.Id, e.Topic!));
     }
 
     private static List<string>? SplitTopics(string? topics) =>

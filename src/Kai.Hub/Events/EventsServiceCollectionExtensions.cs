@@ -1,32 +1,19 @@
+using Kai.Hub.Housekeeping;
 using Kai.Hub.Logs;
-using Kai.Hub.Observability;
 using Kai.Hub.Streams;
 
 namespace Kai.Hub.Events;
 
 internal static class EventsServiceCollectionExtensions
 {
-    /// <summary>The event bus, its subscribers, prompt streams and agent logs (issue 4).</summary>
+    /// <summary>The event log (numbering, history, recovery) and the <c>/ws</c> edge (issue 4). Delivery is the router's.</summary>
     public static IServiceCollection AddKaiEvents(this IServiceCollection services)
     {
         services.AddOptions<EventOptions>().BindConfiguration(EventOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton<TopicSubscriptions>();
-        services.AddSingleton<EventBus>();
-        services.AddSingleton<IHousekeeping>(sp => sp.GetRequiredService<EventBus>());
-        services.AddOptions<StreamOptions>().BindConfiguration(StreamOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton<PromptStreams>();
-        services.AddSingleton<IHousekeeping>(sp => sp.GetRequiredService<PromptStreams>());
-        services.AddOptions<LogOptions>().BindConfiguration(LogOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton<AgentLogs>();
-        services.AddSingleton<IHousekeeping>(sp => sp.GetRequiredService<AgentLogs>());
+        services.AddSingleton<EventLog>();
+        services.AddSingleton<Routing.ITopicLog>(sp => sp.GetRequiredService<EventLog>());
+        services.AddSingleton<IHousekeeping>(sp => sp.GetRequiredService<EventLog>());
+        services.AddSingleton<EventLinkEdge>();
         return services;
-    }
-
-    public static void MapKaiEvents(this IEndpointRouteBuilder app)
-    {
-        app.MapEventLink();
-        app.MapEventsApi();
-        app.MapStreamsApi();
-        app.MapLogsApi();
     }
 }

@@ -1,6 +1,8 @@
 using System.Text;
 using System.Threading.Channels;
 using Kai.Hub.Auth;
+using Kai.Hub.Routing;
+using Kai.Protocol.Events;
 
 namespace Kai.Hub.Events;
 
@@ -39,6 +41,9 @@ internal sealed class SseSubscriber(KaiPrincipal principal, HttpResponse respons
     }
 
     public void SendPing() => TrySendRaw(Ping);
+
+    public override SendResult TrySendGap(GapPayload gap, DateTimeOffset now) =>
+        TrySendRaw(BusEvent.SseBytes(Kai.Protocol.Frames.FrameTypes.Gap, null, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(gap, Protocol.KaiJsonContext.Default.GapPayload)));
 
     public override void Close(int code, string reason)
     {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Kai.Hub.Housekeeping;
 using Kai.Hub.Agents;
 using Kai.Hub.Auth;
 using Kai.Hub.Errors;

@@ -3,10 +3,11 @@ using Kai.Hub.Agents;
 using Kai.Hub.Auth;
 using Kai.Hub.Commands;
 using Kai.Hub.Errors;
-using Kai.Hub.Observability;
+using Kai.Hub.Edges;
+using Kai.Hub.Events;
+using Kai.Hub.Routing;
 using Kai.Hub.Logs;
 using Kai.Hub.Streams;
-using Kai.Hub.Security;
 using Kai.Hub.Storage;
 using Kai.Hub.Tasks;
 using Kai.Protocol;
@@ -17,79 +18,76 @@ using Microsoft.Extensions.Options;
 namespace Kai.Hub.Messaging;
 
 /// <summary>
-/// The WebSocket edge <c>/ws/agents/{agent_id}</c> (seed 000): authenticates, decides the link's role, and turns
-/// each frame into a call on the router or a capability service. It holds no routing logic of its own.
+/// The WebSocket edge <c>/ws/agents/{agent_id}</c> (seed 000): decides the link's role (the agent itself holds the agent link; its
+/// owner or an admin observes) and turns each frame into a call on the router or a capability service. The lifecycle is the
+/// <see cref="WebSocketEdgeHost"/>'s; this edge holds no routing logic of its own.
 /// </summary>
-internal static partial class AgentLinkEndpoint
+internal sealed class AgentLinkEdge(AgentLinkServices services) : IWebSocketEdge
 {
-    public static IEndpointConventionBuilder MapAgentLinks(this IEndpointRouteBuilder app) =>
-        app.Map("/ws/agents/{agentId}", HandleAsync).WithTags("WebSocket").ExcludeFromDescription()
-            .AllowAnonymous("authenticates itself after the upgrade (close 4003), so a browser client learns why; frames are checked by FramePermissions");
-
-    private static async Task HandleAsync(
-        HttpContext http, string agentId, TokenService tokens, IHubStore store, ConnectionRegistry registry, AgentPresence presence,
-        CommandService commands, TaskService tasks, Router router, HubMetrics metrics, IOptions<HubOptions> options, TimeProvider time, ILogger<LinkSession> logger,
-        PromptStreams streams, AgentLogs logs, WebSocketGate gate, AuditLog audit)
+    public async ValueTask<LinkAdmission> AdmitAsync(HttpContext http, KaiPrincipal principal, CancellationToken ct)
     {
-        var links = options.Value.Links;
-        var (accepted, principal) = await WebSocketEdge.AcceptAsync(http, tokens);
-        using var socket = accepted;
-        if (principal is null)
-        {
-            return;
-        }
-        var agent = agentId.Length <= 64 ? await store.GetAgentAsync(agentId, http.RequestAborted) : null;
-        if (agent is null || !AgentAccess.CanSee(principal, agent))
+        var agentId = (string)http.GetRouteValue("agentId")!;
+        var agent = agentId.Length <= 64 ? await services.Store.GetAgentAsync(agentId, ct) : null;
+        if (agent is null || !Access.MayManageAgent(principal, agent.AgentId, agent.OwnerId))
         {
             // Unknown agent and someone else's agent look the same: no existence leak.
-            await WebSocketEdge.CloseEarlyAsync(socket, CloseCodes.InvalidSession, "not permitted on this agent's link");
-            return;
+            return LinkAdmission.Refuse(CloseCodes.InvalidSession, "not permitted on this agent's link");
         }
-        // The same ownership rule as REST: the agent itself holds the agent link; its owner or an admin observes.
-        var role = principal.IsAgent ? LinkRole.Agent : LinkRole.Observer;
+        return principal.IsAgent
+            ? new LinkAdmission(agent.AgentId, agent.OwnerId, LinkRole.Agent, FramePermissions.AgentLink)
+            : new LinkAdmission(agent.AgentId, agent.OwnerId, LinkRole.Observer, FramePermissions.ObserverLink);
+    }
 
-        using var slot = await WebSocketEdge.EnterAsync(socket, gate, principal);
-        if (slot is null)
-        {
-            return;
-        }
+    public ILinkSession CreateSession(HttpContext http, LinkConnection link, FrameDispatcher dispatcher) =>
+        new LinkSession(link, dispatcher, services, http.Request.Query["stream_id"].FirstOrDefault(),
+            int.TryParse(http.Request.Query["from_chunk_index"], out var from) ? from : 0);
+}
 
-        var link = new LinkConnection(socket, agent.AgentId, agent.OwnerId, role, principal, links.SendQueueBytes, time, metrics);
-        var dispatcher = new FrameDispatcher(link, role == LinkRole.Agent ? FramePermissions.AgentLink : FramePermissions.ObserverLink,
-            gate.NewMessageLimiter(), metrics, audit, time, logger);
-        var session = new LinkSession(link, dispatcher, commands, tasks, presence, router, store, time, streams, logs);
-        registry.Add(link);
-        var writer = link.RunWriterAsync();
-        try
+/// <summary>What the agent link's sessions use, as one parameter object.</summary>
+internal sealed record AgentLinkServices(
+    WebSocketEdgeHost Host, IHubStore Store, CommandService Commands, TaskService Tasks, AgentPresence Presence, Router Router,
+    PromptStreams Streams, AgentLogs Logs, IOptions<EventOptions> Events, IOptions<HubOptions> Hub, TimeProvider Time);
+
+internal static class AgentLinkEndpoint
+{
+    public static IEndpointConventionBuilder MapAgentLinks(this IEndpointRouteBuilder app) =>
+        app.Map("/ws/agents/{agentId}", (HttpContext http, WebSocketEdgeHost host, AgentLinkEdge edge) => host.RunAsync(http, edge))
+            .WithTags("WebSocket").ExcludeFromDescription()
+            .AllowAnonymous("authenticates itself after the upgrade (close 4003), so a browser client learns why; frames are checked by FramePermissions");
+}
+
+/// <summary>Handles the frames of one link. Every client frame with an <c>id</c> gets an <c>ack</c> or an <c>error</c> with that id.</summary>
+internal sealed class LinkSession(LinkConnection link, FrameDispatcher dispatcher, AgentLinkServices services, string? streamId, int fromChunkIndex) : ILinkSession
+{
+    private readonly LinkTopics _topics = new(link, services.Router, services.Events.Value, services.Time);
+
+    public async Task OpenedAsync(CancellationToken ct)
+    {
+        var links = services.Hub.Value.Links;
+        var isAgent = link.Role == LinkRole.Agent;
+        if (isAgent)
         {
-            if (role == LinkRole.Agent)
-            {
-                // Before the welcome: a client that has read its welcome must find the agent active.
-                await presence.LinkOpenedAsync(agent.AgentId, CancellationToken.None);
-            }
-            link.TrySend(Frame.Encode(FrameTypes.Welcome,
-                new WelcomePayload(agent.AgentId, role == LinkRole.Agent ? "agent" : "observer", (int)links.HeartbeatInterval.TotalSeconds, links.MaxFrameBytes),
-                timestamp: time.GetUtcNow()));
-            if (role == LinkRole.Agent)
-            {
-                await commands.DeliverPendingAsync(agent.AgentId, CancellationToken.None);
-                await tasks.DispatchAsync(CancellationToken.None);
-            }
-            else if (http.Request.Query["stream_id"].FirstOrDefault() is { } streamId)
-            {
-                session.AttachStream(streamId, int.TryParse(http.Request.Query["from_chunk_index"], out var from) ? from : 0);
-            }
-            await link.RunReaderAsync(links.MaxFrameBytes, session.HandleAsync);
+            // Before the welcome: a client that has read its welcome must find the agent active.
+            await services.Presence.LinkOpenedAsync(link.AgentId, ct);
         }
-        finally
+        services.Host.Welcome(link, new WelcomePayload(link.AgentId, isAgent ? "agent" : "observer", (int)links.HeartbeatInterval.TotalSeconds, links.MaxFrameBytes));
+        if (isAgent)
         {
-            link.RequestClose(CloseCodes.Normal, "closing");
-            var wasCurrent = registry.Remove(link);
-            await writer;
-            if (role == LinkRole.Agent && wasCurrent)
-            {
-                await presence.LinkClosedAsync(agent.AgentId, ReasonOf(link.CloseCode), CancellationToken.None);
-            }
+            await services.Commands.DeliverPendingAsync(link.AgentId, ct);
+            await services.Tasks.DispatchAsync(ct);
+        }
+        else if (streamId is not null)
+        {
+            AttachStream(streamId, fromChunkIndex);
+        }
+    }
+
+    public async Task ClosedAsync(bool wasCurrent)
+    {
+        _topics.Close();
+        if (link.Role == LinkRole.Agent && wasCurrent)
+        {
+            await services.Presence.LinkClosedAsync(link.AgentId, ReasonOf(link.CloseCode), CancellationToken.None);
         }
     }
 
@@ -101,15 +99,13 @@ internal static partial class AgentLinkEndpoint
         CloseCodes.MessageTooBig => "frame_too_large",
         _ => "disconnected",
     };
-}
 
-/// <summary>Handles the frames of one link. Every client frame with an <c>id</c> gets an <c>ack</c> or an <c>error</c> with that id.</summary>
-internal sealed class LinkSession(
-    LinkConnection link, FrameDispatcher dispatcher, CommandService commands, TaskService tasks, AgentPresence presence, Router router, IHubStore store,
-    TimeProvider time, PromptStreams streams, AgentLogs logs)
-{
-    public ValueTask HandleAsync(ReadOnlyMemory<byte> utf8) =>
-        dispatcher.HandleAsync(utf8, frame => link.Role == LinkRole.Agent ? AgentFrameAsync(frame) : ObserverFrameAsync(frame));
+    public Task<object?> HandleAsync(Frame frame) => frame.Type switch
+    {
+        FrameTypes.Subscribe => Task.FromResult<object?>(_topics.Subscribe(frame)),
+        FrameTypes.Unsubscribe => Task.FromResult<object?>(_topics.Unsubscribe(frame)),
+        _ => link.Role == LinkRole.Agent ? AgentFrameAsync(frame) : ObserverFrameAsync(frame),
+    };
 
     private async Task<object?> AgentFrameAsync(Frame frame)
     {
@@ -121,7 +117,7 @@ internal sealed class LinkSession(
                     .Check(hb.Status is null or AgentStatuses.Active or AgentStatuses.Idle or AgentStatuses.Error, "status", "must be active, idle or error")
                     .Check(hb.CurrentTasks is null or >= 0, "current_tasks", "must be 0 or more")
                     .ThrowIfInvalid();
-                await presence.HeartbeatAsync(link.AgentId, hb.Status, hb.CurrentTasks, null, viaLink: true, CancellationToken.None);
+                await services.Presence.HeartbeatAsync(link.AgentId, hb.Status, hb.CurrentTasks, null, viaLink: true, CancellationToken.None);
                 return null;
 
             case FrameTypes.AgentMessage:
@@ -133,11 +129,16 @@ internal sealed class LinkSession(
                     .ThrowIfInvalid();
                 var content = msg.Content.ValueKind == JsonValueKind.Undefined ? NullJson : msg.Content;
                 var delivery = Frame.Encode(FrameTypes.AgentMessage,
-                    new AgentMessageDelivery(link.AgentId, msg.MessageType, content, msg.RequiresResponse, msg.CorrelationId), timestamp: time.GetUtcNow());
-                var status = await router.RouteAsync(new Envelope(FrameTypes.AgentMessage, Address.Agent(msg.ToAgent), delivery, link.Principal), CancellationToken.None);
-                return status switch
+                    new AgentMessageDelivery(link.AgentId, msg.MessageType, content, msg.RequiresResponse, msg.CorrelationId), timestamp: services.Time.GetUtcNow());
+                var routed = await services.Router.RouteAsync(new Envelope(FrameTypes.AgentMessage, Address.Agent(msg.ToAgent), delivery, link.Principal)
+                {
+                    CorrelationId = msg.CorrelationId,
+                }, CancellationToken.None);
+                return routed.Status switch
                 {
                     RouteStatus.Delivered => new Dictionary<string, object?> { ["delivered"] = true, ["to_agent"] = msg.ToAgent },
+                    RouteStatus.RateLimited => throw new ApiException(ErrorCodes.RateLimitExceeded, "This principal routes more than its budget; slow down.",
+                        new Dictionary<string, int> { ["retry_after"] = (int)Math.Ceiling(routed.RetryAfter?.TotalSeconds ?? 1) }),
                     RouteStatus.Unavailable => throw new ApiException(ErrorCodes.AgentUnavailable, $"Agent '{msg.ToAgent}' has no live link; live messages are not stored.",
                         new Dictionary<string, string> { ["agent_id"] = msg.ToAgent }),
                     _ => throw ApiException.AgentNotFound(msg.ToAgent),
@@ -145,12 +146,12 @@ internal sealed class LinkSession(
 
             case FrameTypes.CommandResult:
                 var result = Required<CommandResultPayload>(frame);
-                var recorded = await commands.CompleteAsync(link.AgentId, result, CancellationToken.None);
+                var recorded = await services.Commands.CompleteAsync(link.AgentId, result, CancellationToken.None);
                 return new Dictionary<string, object?> { ["command_id"] = result.CommandId, ["duplicate"] = !recorded };
 
             case FrameTypes.TaskUpdate:
                 var update = Required<TaskUpdatePayload>(frame);
-                var (task, duplicate) = await tasks.ReportAsync(link.AgentId, link.OwnerId, update, CancellationToken.None);
+                var (task, duplicate) = await services.Tasks.ReportAsync(link.AgentId, link.OwnerId, update, CancellationToken.None);
                 return new Dictionary<string, object?> { ["task_id"] = task.TaskId, ["status"] = task.Status, ["duplicate"] = duplicate };
 
             case FrameTypes.Log:
@@ -160,9 +161,9 @@ internal sealed class LinkSession(
                     .Length(log.Message, "message", 0, 64 * 1024)
                     .Length(log.Component, "component", 1, 128, required: false)
                     .ThrowIfInvalid();
-                await logs.AppendAsync(link.AgentId, log, frame.Timestamp, CancellationToken.None);
-                var relayed = Frame.Encode(FrameTypes.Log, log with { AgentId = link.AgentId, Timestamp = log.Timestamp ?? frame.Timestamp }, timestamp: time.GetUtcNow());
-                await router.RouteAsync(new Envelope(FrameTypes.Log, Address.ObserversOf(link.AgentId), relayed, null), CancellationToken.None);
+                await services.Logs.AppendAsync(link.AgentId, log, frame.Timestamp, CancellationToken.None);
+                var relayed = Frame.Encode(FrameTypes.Log, log with { AgentId = link.AgentId, Timestamp = log.Timestamp ?? frame.Timestamp }, timestamp: services.Time.GetUtcNow());
+                await services.Router.RouteAsync(new Envelope(FrameTypes.Log, Address.ObserversOf(link.AgentId), relayed, link.Principal), CancellationToken.None);
                 return null;
 
             case FrameTypes.StatusUpdate:
@@ -171,11 +172,11 @@ internal sealed class LinkSession(
                     .Check(report.Status is AgentStatuses.Active or AgentStatuses.Idle or AgentStatuses.Error, "status", "must be active, idle or error")
                     .Length(report.Reason, "reason", 1, 256, required: false)
                     .ThrowIfInvalid();
-                await presence.ReportAsync(link.AgentId, report.Status, report.Reason, CancellationToken.None);
+                await services.Presence.ReportAsync(link.AgentId, report.Status, report.Reason, CancellationToken.None);
                 return null;
 
             case FrameTypes.StreamChunk:
-                return streams.Chunk(link, Required<StreamChunkPayload>(frame));
+                return services.Streams.Chunk(link, Required<StreamChunkPayload>(frame));
 
             default:
                 throw Unsupported(frame.Type, "heartbeat, agent_message, command_result, task_update, log, status_update, stream_chunk");
@@ -189,8 +190,8 @@ internal sealed class LinkSession(
             case FrameTypes.Command:
                 var request = Required<CommandRequest>(frame);
                 // The agent may have been deleted since the link opened.
-                var agent = await store.GetAgentAsync(link.AgentId, CancellationToken.None) ?? throw ApiException.AgentNotFound(link.AgentId);
-                var command = await commands.CreateAsync(link.Principal, agent, request.Command, request.Parameters, request.Priority, request.Ttl,
+                var agent = await services.Store.GetAgentAsync(link.AgentId, CancellationToken.None) ?? throw ApiException.AgentNotFound(link.AgentId);
+                var command = await services.Commands.CreateAsync(link.Principal, agent, request.Command, request.Parameters, request.Priority, request.Ttl,
                     request.CorrelationId, willWait: false, CancellationToken.None);
                 return new Dictionary<string, object?> { ["command_id"] = command.CommandId, ["status"] = command.Status };
 
@@ -198,11 +199,11 @@ internal sealed class LinkSession(
                 return null;
 
             case FrameTypes.StreamControl:
-                return streams.Control(link, Required<StreamControlPayload>(frame));
+                return services.Streams.Control(link, Required<StreamControlPayload>(frame));
 
             case FrameTypes.StreamResume:
                 var resume = Required<StreamResumePayload>(frame);
-                streams.Attach(link, resume.StreamId, resume.FromChunkIndex, ack => frame.Id is null ? null : Frame.Encode(FrameTypes.Ack, ack, frame.Id, time.GetUtcNow()));
+                services.Streams.Attach(link, resume.StreamId, resume.FromChunkIndex, ack => frame.Id is null ? null : Frame.Encode(FrameTypes.Ack, ack, frame.Id, services.Time.GetUtcNow()));
                 return FrameDispatcher.Acked;
 
             default:
@@ -217,7 +218,7 @@ internal sealed class LinkSession(
     {
         try
         {
-            streams.Attach(link, streamId, fromChunkIndex, _ => null);
+            services.Streams.Attach(link, streamId, fromChunkIndex, _ => null);
         }
         catch (ApiException ex)
         {

@@ -1,3 +1,4 @@
+using Kai.Hub.Housekeeping;
 using Kai.Hub.Storage;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 

@@ -20,7 +20,7 @@ internal static class MetricsApi
     private static async Task<Ok<MetricsSummary>> SummaryAsync(HttpContext http, IHubStore store, RequestStats requests, CancellationToken ct)
     {
         var principal = http.Principal();
-        var counts = await store.GetMetricsSnapshotAsync(principal.IsAdmin ? null : principal.OwnerId, ct);
+        var counts = await store.GetMetricsSnapshotAsync(Access.TenantScope(principal), ct);
         var (count, totalMs, errors) = requests.Snapshot();
         var system = new SystemMetrics(
             counts.ActiveAgents, counts.PendingTasks, counts.CompletedWorkflows,

@@ -1,3 +1,4 @@
+using Kai.Hub.Routing;
 using Kai.Hub.Auth;
 using Kai.Hub.Errors;
 using Kai.Hub.Messaging;
@@ -94,7 +95,7 @@ internal sealed class AdminService(
         // Live links hold a validated principal: close them too, rather than waiting for the token to expire.
         foreach (var link in links.AgentLinks.Concat(links.ObserverLinks))
         {
-            if (link.Principal.Id == userId || (includeAgents && link.Principal.OwnerId == userId))
+            if (link.Principal.Id == userId || (includeAgents && Access.IsTenant(link.Principal.OwnerId, userId)))
             {
                 link.RequestClose(CloseCodes.SessionExpired, "session revoked");
             }

@@ -74,6 +74,7 @@ internal static class SecurityHeadersExtensions
             }));
         services.AddKaiRateLimiting();
         services.AddSingleton<AuditLog>();
+        services.AddSingleton<Routing.IRouteAudit, RouteAudit>();
         services.AddSingleton<LoginThrottle>();
         services.AddSingleton<WebSocketGate>();
         services.AddSingleton<AdminService>();

@@ -1,5 +1,3 @@
-using Kai.Hub.Messaging;
-
 namespace Kai.Hub.Streams;
 
 internal static class StreamStates
@@ -12,7 +10,7 @@ internal static class StreamStates
 
 /// <summary>
 /// One prompt stream's state. All changes happen under its lock, and every frame to observers is queued under it, so
-/// each attached observer gets chunks in index order with no gap or duplicate, across pause, resume and re-attach.
+/// each observer in the stream's group (<see cref="Routing.Address.Stream"/>) gets chunks in index order with no gap or duplicate, across pause, resume and re-attach.
 /// </summary>
 internal sealed class PromptStream(string streamId, string agentId, string ownerId, DateTimeOffset now)
 {
@@ -41,8 +39,6 @@ internal sealed class PromptStream(string streamId, string agentId, string owner
 
     public int? FinalIndex { get; set; }
 
-    public Dictionary<string, LinkConnection> Observers { get; } = new(StringComparer.Ordinal);
-
     public DateTimeOffset LastActivity { get; set; } = now;
 
     public DateTimeOffset? EndedAt { get; set; }
@@ -50,21 +46,4 @@ internal sealed class PromptStream(string streamId, string agentId, string owner
     public int FirstRetained => Chunks.Count == 0 ? NextIndex : Chunks[0].Index;
 
     public bool IsEnded => State is StreamStates.Completed or StreamStates.Cancelled;
-
-    /// <summary>Queues a frame on every attached observer, forgetting closed ones.</summary>
-    public void Broadcast(byte[] frame)
-    {
-        List<string>? gone = null;
-        foreach (var (id, link) in Observers)
-        {
-            if (link.IsClosing || !link.TrySend(frame))
-            {
-                (gone ??= []).Add(id);
-            }
-        }
-        foreach (var id in gone ?? [])
-        {
-            Observers.Remove(id);
-        }
-    }
 }

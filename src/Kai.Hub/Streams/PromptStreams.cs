@@ -1,9 +1,10 @@
 using System.Collections.Concurrent;
 using System.Text.RegularExpressions;
+using Kai.Hub.Housekeeping;
 using Kai.Hub.Agents;
 using Kai.Hub.Auth;
 using Kai.Hub.Errors;
-using Kai.Hub.Messaging;
+using Kai.Hub.Routing;
 using Kai.Hub.Observability;
 using Kai.Protocol;
 using Kai.Protocol.Events;
@@ -53,13 +54,14 @@ internal sealed partial class PromptStreams(
             // Observers already watching the agent follow the stream from chunk 0.
             foreach (var observer in links.Observers(agent.AgentId))
             {
-                stream.Observers[observer.ConnectionId] = observer;
+                router.Join(Group(stream), observer);
             }
         }
         var prompt = Frame.Encode(FrameTypes.StreamPrompt, new StreamPromptPayload(streamId, request.Prompt!, request.Context), streamId, time.GetUtcNow());
-        if (await router.RouteAsync(new Envelope(FrameTypes.StreamPrompt, Address.Agent(agent.AgentId), prompt, principal), ct) != RouteStatus.Delivered)
+        if (!(await router.RouteAsync(new Envelope(FrameTypes.StreamPrompt, Address.Agent(agent.AgentId), prompt, principal), ct)).IsDelivered)
         {
             _streams.TryRemove(streamId, out _);
+            router.Disband(Group(stream));
             throw new ApiException(ErrorCodes.AgentUnavailable, $"Agent '{agentId}' has no live link to stream from.", new Dictionary<string, string> { ["agent_id"] = agentId });
         }
         var url = $"{AgentService.WebSocketUrl(baseUrl, agent.AgentId)}?stream_id={Uri.EscapeDataString(streamId)}";
@@ -173,18 +175,9 @@ internal sealed partial class PromptStreams(
             }
             var replay = stream.Chunks.Where(c => c.Index >= from && c.Index < stream.Delivered).ToList();
             var result = new StreamResumeAck(stream.StreamId, stream.State, replay.Count, Math.Max(from, stream.Delivered));
-            if (ack(result) is { } ackBytes)
-            {
-                observer.TrySend(ackBytes);
-            }
-            foreach (var (_, frame) in replay)
-            {
-                observer.TrySend(frame);
-            }
-            if (!stream.IsEnded)
-            {
-                stream.Observers[observer.ConnectionId] = observer;
-            }
+            // The ack, then the missed chunks, then (still under the stream's lock) membership of the live group: nothing is missed or doubled.
+            var frames = replay.Select(c => c.Frame).Prepend(ack(result)).OfType<byte[]>();
+            router.Join(stream.IsEnded ? null : Group(stream), observer, frames);
             return result;
         }
     }
@@ -221,7 +214,7 @@ internal sealed partial class PromptStreams(
         {
             if (index >= stream.Delivered)
             {
-                stream.Broadcast(frame);
+                Broadcast(stream, frame);
             }
         }
         stream.Delivered = stream.NextIndex;
@@ -230,7 +223,7 @@ internal sealed partial class PromptStreams(
         {
             stream.State = StreamStates.Completed;
             stream.EndedAt = time.GetUtcNow();
-            stream.Observers.Clear();
+            router.Disband(Group(stream));
         }
     }
 
@@ -242,16 +235,16 @@ internal sealed partial class PromptStreams(
         stream.Chunks.RemoveAll(c => c.Index >= stream.Delivered);
         stream.PendingBytes = 0;
         Notify(stream, "cancel", reason, forwardToAgent);
-        stream.Observers.Clear();
+        router.Disband(Group(stream));
     }
 
     private void Notify(PromptStream stream, string action, string reason, bool forwardToAgent)
     {
         var frame = Frame.Encode(FrameTypes.StreamControl, new StreamControlPayload(stream.StreamId, action, reason), timestamp: time.GetUtcNow());
-        stream.Broadcast(frame);
+        Broadcast(stream, frame, FrameTypes.StreamControl);
         if (forwardToAgent)
         {
-            links.AgentLink(stream.AgentId)?.TrySend(frame);
+            Send(new Envelope(FrameTypes.StreamControl, Address.Agent(stream.AgentId), frame, KaiPrincipal.System));
         }
     }
 
@@ -261,6 +254,24 @@ internal sealed partial class PromptStreams(
         {
             stream.RetainedBytes -= stream.Chunks[0].Frame.Length;
             stream.Chunks.RemoveAt(0);
+        }
+    }
+
+    private static Address Group(PromptStream s) => Address.Stream(s.StreamId, s.OwnerId);
+
+    private void Broadcast(PromptStream stream, byte[] frame, string type = FrameTypes.StreamChunk) =>
+        Send(new Envelope(type, Group(stream), frame, KaiPrincipal.System));
+
+    /// <summary>
+    /// Routes under the stream's lock, which orders chunks. Delivery to this node's links completes synchronously; a copy for
+    /// another node (multi-node) goes on in the background, and its order there is the backplane's.
+    /// </summary>
+    private void Send(Envelope envelope)
+    {
+        var pending = router.RouteAsync(envelope, CancellationToken.None);
+        if (!pending.IsCompleted)
+        {
+            _ = pending.AsTask();
         }
     }
 

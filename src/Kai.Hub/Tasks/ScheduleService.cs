@@ -58,14 +58,14 @@ internal sealed class ScheduleService(IHubStore store, TaskService tasks, AgentA
 
     public async Task<ScheduleListResponse> ListAsync(KaiPrincipal principal, CancellationToken ct)
     {
-        var items = await store.ListSchedulesAsync(principal.IsAdmin ? null : principal.OwnerId, ct);
+        var items = await store.ListSchedulesAsync(Access.TenantScope(principal), ct);
         return new ScheduleListResponse(items.Select(View).ToList(), items.Count);
     }
 
     public async Task<ScheduleRecord> GetVisibleAsync(KaiPrincipal principal, string scheduleId, CancellationToken ct)
     {
         var s = scheduleId.Length <= 64 ? await store.GetScheduleAsync(scheduleId, ct) : null;
-        if (s is null || !(principal.IsAdmin || principal.OwnerId == s.OwnerId))
+        if (s is null || !Access.MayAccess(principal, s.OwnerId))
         {
             throw ApiException.NotFound($"Schedule '{scheduleId}'");
         }

@@ -1,6 +1,6 @@
 using System.Text.Json;
-using Kai.Hub.Events;
-using Kai.Hub.Messaging;
+using Kai.Hub.Auth;
+using Kai.Hub.Routing;
 using Kai.Hub.Storage;
 using Kai.Protocol;
 using Kai.Protocol.Frames;
@@ -8,12 +8,11 @@ using Kai.Protocol.Frames;
 namespace Kai.Hub.Tasks;
 
 /// <summary>
-/// Emits task and workflow events in the seed 004 message format: published on the event bus (topics
+/// Emits task and workflow events in the seed 004 message format: published through the router on the event log (topics
 /// <c>task.{task_type}.{event}</c> and <c>workflow.{workflow_id}.{event}</c>, with history and recovery), and the same
-/// <c>event</c> frame is routed to the observer links of the owner's agents (each observer link belongs to one agent, so
-/// routing to <c>ObserversOf</c> every such agent reaches each link once). Events are live: at most once.
+/// <c>event</c> frame is routed to the owner's observer links (<see cref="Address.User"/>). Events are live: at most once.
 /// </summary>
-internal sealed class TaskEvents(Router router, ConnectionRegistry links, EventBus bus)
+internal sealed class TaskEvents(Router router)
 {
     public Task TaskAsync(string eventType, TaskRecord t, object? details = null) =>
         EmitAsync(t.OwnerId, eventType, t.Type, t.CurrentAgent, t.AssignedAgent, t.ParentWorkflowId ?? t.TaskId, new Dictionary<string, object?>
@@ -50,11 +49,8 @@ internal sealed class TaskEvents(Router router, ConnectionRegistry links, EventB
         {
             payload.Remove(key);
         }
-        var published = bus.Publish(new SystemEvent(eventType, Topics.Segment(subject), payload, ownerId, source, target, correlationId));
-        foreach (var agentId in links.ObserverLinks.Where(l => l.OwnerId == ownerId).Select(l => l.AgentId).Distinct(StringComparer.Ordinal).ToList())
-        {
-            await router.RouteAsync(new Envelope(FrameTypes.Event, Address.ObserversOf(agentId), published.Frame, null), CancellationToken.None);
-        }
+        var published = await router.PublishAsync(new SystemEvent(eventType, Topics.Segment(subject), payload, ownerId, source, target, correlationId), KaiPrincipal.System);
+        await router.RouteAsync(new Envelope(FrameTypes.Event, Address.User(ownerId), published.Frame, KaiPrincipal.System), CancellationToken.None);
     }
 
     private static JsonElement? Json(string? raw) => raw is null ? null : JsonDocument.Parse(raw).RootElement.Clone();

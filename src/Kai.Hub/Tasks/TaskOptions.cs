@@ -15,10 +15,6 @@ public sealed class TaskOptions
     [Range(1, 86400)]
     public int DefaultTimeoutSeconds { get; set; } = 300;
 
-    /// <summary>In-flight tasks per agent when its <c>configuration.max_concurrent_tasks</c> is absent. 1 to 10000. Default: 5 (seed 004).</summary>
-    [Range(1, 10000)]
-    public int DefaultMaxConcurrentTasks { get; set; } = 5;
-
     /// <summary>Queued tasks looked at per dispatch pass. 1 to 10000. Default: 256.</summary>
     [Range(1, 10000)]
     public int DispatchBatch { get; set; } = 256;

@@ -1,8 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Kai.Hub.Housekeeping;
 using Kai.Hub.Auth;
 using Kai.Hub.Errors;
-using Kai.Hub.Messaging;
+using Kai.Hub.Routing;
 using Kai.Hub.Observability;
 using Kai.Hub.Storage;
 using Kai.Protocol;
@@ -23,13 +24,12 @@ namespace Kai.Hub.Tasks;
 /// request arriving during a pass makes the running pass go round once more instead of waiting.</para>
 /// </remarks>
 internal sealed partial class TaskService(
-    IHubStore store, Router router, ConnectionRegistry links, TaskEvents events, HubMetrics metrics, TimeProvider time, IOptions<TaskOptions> options,
-    ILogger<TaskService> logger) : IHousekeeping
+    IHubStore store, Router router, AgentDirectory directory, CapabilityResolver capabilities, TaskEvents events, HubMetrics metrics, TimeProvider time,
+    IOptions<TaskOptions> options, ILogger<TaskService> logger) : IHousekeeping
 {
     private readonly TaskOptions _options = options.Value;
     private readonly SemaphoreSlim _dispatchGate = new(1, 1);
     private int _dispatchRequested;
-    private long _roundRobin;
 
     public static readonly IReadOnlyList<string> BackoffStrategies = ["none", "linear", "exponential"];
 
@@ -59,7 +59,7 @@ internal sealed partial class TaskService(
         if (r.AssignedAgent is not null)
         {
             var agent = await store.GetAgentAsync(r.AssignedAgent, ct);
-            if (agent is null || !(principal.IsAdmin || agent.OwnerId == owner))
+            if (agent is null || !Access.MayAccess(principal, agent.OwnerId))
             {
                 throw ApiException.AgentNotFound(r.AssignedAgent);
             }
@@ -118,7 +118,7 @@ internal sealed partial class TaskService(
     public async Task<TaskRecord> GetVisibleAsync(KaiPrincipal principal, string taskId, CancellationToken ct)
     {
         var task = taskId.Length <= 64 ? await store.GetTaskAsync(taskId, ct) : null;
-        if (task is null || !(principal.IsAdmin || principal.OwnerId == task.OwnerId))
+        if (task is null || !Access.MayAccess(principal, task.OwnerId))
         {
             throw ApiException.NotFound($"Task '{taskId}'");
         }
@@ -134,7 +134,7 @@ internal sealed partial class TaskService(
             .Check(limit is null or (>= 1 and <= 100), "limit", "must be 1 to 100")
             .Check(offset is null or >= 0, "offset", "must be 0 or more")
             .ThrowIfInvalid();
-        var q = new TaskQuery(principal.IsAdmin ? null : principal.OwnerId, status, type, assignedAgent, workflowId, limit ?? 50, offset ?? 0);
+        var q = new TaskQuery(Access.TenantScope(principal), status, type, assignedAgent, workflowId, limit ?? 50, offset ?? 0);
         var (items, total) = await store.ListTasksAsync(q, ct);
         return new TaskListResponse(items.Select(View).ToList(), total, new Pagination(q.Limit, q.Offset, total, q.Offset + items.Count < total));
     }
@@ -168,24 +168,16 @@ internal sealed partial class TaskService(
         {
             return;
         }
-        var pools = new Dictionary<string, IReadOnlyList<AgentRecord>>(StringComparer.Ordinal);
+        var pools = new Dictionary<string, IReadOnlyList<Candidate>>(StringComparer.Ordinal);
         var load = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var task in ready)
         {
-            IReadOnlyList<AgentRecord> pool;
             var poolKey = task.AssignedAgent is { } pinned ? "agent\n" + pinned : task.OwnerId + "\n" + task.Type;
-            if (!pools.TryGetValue(poolKey, out pool!))
+            if (!pools.TryGetValue(poolKey, out var pool))
             {
-                if (task.AssignedAgent is not null)
-                {
-                    var agent = await store.GetAgentAsync(task.AssignedAgent, ct);
-                    pool = agent is null ? [] : [agent];
-                }
-                else
-                {
-                    pool = await store.ListEligibleAgentsAsync(task.OwnerId, task.Type, ct);
-                }
-                pool = [.. pool.Where(a => links.AgentLink(a.AgentId) is { IsClosing: false } && a.Status != AgentStatuses.Error)];
+                pool = task.AssignedAgent is not null
+                    ? await directory.CandidateAsync(task.AssignedAgent, ct) is { } one ? [one] : []
+                    : await directory.CandidatesAsync(task.OwnerId, task.Type, ct);
                 var unknown = pool.Select(a => a.AgentId).Where(id => !load.ContainsKey(id)).ToList();
                 foreach (var (agentId, count) in await store.CountInFlightAsync(unknown, ct))
                 {
@@ -197,7 +189,9 @@ internal sealed partial class TaskService(
                 }
                 pools[poolKey] = pool;
             }
-            var chosen = Choose(pool, load);
+            // The same balancing as every capability route (least loaded against max_concurrent_tasks, health, round robin),
+            // with the in-flight counts of the task queue itself.
+            var chosen = capabilities.Choose(task.OwnerId, task.Type, [.. pool.Select(c => c with { InFlight = load[c.AgentId] })]);
             if (chosen is null)
             {
                 continue;
@@ -210,59 +204,21 @@ internal sealed partial class TaskService(
             }
             load[chosen.AgentId]++;
             var frame = await TaskFrameAsync(claimed, ct);
-            if (await router.RouteAsync(new Envelope(FrameTypes.Task, Address.Agent(chosen.AgentId), frame, null), ct) != RouteStatus.Delivered)
+            var lease = new Envelope(FrameTypes.Task, Address.Agent(chosen.AgentId), frame, KaiPrincipal.System)
+            {
+                Delivery = Delivery.Durable, CorrelationId = claimed.TaskId,
+            };
+            if (!(await router.RouteAsync(lease, ct)).IsDelivered)
             {
                 // The link closed between the check and the write: undo the claim so another agent can take it now.
                 await store.ReleaseClaimAsync(claimed.TaskId, claimed.FencingToken, time.GetUtcNow(), ct);
+                capabilities.RecordFailure(chosen.AgentId);
                 load[chosen.AgentId] = int.MaxValue / 2;
                 Interlocked.Exchange(ref _dispatchRequested, 1);
                 continue;
             }
             Log.TaskLeased(logger, claimed.TaskId, claimed.Attempts, chosen.AgentId);
         }
-    }
-
-    /// <summary>Least loaded (in-flight / max_concurrent_tasks) among agents below their limit; ties broken round robin.</summary>
-    private AgentRecord? Choose(IReadOnlyList<AgentRecord> pool, Dictionary<string, int> load)
-    {
-        AgentRecord? best = null;
-        var bestRatio = double.MaxValue;
-        var start = pool.Count == 0 ? 0 : (int)(Interlocked.Increment(ref _roundRobin) % pool.Count);
-        for (var k = 0; k < pool.Count; k++)
-        {
-            var agent = pool[(start + k) % pool.Count];
-            var max = MaxConcurrent(agent);
-            var inFlight = load[agent.AgentId];
-            if (inFlight >= max)
-            {
-                continue;
-            }
-            var ratio = (double)inFlight / max;
-            if (ratio < bestRatio)
-            {
-                best = agent;
-                bestRatio = ratio;
-            }
-        }
-        return best;
-    }
-
-    private int MaxConcurrent(AgentRecord agent)
-    {
-        try
-        {
-            using var config = JsonDocument.Parse(agent.ConfigJson);
-            if (config.RootElement.ValueKind == JsonValueKind.Object
-                && config.RootElement.TryGetProperty("max_concurrent_tasks", out var max) && max.TryGetInt32(out var value) && value > 0)
-            {
-                return value;
-            }
-        }
-        catch (JsonException)
-        {
-            // A malformed configuration falls back to the default.
-        }
-        return _options.DefaultMaxConcurrentTasks;
     }
 
     private async Task<byte[]> TaskFrameAsync(TaskRecord t, CancellationToken ct)
@@ -299,7 +255,7 @@ internal sealed partial class TaskService(
             .Length(u.Error, "error", 0, 4096, required: false)
             .ThrowIfInvalid();
         var task = await store.GetTaskAsync(u.TaskId, ct);
-        if (task is null || task.OwnerId != ownerId)
+        if (task is null || !Access.IsTenant(task.OwnerId, ownerId))
         {
             throw ApiException.NotFound($"Task '{u.TaskId}'");
         }
@@ -447,7 +403,7 @@ internal sealed partial class TaskService(
         if (before.Status == TaskStatuses.InProgress && before.CurrentAgent is { } agentId)
         {
             var frame = Frame.Encode(FrameTypes.TaskCancel, new TaskCancelPayload(taskId, before.FencingToken, reason), timestamp: now);
-            await router.RouteAsync(new Envelope(FrameTypes.TaskCancel, Address.Agent(agentId), frame, null), ct);
+            await router.RouteAsync(new Envelope(FrameTypes.TaskCancel, Address.Agent(agentId), frame, KaiPrincipal.System), ct);
         }
         var canceled = before with { Status = TaskStatuses.Canceled, Error = reason, ErrorCode = null, LeaseExpiresAt = null, Deadline = null, UpdatedAt = now };
         await events.TaskAsync(TaskEventTypes.TaskFailed, canceled);
@@ -489,7 +445,7 @@ internal sealed partial class TaskService(
             if (timedOut && task.CurrentAgent is { } agentId)
             {
                 var frame = Frame.Encode(FrameTypes.TaskCancel, new TaskCancelPayload(task.TaskId, task.FencingToken, "timeout"), timestamp: now);
-                await router.RouteAsync(new Envelope(FrameTypes.TaskCancel, Address.Agent(agentId), frame, null), ct);
+                await router.RouteAsync(new Envelope(FrameTypes.TaskCancel, Address.Agent(agentId), frame, KaiPrincipal.System), ct);
             }
             await FailAttemptAsync(task, error, timedOut ? ErrorCodes.TaskTimeout : ErrorCodes.AgentUnavailable, ct);
         }

@@ -57,12 +57,12 @@ internal static class TasksApi
     {
         var principal = http.Principal();
         var task = taskId.Length <= 64 ? await store.GetTaskAsync(taskId, ct) : null;
-        if (task is not null && (principal.IsAdmin || principal.OwnerId == task.OwnerId))
+        if (task is not null && Access.MayAccess(principal, task.OwnerId))
         {
             return TypedResults.Ok(TaskService.StatusView(task));
         }
         var command = taskId.Length <= 64 ? await store.GetCommandAsync(taskId, ct) : null;
-        if (command is null || !(principal.IsAdmin || principal.Id == command.OwnerId))
+        if (command is null || !Access.MayAccess(principal, command.OwnerId))
         {
             throw ApiException.NotFound($"Task '{taskId}'");
         }
@@ -110,9 +110,8 @@ internal static class TasksServiceCollectionExtensions
         services.AddOptions<TaskOptions>().BindConfiguration(TaskOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<TaskEvents>();
         services.AddSingleton<TaskService>();
-        services.AddSingleton<Observability.IHousekeeping>(sp => sp.GetRequiredService<TaskService>());
+        services.AddSingleton<Housekeeping.IHousekeeping>(sp => sp.GetRequiredService<TaskService>());
         services.AddSingleton<ScheduleService>();
-        services.AddSingleton<Workflows.WorkflowService>();
         return services;
     }
 }

@@ -42,7 +42,7 @@ internal sealed class WorkflowService(IHubStore store, TaskService tasks, TimePr
         var existing = await store.GetWorkflowAsync(id, ct);
         if (existing is not null)
         {
-            return existing.OwnerId == principal.OwnerId
+            return Access.IsTenant(existing.OwnerId, principal.OwnerId)
                 ? (await ViewAsync(existing, ct), false)
                 : throw new ApiException(ErrorCodes.Conflict, $"Workflow id '{id}' is taken; choose another id.", new Dictionary<string, string> { ["workflow_id"] = id });
         }
@@ -70,7 +70,7 @@ internal sealed class WorkflowService(IHubStore store, TaskService tasks, TimePr
         {
             // Lost a race with the same id: answer like a repeat.
             var raced = await store.GetWorkflowAsync(id, ct);
-            return raced is not null && raced.OwnerId == principal.OwnerId
+            return raced is not null && Access.IsTenant(raced.OwnerId, principal.OwnerId)
                 ? (await ViewAsync(raced, ct), false)
                 : throw new ApiException(ErrorCodes.Conflict, $"Workflow id '{id}' is taken; choose another id.", new Dictionary<string, string> { ["workflow_id"] = id });
         }
@@ -117,7 +117,7 @@ internal sealed class WorkflowService(IHubStore store, TaskService tasks, TimePr
     public async Task<WorkflowRecord> GetVisibleAsync(KaiPrincipal principal, string workflowId, CancellationToken ct)
     {
         var wf = workflowId.Length <= 64 ? await store.GetWorkflowAsync(workflowId, ct) : null;
-        if (wf is null || !(principal.IsAdmin || principal.OwnerId == wf.OwnerId))
+        if (wf is null || !Access.MayAccess(principal, wf.OwnerId))
         {
             throw ApiException.NotFound($"Workflow '{workflowId}'");
         }
@@ -132,7 +132,7 @@ internal sealed class WorkflowService(IHubStore store, TaskService tasks, TimePr
             .Check(limit is null or (>= 1 and <= 100), "limit", "must be 1 to 100")
             .Check(offset is null or >= 0, "offset", "must be 0 or more")
             .ThrowIfInvalid();
-        var (items, total) = await store.ListWorkflowsAsync(principal.IsAdmin ? null : principal.OwnerId, status, limit ?? 50, offset ?? 0, ct);
+        var (items, total) = await store.ListWorkflowsAsync(Access.TenantScope(principal), status, limit ?? 50, offset ?? 0, ct);
         var views = new List<WorkflowView>();
         foreach (var wf in items)
         {

@@ -7,6 +7,9 @@ namespace Kai.Hub.Workflows;
 /// <summary>Workflows (seed 004 "Workflow Orchestration").</summary>
 internal static class WorkflowsApi
 {
+    /// <summary>Workflows: DAG runs of stage tasks on the task queue.</summary>
+    public static IServiceCollection AddKaiWorkflows(this IServiceCollection services) => services.AddSingleton<WorkflowService>();
+
     public static RouteGroupBuilder MapWorkflowsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/workflows").WithTags("Workflows");

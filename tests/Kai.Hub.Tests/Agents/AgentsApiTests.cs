@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Kai.Hub.Housekeeping;
 using Kai.Hub.Tests.Auth;
 using Kai.Protocol;
 using Kai.Protocol.Rest;
@@ -191,7 +192,7 @@ public sealed class AgentsApiTests
         Assert.Equal(45.2, status.ResourceUsage.PerformanceMetrics.GetProperty("cpu_usage").GetDouble());
         Assert.False(status.Health.Connected);
 
-        var sweeper = hub.Service<Kai.Hub.Observability.HubSweeper>();
+        var sweeper = hub.Service<Kai.Hub.Housekeeping.HubSweeper>();
         clock.Advance(TimeSpan.FromSeconds(89));
         await sweeper.SweepOnceAsync(CancellationToken.None);
         Assert.Equal("idle", (await asOwner.GetFromJsonAsync<AgentView>("api/v1/agents/hb-1", KaiJson.Options))!.Status);

@@ -1,5 +1,7 @@
 using System.Net;
+using Kai.Hub.Auth;
 using Kai.Hub.Events;
+using Kai.Hub.Routing;
 using Kai.Protocol;
 using Kai.Testing;
 
@@ -182,20 +184,20 @@ public sealed class EventLinkTests
         await slow.SubscribeAsync(new { events = new[] { "custom.flood" } });
         await fast.SubscribeAsync(new { events = new[] { "custom.flood" } });
 
-        var bus = hub.Service<EventBus>();
+        var bus = hub.Service<Router>();
         var blob = new string('x', 30_000);
         var sent = 0;
         // The slow client never reads: once the socket buffers are full its hub-side queue passes the cap.
-        while (bus.Subscribers.SlowConsumerDisconnects == 0)
+        while (bus.SlowConsumerDisconnects == 0)
         {
             Assert.True(sent < 20_000, "the slow consumer was never disconnected");
-            var id = (await bus.PublishAsync(new SystemEvent("custom.flood", null, new { blob, n = sent }, user.UserProfile.UserId, Topic: "custom.flood"))).ToString();
+            var id = (await bus.PublishAsync(new SystemEvent("custom.flood", null, new { blob, n = sent }, user.UserProfile.UserId, Topic: "custom.flood"), KaiPrincipal.System)).Message.Id;
             Assert.Equal(id, (await fast.NextEventAsync()).Id);   // the fast one gets every event, in order
             sent++;
         }
-        var after = await bus.PublishAsync(new SystemEvent("custom.flood", null, new { n = -1 }, user.UserProfile.UserId, Topic: "custom.flood"));
-        Assert.Equal(after.ToString(), (await fast.NextEventAsync()).Id);
+        var after = await bus.PublishAsync(new SystemEvent("custom.flood", null, new { n = -1 }, user.UserProfile.UserId, Topic: "custom.flood"), KaiPrincipal.System);
+        Assert.Equal(after.Message.Id, (await fast.NextEventAsync()).Id);
         Assert.Equal(CloseCodes.SlowConsumer, await slow.ReceiveCloseAsync(TimeSpan.FromSeconds(30)));
-        Assert.True(bus.Subscribers.Dropped >= 1);
+        Assert.True(bus.TopicDropped >= 1);
     }
 }

@@ -1,3 +1,4 @@
+using Kai.Hub.Housekeeping;
 using Kai.Hub.Observability;
 using Kai.Protocol.Events;
 using Kai.Testing;

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using Kai.Hub.Housekeeping;
 using Kai.Hub.Observability;
 using Kai.Protocol;
 using Kai.Protocol.Events;

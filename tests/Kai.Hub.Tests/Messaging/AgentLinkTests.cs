@@ -1,6 +1,8 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using Kai.Hub.Housekeeping;
 using Kai.Hub.Messaging;
+using Kai.Hub.Routing;
 using Kai.Protocol;
 using Kai.Protocol.Frames;
 using Kai.Testing;
@@ -205,7 +207,7 @@ public sealed class AgentLinkTests
         await using var hub = await TestHub.StartAsync(clock);
         var user = await hub.NewUserAsync();
         await using var link = await hub.ConnectAgentAsync(await hub.NewAgentAsync(user.AccessToken, "quiet"));
-        var sweeper = hub.Service<Kai.Hub.Observability.HubSweeper>();
+        var sweeper = hub.Service<Kai.Hub.Housekeeping.HubSweeper>();
 
         clock.Advance(TimeSpan.FromSeconds(60));
         await link.SendAsync("heartbeat", new { }, "hb");
@@ -231,7 +233,7 @@ public sealed class AgentLinkTests
         await using var events = await hub.ConnectAsync("ws", user.AccessToken);
         await events.ReceiveAsync("welcome");
         clock.Advance(TimeSpan.FromMinutes(15) + TimeSpan.FromSeconds(31));
-        await hub.Service<Kai.Hub.Observability.HubSweeper>().SweepOnceAsync(CancellationToken.None);
+        await hub.Service<Kai.Hub.Housekeeping.HubSweeper>().SweepOnceAsync(CancellationToken.None);
         Assert.Equal(CloseCodes.SessionExpired, await observer.ReceiveCloseAsync());
         Assert.Equal(CloseCodes.SessionExpired, await events.ReceiveCloseAsync());
     }

@@ -70,7 +70,7 @@ public sealed class MetricsTests
         await worker.ReceiveAsync("task");
         // The worker keeps its link (heartbeats) but never reports on the task: its lease runs out.
         clock.Advance(TimeSpan.FromSeconds(31));
-        await hub.Service<Kai.Hub.Observability.HubSweeper>().SweepOnceAsync(CancellationToken.None);
+        await hub.Service<Kai.Hub.Housekeeping.HubSweeper>().SweepOnceAsync(CancellationToken.None);
         var text = await hub.Http.GetStringAsync("metrics");
         Assert.Contains("kai_tasks_lease_expiries_total{reason=\"lease_expired\"} 1", text, StringComparison.Ordinal);
         await AssertPromtoolAccepts(text);

@@ -1,6 +1,6 @@
 using System.Reflection;
 using Kai.Hub.Auth;
-using Kai.Hub.Messaging;
+using Kai.Hub.Edges;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -69,6 +69,10 @@ public sealed class RouteInventoryTests
         [$"{FramePermissions.ObserverLink} stream_control"] = "CrossTenantTests.Another_tenants_agent_link_cannot_be_opened",
         [$"{FramePermissions.ObserverLink} stream_resume"] = "CrossTenantTests.Another_tenants_agent_link_cannot_be_opened",
         [$"{FramePermissions.AgentLink} stream_chunk"] = "PromptStreamTests.Abandoned_streams_are_cancelled_and_forgotten_by_the_sweeper_and_bad_requests_are_refused",
+        [$"{FramePermissions.AgentLink} subscribe"] = "AgentLinkSubscribeTests.Subscribe_on_agent_and_observer_links_sees_only_the_own_tenants_events",
+        [$"{FramePermissions.AgentLink} unsubscribe"] = "AgentLinkSubscribeTests.Subscribe_on_agent_and_observer_links_sees_only_the_own_tenants_events",
+        [$"{FramePermissions.ObserverLink} subscribe"] = "AgentLinkSubscribeTests.Subscribe_on_agent_and_observer_links_sees_only_the_own_tenants_events",
+        [$"{FramePermissions.ObserverLink} unsubscribe"] = "AgentLinkSubscribeTests.Subscribe_on_agent_and_observer_links_sees_only_the_own_tenants_events",
         [$"{FramePermissions.EventLink} subscribe"] = "EventFallbackTests.Another_users_events_are_never_seen_over_websocket_sse_or_polling",
         [$"{FramePermissions.EventLink} unsubscribe"] = "EventFallbackTests.Another_users_events_are_never_seen_over_websocket_sse_or_polling",
         [$"{FramePermissions.EventLink} heartbeat"] = "EventFallbackTests.Another_users_events_are_never_seen_over_websocket_sse_or_polling",

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.WebSockets;
+using Kai.Hub.Housekeeping;
 using Kai.Hub.Observability;
 using Kai.Protocol;
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Kai.Hub.Housekeeping;
 using Kai.Hub.Tasks;
 using Kai.Protocol;
 using Kai.Protocol.Frames;
@@ -76,7 +77,7 @@ public sealed class ScheduleTests
         var created = (await res.Content.ReadFromJsonAsync<AgentTaskResponse>(KaiJson.Options))!;
         // Five minutes in one step, as if the hub had been down: one task, and the schedule moves past now.
         kit.Time.Advance(TimeSpan.FromMinutes(5) + TimeSpan.FromSeconds(1));
-        await kit.Hub.Service<Kai.Hub.Observability.HubSweeper>().SweepOnceAsync(CancellationToken.None);
+        await kit.Hub.Service<Kai.Hub.Housekeeping.HubSweeper>().SweepOnceAsync(CancellationToken.None);
         Assert.Equal(1, (await kit.ListTasksAsync("?type=tick")).Total);
         var schedule = (await kit.Api.GetFromJsonAsync<ScheduleView>($"api/v1/schedules/{created.ScheduleId}", KaiJson.Options))!;
         Assert.True(schedule.NextRunAt > kit.Time.GetUtcNow());

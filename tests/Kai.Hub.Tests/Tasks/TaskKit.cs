@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Kai.Hub.Housekeeping;
 using Kai.Hub.Observability;
 using Kai.Protocol;
 using Kai.Protocol.Frames;

@@ -3,7 +3,7 @@ using Kai.Hub.Errors;
 using Kai.Protocol;
 using Kai.Protocol.Frames;
 
-namespace Kai.Hub.Messaging;
+namespace Kai.Hub.Edges;
 
 /// <summary>
 /// The one table of WebSocket frame types a client may send, per edge, with the permission each needs. A frame type that is not
@@ -34,6 +34,10 @@ internal static class FramePermissions
         [(AgentLink, FrameTypes.StreamChunk)] = Permissions.AgentCommunicate,
         [(ObserverLink, FrameTypes.StreamControl)] = Permissions.AgentCommandOwn,
         [(ObserverLink, FrameTypes.StreamResume)] = Permissions.AgentReadOwn,
+        [(AgentLink, FrameTypes.Subscribe)] = Permissions.EventSubscribe,
+        [(AgentLink, FrameTypes.Unsubscribe)] = Permissions.EventSubscribe,
+        [(ObserverLink, FrameTypes.Subscribe)] = Permissions.EventSubscribe,
+        [(ObserverLink, FrameTypes.Unsubscribe)] = Permissions.EventSubscribe,
         [(EventLink, FrameTypes.Subscribe)] = Permissions.EventSubscribe,
         [(EventLink, FrameTypes.Unsubscribe)] = Permissions.EventSubscribe,
         [(EventLink, FrameTypes.Heartbeat)] = Permissions.EventSubscribe,

@@ -3,63 +3,12 @@ using System.Text.Json;
 using Kai.Hub.Auth;
 using Kai.Hub.Errors;
 using Kai.Hub.Observability;
+using Kai.Hub.Routing;
 using Kai.Hub.Security;
 using Kai.Protocol;
 using Kai.Protocol.Frames;
 
-namespace Kai.Hub.Messaging;
-
-/// <summary>
-/// What every WebSocket edge (<c>/ws/agents/{id}</c>, <c>/ws</c>) does the same way before any frame is handled:
-/// the upgrade, the token (close 4003), and a connection slot under the per-user and per-node caps (4004, 1013).
-/// </summary>
-internal static class WebSocketEdge
-{
-    /// <summary>Accepts the upgrade and authenticates. On a bad token the socket is closed with 4003 and the principal is null.</summary>
-    /// <exception cref="ApiException">The request is not a WebSocket upgrade (400).</exception>
-    public static async Task<(WebSocket Socket, KaiPrincipal? Principal)> AcceptAsync(HttpContext http, TokenService tokens)
-    {
-        if (!http.WebSockets.IsWebSocketRequest)
-        {
-            throw new ApiException(ErrorCodes.ValidationError, "This path takes a WebSocket upgrade (GET with Upgrade: websocket).");
-        }
-        // The token is checked after the upgrade so that a browser client, which cannot read a refused upgrade's status,
-        // learns why from the close code.
-        var claims = tokens.Validate(BearerAuthenticationHandler.TokenFrom(http), out _);
-        var socket = await http.WebSockets.AcceptWebSocketAsync();
-        var principal = claims is null ? null : KaiPrincipal.From(claims);
-        if (principal is null)
-        {
-            await CloseEarlyAsync(socket, CloseCodes.AuthenticationFailed, "authentication failed");
-        }
-        return (socket, principal);
-    }
-
-    /// <summary>Takes a connection slot, or closes the socket with the refusal's code and returns null.</summary>
-    public static async Task<IDisposable?> EnterAsync(WebSocket socket, WebSocketGate gate, KaiPrincipal principal)
-    {
-        var slot = gate.TryEnter(principal, out var code, out var reason);
-        if (slot is null)
-        {
-            await CloseEarlyAsync(socket, code, reason);
-        }
-        return slot;
-    }
-
-    /// <summary>Closes a socket no writer loop owns yet; aborts it if the peer does not answer within 5 s.</summary>
-    public static async Task CloseEarlyAsync(WebSocket socket, int code, string reason)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        try
-        {
-            await socket.CloseAsync((WebSocketCloseStatus)code, reason, timeout.Token);
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException)
-        {
-            socket.Abort();
-        }
-    }
-}
+namespace Kai.Hub.Edges;
 
 /// <summary>
 /// The per-frame policy shared by every WebSocket edge, in one place: the per-link frame rate (over it: an error, then

@@ -1,9 +1,10 @@
 using System.Collections.Immutable;
 using Kai.Hub.Auth;
-using Kai.Hub.Messaging;
 using Kai.Protocol;
+using Kai.Protocol.Events;
+using Kai.Protocol.Frames;
 
-namespace Kai.Hub.Events;
+namespace Kai.Hub.Routing;
 
 internal enum SendResult
 {
@@ -28,6 +29,9 @@ internal abstract class EventSubscriber(KaiPrincipal principal)
     public string Id { get; } = Guid.NewGuid().ToString("N");
 
     public KaiPrincipal Principal { get; } = principal;
+
+    /// <summary>The sequence number of the last fan-out that reached it; used only under the router's topic gate (one delivery per event).</summary>
+    internal long LastFanOut { get; set; }
 
     public ImmutableArray<Subscription> Subscriptions => ImmutableInterlocked.InterlockedCompareExchange(ref _subscriptions, default, default);
 
@@ -75,6 +79,9 @@ internal abstract class EventSubscriber(KaiPrincipal principal)
     public abstract SendResult TrySendRaw(byte[] bytes);
 
     public abstract SendResult TrySend(BusEvent e);
+
+    /// <summary>Queues the <c>gap</c> notice of a recovery that could not reach back (a frame; SSE overrides it with its own form).</summary>
+    public virtual SendResult TrySendGap(GapPayload gap, DateTimeOffset now) => TrySendRaw(Frame.Encode(FrameTypes.Gap, gap, timestamp: now));
 
     /// <summary>Closes the connection with a close code (WebSocket) or ends the response (SSE).</summary>
     public abstract void Close(int code, string reason);

@@ -5,7 +5,7 @@ using Kai.Hub.Auth;
 using Kai.Hub.Observability;
 using Kai.Protocol;
 
-namespace Kai.Hub.Messaging;
+namespace Kai.Hub.Routing;
 
 internal enum LinkRole
 {
@@ -72,6 +72,28 @@ internal sealed class LinkConnection
     public int CloseCode => Volatile.Read(ref _closeCode);
 
     public long QueuedBytes => Interlocked.Read(ref _queuedBytes);
+
+    private readonly Lock _groupGate = new();
+    private string[] _groups = [];
+
+    /// <summary>The group keys this link joined (observers of its agent, its user, sessions, streams); kept for its removal.</summary>
+    public IReadOnlyList<string> Groups => Volatile.Read(ref _groups);
+
+    internal void Joined(string key)
+    {
+        lock (_groupGate)
+        {
+            _groups = [.. _groups, key];
+        }
+    }
+
+    internal void Left(string key)
+    {
+        lock (_groupGate)
+        {
+            _groups = [.. _groups.Where(g => g != key)];
+        }
+    }
 
     /// <summary>Queues one complete UTF-8 frame. Returns false if the link is closing or the cap was hit (the link is then closed with 4008).</summary>
     public bool TrySend(byte[] frame)

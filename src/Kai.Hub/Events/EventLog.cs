@@ -1,33 +1,28 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using Kai.Hub.Housekeeping;
 using Kai.Hub.Errors;
-using Kai.Hub.Messaging;
+using Kai.Hub.Auth;
+using Kai.Hub.Routing;
 using Kai.Hub.Observability;
 using Kai.Protocol;
 using Kai.Protocol.Events;
-using Kai.Protocol.Frames;
 using Microsoft.Extensions.Options;
 
 namespace Kai.Hub.Events;
 
-/// <summary>What a recovery from a position found.</summary>
-internal sealed record Recovery(IReadOnlyList<BusEvent> Events, GapPayload? Gap, EventPosition Next);
-
 /// <summary>
-/// The event bus: every event gets the next offset of this epoch, is kept in a bounded per-topic history, and is
-/// handed to the router's topic fan-out. Publish is the one call capabilities make:
-/// <c>await events.PublishAsync(new SystemEvent("task.completed", taskType, payload, ownerId))</c>.
+/// The event log (<see cref="ITopicLog"/>): every event gets the next offset of this epoch and is kept in a bounded per-topic
+/// history, for recovery (<c>since</c>, <c>Last-Event-ID</c>) and long polling. Delivery is the router's: capabilities publish
+/// with <c>router.PublishAsync(new SystemEvent(...), sender)</c>, and the router appends here and fans out through its
+/// subscription index, under its topic gate.
 /// </summary>
 /// <remarks>
-/// <para>Offsets are global (one sequence for all topics), so one cursor resumes a subscription over many
-/// patterns. History is in memory, so the epoch is new at every start and a <c>since</c> from another epoch is
-/// a gap. Histories are per (tenant, topic), so one tenant's traffic never evicts another tenant's history.</para>
-/// <para>Publish, recovery and (un)subscribe-with-replay run under one lock: offsets are assigned, appended and
-/// fanned out in order, and a subscriber's replay is queued before any live event that follows it, with nothing
-/// missed or doubled in between. Fan-out only enqueues (never blocks), so the lock is held for microseconds.</para>
+/// <para>Offsets are global (one sequence for all topics), so one cursor resumes a subscription over many patterns. History is
+/// in memory, so the epoch is new at every start and a <c>since</c> from another epoch is a gap. Histories are per (tenant,
+/// topic), so one tenant's traffic never evicts another tenant's history.</para>
 /// </remarks>
-internal sealed partial class EventBus(Router router, TopicSubscriptions subscribers, TimeProvider time, IOptions<EventOptions> options)
-    : IHousekeeping
+internal sealed partial class EventLog(TimeProvider time, IOptions<EventOptions> options) : ITopicLog, IHousekeeping
 {
     private static readonly JsonElement NullJson = JsonDocument.Parse("null").RootElement.Clone();
     private readonly EventOptions _options = options.Value;
@@ -47,8 +42,6 @@ internal sealed partial class EventBus(Router router, TopicSubscriptions subscri
     /// <summary>Events published since start.</summary>
     public long Published => Interlocked.Read(ref _offset);
 
-    public TopicSubscriptions Subscribers => subscribers;
-
     /// <summary>Completes at the next publish; take it before reading, then wait, so no publish is missed.</summary>
     public Task NextPublish
     {
@@ -61,11 +54,8 @@ internal sealed partial class EventBus(Router router, TopicSubscriptions subscri
         }
     }
 
-    /// <summary>Publishes an event to its topic: history, then live fan-out to every subscriber that may see it.</summary>
-    /// <returns>The event's position (its id is <c>position.ToString()</c>).</returns>
-    public ValueTask<EventPosition> PublishAsync(SystemEvent e, CancellationToken ct = default) => ValueTask.FromResult(Publish(e).Position);
-
-    internal BusEvent Publish(SystemEvent e)
+    /// <summary>Numbers an event and keeps it in its (tenant, topic) history. The router calls it under its topic gate.</summary>
+    public BusEvent Append(SystemEvent e)
     {
         var topic = e.Topic ?? Topics.ForEvent(e.EventType, e.Subject);
         var payload = e.Payload switch
@@ -97,7 +87,6 @@ internal sealed partial class EventBus(Router router, TopicSubscriptions subscri
                 // No history at all: every event is immediately "trimmed", so any since before it is a gap.
                 _evicted[e.OwnerId ?? ""] = offset;
             }
-            router.FanOut(new Envelope(FrameTypes.Event, Address.Topic(topic), published.Frame, null) { Event = published });
             signal = _published;
             _published = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
@@ -105,57 +94,19 @@ internal sealed partial class EventBus(Router router, TopicSubscriptions subscri
         return published;
     }
 
-    /// <summary>
-    /// Adds subscriptions to <paramref name="subscriber"/> and, with <paramref name="since"/>, queues the ack, a gap
-    /// notice if history does not reach back, and the missed events, all before any later live event.
-    /// </summary>
-    /// <param name="subscriber">The connection.</param>
-    /// <param name="added">The validated patterns and filters.</param>
-    /// <param name="since">Where to recover from; null for live only.</param>
-    /// <param name="ack">Encodes the ack for this connection (null: none is sent, for frames without an id).</param>
-    public SubscribeAck Subscribe(EventSubscriber subscriber, IReadOnlyList<Subscription> added, EventPosition? since, Func<SubscribeAck, byte[]?> ack)
+    /// <summary>What a principal may see after <paramref name="since"/>, oldest first, at most <paramref name="limit"/>.</summary>
+    public Recovery Recover(Auth.KaiPrincipal principal, IReadOnlyList<Subscription> subscriptions, EventPosition since, int limit)
     {
         lock (_gate)
         {
-            CheckSince(since);
-            if (!subscriber.TryAdd(added, _options.MaxPatternsPerLink))
-            {
-                throw new ApiException(ErrorCodes.ValidationError, $"A link may hold at most {_options.MaxPatternsPerLink} patterns; unsubscribe some first.",
-                    new Dictionary<string, string[]> { ["events"] = [$"at most {_options.MaxPatternsPerLink} patterns per link"] });
-            }
-            var recovery = since is null ? null : RecoverLocked(subscriber.Principal, added, since, int.MaxValue);
-            var result = new SubscribeAck(added.Select(a => a.Pattern).ToList(), Epoch, Position.ToString(), recovery is { Gap: null }, recovery?.Events.Count ?? 0);
-            if (ack(result) is { } ackBytes)
-            {
-                subscriber.TrySendRaw(ackBytes);
-            }
-            if (recovery?.Gap is { } gap)
-            {
-                subscriber.TrySendRaw(subscriber is SseSubscriber
-                    ? BusEvent.SseBytes(FrameTypes.Gap, null, JsonSerializer.SerializeToUtf8Bytes(gap, KaiJsonContext.Default.GapPayload))
-                    : Frame.Encode(FrameTypes.Gap, gap, timestamp: time.GetUtcNow()));
-            }
-            foreach (var e in recovery?.Events ?? [])
-            {
-                subscribers.Count(subscriber.TrySend(e));
-            }
-            return result;
-        }
-    }
-
-    /// <summary>Reads what a principal may see after <paramref name="since"/>, oldest first, at most <paramref name="limit"/> (long polling).</summary>
-    public Recovery Read(Auth.KaiPrincipal principal, IReadOnlyList<Subscription> subscriptions, EventPosition since, int limit)
-    {
-        lock (_gate)
-        {
-            CheckSince(since);
             return RecoverLocked(principal, subscriptions, since, limit);
         }
     }
 
-    private void CheckSince(EventPosition? since)
+    public void CheckSince(EventPosition? since)
     {
-        if (since is not null && since.Epoch == Epoch && (since.Offset > _offset || since.Offset < 0))
+        var position = Interlocked.Read(ref _offset);
+        if (since is not null && since.Epoch == Epoch && (since.Offset > position || since.Offset < 0))
         {
             throw new ApiException(ErrorCodes.ValidationError, $"'since' ({since}) is ahead of the hub's position ({Position}).",
                 new Dictionary<string, string[]> { ["since"] = [$"must be at most {Position}"] });
@@ -172,7 +123,7 @@ internal sealed partial class EventBus(Router router, TopicSubscriptions subscri
         var events = new List<BusEvent>();
         foreach (var history in _histories.Values)
         {
-            if (!EventAccess.CanSee(principal, history.OwnerId) || !subscriptions.Any(s => Topics.Matches(s.Pattern, history.Topic)))
+            if (!Access.CanSeeEvent(principal, history.OwnerId) || !subscriptions.Any(s => Topics.Matches(s.Pattern, history.Topic)))
             {
                 continue;
             }
@@ -189,7 +140,7 @@ internal sealed partial class EventBus(Router router, TopicSubscriptions subscri
         }
         foreach (var (tenant, offset) in _evicted)
         {
-            if (EventAccess.CanSee(principal, tenant.Length == 0 ? null : tenant))
+            if (Access.CanSeeEvent(principal, tenant.Length == 0 ? null : tenant))
             {
                 trimmed = Math.Max(trimmed, offset);
             }
@@ -209,7 +160,7 @@ internal sealed partial class EventBus(Router router, TopicSubscriptions subscri
         return new Recovery(events, gap, Position);
     }
 
-    /// <summary>Trims histories by age, drops the least recently used ones past the topic cap, and closes subscribers whose token expired (4002).</summary>
+    /// <summary>Trims histories by age and drops the least recently used ones past the topic cap.</summary>
     public Task SweepAsync(CancellationToken ct)
     {
         var now = time.GetUtcNow();
@@ -227,13 +178,6 @@ internal sealed partial class EventBus(Router router, TopicSubscriptions subscri
                     var tenant = history.OwnerId ?? "";
                     _evicted[tenant] = Math.Max(_evicted.GetValueOrDefault(tenant), history.LastOffset);
                 }
-            }
-        }
-        foreach (var s in subscribers.All)
-        {
-            if (s.Principal.ExpiresAt + TimeSpan.FromSeconds(30) < now)
-            {
-                s.Close(CloseCodes.SessionExpired, "access token expired; reconnect with a fresh token");
             }
         }
         return Task.CompletedTask;

@@ -2,7 +2,7 @@ using System.Text.Json;
 using Kai.Hub.Errors;
 using Kai.Protocol;
 
-namespace Kai.Hub.Events;
+namespace Kai.Hub.Routing;
 
 /// <summary>
 /// Seed 004 subscription filters: every key must match a field of the event payload, by equality with a scalar or by

@@ -1,4 +1,4 @@
-namespace Kai.Hub.Observability;
+namespace Kai.Hub.Housekeeping;
 
 /// <summary>
 /// A periodic clean-up step run by <see cref="HubSweeper"/> on every sweep (and by tests through

@@ -1,0 +1,84 @@
+using Kai.Hub.Errors;
+using Kai.Protocol;
+
+namespace Kai.Hub.Auth;
+
+/// <summary>
+/// The one ownership and reach policy of the hub. Every REST handler, frame handler, service and the router's
+/// authorize filter asks here; no other file compares owners (the architecture test enforces it).
+/// </summary>
+/// <remarks>
+/// <para>Every resource belongs to a tenant: the id of the user who owns it (an agent's owner, a task's owner). A
+/// principal acts for one tenant, its <see cref="KaiPrincipal.OwnerId"/>: a user for itself, an agent for its owner.
+/// Admins and the hub itself (<see cref="KaiPrincipal.System"/>) act for every tenant.</para>
+/// <para>Anything a principal may not access is reported as not found, so ids of other tenants cannot be probed.</para>
+/// </remarks>
+internal static class Access
+{
+    /// <summary>Admins and the hub act for every tenant.</summary>
+    public static bool IsUnrestricted(KaiPrincipal principal) => principal.IsAdmin || principal.IsSystem;
+
+    /// <summary>Whether <paramref name="principal"/> may read or act on a resource of <paramref name="tenant"/> (tasks, workflows, schedules, commands, streams, files).</summary>
+    public static bool MayAccess(KaiPrincipal principal, string tenant) => IsUnrestricted(principal) || principal.OwnerId == tenant;
+
+    /// <summary>Whether an event of <paramref name="tenant"/> is visible; tenant-less events (<c>system.&gt;</c>) are visible to all.</summary>
+    public static bool CanSeeEvent(KaiPrincipal principal, string? tenant) => tenant is null || MayAccess(principal, tenant);
+
+    /// <summary>
+    /// Whether <paramref name="principal"/> may manage an agent's record and open its link: an admin, the owning user, or
+    /// the agent itself. An agent does not manage its siblings (it may still message them: <see cref="MayReach"/>).
+    /// </summary>
+    public static bool MayManageAgent(KaiPrincipal principal, string agentId, string ownerId) =>
+        IsUnrestricted(principal) || (principal.IsAgent ? principal.Id == agentId : principal.Id == ownerId);
+
+    /// <summary>Whether <paramref name="sender"/> may route to a target of <paramref name="targetTenant"/>: by default, the same tenant only.</summary>
+    public static bool MayReach(KaiPrincipal sender, string targetTenant) => MayAccess(sender, targetTenant);
+
+    /// <summary>Whether a resource of <paramref name="resourceTenant"/> belongs to <paramref name="tenant"/> (an agent reporting on its owner's task).</summary>
+    public static bool IsTenant(string resourceTenant, string tenant) => resourceTenant == tenant;
+
+    /// <summary>The tenant a list query is limited to: null (all) for admins and the hub, else the principal's tenant.</summary>
+    public static string? TenantScope(KaiPrincipal principal) => IsUnrestricted(principal) ? null : principal.OwnerId;
+
+    /// <summary>Topic namespaces open to every role; an event published there belongs to the publisher's tenant.</summary>
+    public static readonly string[] TenantNamespaces = ["app", "custom"];
+
+    /// <summary>The namespace only admins may publish to; such events are visible to every principal.</summary>
+    public const string SystemNamespace = "system";
+
+    /// <summary>
+    /// The tenant a client publication to <paramref name="topic"/> is stamped with (null: visible to everyone), after checking
+    /// that <paramref name="principal"/> may publish there (docs/protocol.md, "Events: authorization").
+    /// </summary>
+    /// <exception cref="ApiException">FORBIDDEN for a namespace the principal may not publish to (the hub's own: agent., task., ...).</exception>
+    public static string? PublishScope(KaiPrincipal principal, string topic)
+    {
+        var first = topic.Split('.', 2)[0];
+        if (TenantNamespaces.Contains(first, StringComparer.Ordinal))
+        {
+            return principal.OwnerId;
+        }
+        if (first == SystemNamespace && principal.IsAdmin)
+        {
+            return null;
+        }
+        throw new ApiException(ErrorCodes.Forbidden,
+            $"Topic '{topic}' is not in a namespace this principal may publish to ({(principal.IsAdmin ? "app.>, custom.>, system.>" : "app.>, custom.>")}); agent.>, task.>, workflow.>, command.> and stream.> are the hub's own.",
+            new Dictionary<string, string> { ["topic"] = topic });
+    }
+
+    /// <summary>Whether an event of <paramref name="tenant"/> on <paramref name="topic"/> may come from <paramref name="sender"/> (the router's check of every publication).</summary>
+    public static bool MayPublish(KaiPrincipal sender, string topic, string? tenant)
+    {
+        if (sender.IsSystem)
+        {
+            return true;
+        }
+        var first = topic.Split('.', 2)[0];
+        if (TenantNamespaces.Contains(first, StringComparer.Ordinal))
+        {
+            return tenant == sender.OwnerId;
+        }
+        return first == SystemNamespace && sender.IsAdmin && tenant is null;
+    }
+}

@@ -1,0 +1,14 @@
+using Kai.Hub.Housekeeping;
+
+namespace Kai.Hub.Commands;
+
+internal static class CommandsServiceCollectionExtensions
+{
+    /// <summary>Durable commands (and their deadline sweep).</summary>
+    public static IServiceCollection AddKaiCommands(this IServiceCollection services)
+    {
+        services.AddSingleton<CommandService>();
+        services.AddSingleton<IHousekeeping>(sp => sp.GetRequiredService<CommandService>());
+        return services;
+    }
+}

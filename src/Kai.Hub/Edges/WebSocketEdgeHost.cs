@@ -1,0 +1,131 @@
+using System.Net.WebSockets;
+using Kai.Hub.Auth;
+using Kai.Hub.Errors;
+using Kai.Hub.Observability;
+using Kai.Hub.Routing;
+using Kai.Hub.Security;
+using Kai.Protocol;
+using Kai.Protocol.Frames;
+using Microsoft.Extensions.Options;
+
+namespace Kai.Hub.Edges;
+
+/// <summary>What an edge decided about a principal that opened its socket: the link to make, or a refusal with a close code.</summary>
+/// <param name="AgentId">The agent the link is about (for <c>/ws</c>: the principal itself).</param>
+/// <param name="OwnerId">The tenant of <paramref name="AgentId"/>.</param>
+/// <param name="Role">Agent, observer or event link.</param>
+/// <param name="FrameEdge">The row group of <see cref="FramePermissions"/> its frames are checked against.</param>
+internal sealed record LinkAdmission(string AgentId, string OwnerId, LinkRole Role, string FrameEdge)
+{
+    public int RefuseCode { get; init; }
+
+    public string? RefuseReason { get; init; }
+
+    public static LinkAdmission Refuse(int code, string reason) => new("", "", LinkRole.Events, "") { RefuseCode = code, RefuseReason = reason };
+}
+
+/// <summary>The frame handling of one open link, supplied by its edge.</summary>
+internal interface ILinkSession
+{
+    /// <summary>After the link is registered and its writer runs: the welcome, presence, pending deliveries.</summary>
+    Task OpenedAsync(CancellationToken ct);
+
+    /// <summary>One frame that passed the shared policy (rate, parse, permission); returns the ack payload, or <see cref="FrameDispatcher.Acked"/>.</summary>
+    Task<object?> HandleAsync(Frame frame);
+
+    /// <summary>After the link left the registry and its writer ended; <paramref name="wasCurrent"/> is false for a replaced agent link.</summary>
+    Task ClosedAsync(bool wasCurrent);
+}
+
+/// <summary>A WebSocket edge: its admission rule and its sessions. The lifecycle around them is <see cref="WebSocketEdgeHost"/>'s.</summary>
+internal interface IWebSocketEdge
+{
+    /// <summary>Decides the link for an authenticated principal (or refuses it).</summary>
+    ValueTask<LinkAdmission> AdmitAsync(HttpContext http, KaiPrincipal principal, CancellationToken ct);
+
+    /// <summary>The session that handles the link's frames.</summary>
+    ILinkSession CreateSession(HttpContext http, LinkConnection link, FrameDispatcher dispatcher);
+}
+
+/// <summary>
+/// The WebSocket lifecycle, written once for every edge (<c>/ws/agents/{id}</c>, <c>/ws</c>, and the edges to come): the upgrade,
+/// the token (close 4003), the edge's admission, a connection slot under the per-user and per-node caps (4004, 1013), the link
+/// with its bounded send queue and writer loop, the shared frame policy (<see cref="FrameDispatcher"/>), registration with the
+/// router's local links, and the cleanup.
+/// </summary>
+internal sealed class WebSocketEdgeHost(
+    TokenService tokens, ConnectionRegistry registry, WebSocketGate gate, HubMetrics metrics, AuditLog audit, TimeProvider time,
+    IOptions<HubOptions> options, ILogger<WebSocketEdgeHost> logger)
+{
+    private readonly LinkOptions _links = options.Value.Links;
+
+    /// <summary>The largest frame a link takes (1009 above it).</summary>
+    public int MaxFrameBytes => _links.MaxFrameBytes;
+
+    /// <summary>Runs one WebSocket request of <paramref name="edge"/> to its end.</summary>
+    /// <exception cref="ApiException">The request is not a WebSocket upgrade (400).</exception>
+    public async Task RunAsync(HttpContext http, IWebSocketEdge edge)
+    {
+        if (!http.WebSockets.IsWebSocketRequest)
+        {
+            throw new ApiException(ErrorCodes.ValidationError, "This path takes a WebSocket upgrade (GET with Upgrade: websocket).");
+        }
+        // The token is checked after the upgrade so that a browser client, which cannot read a refused upgrade's status,
+        // learns why from the close code.
+        var claims = tokens.Validate(Auth.BearerAuthenticationHandler.TokenFrom(http), out _);
+        using var socket = await http.WebSockets.AcceptWebSocketAsync();
+        var principal = claims is null ? null : KaiPrincipal.From(claims);
+        if (principal is null)
+        {
+            await CloseEarlyAsync(socket, CloseCodes.AuthenticationFailed, "authentication failed");
+            return;
+        }
+        var admission = await edge.AdmitAsync(http, principal, http.RequestAborted);
+        if (admission.RefuseCode != 0)
+        {
+            await CloseEarlyAsync(socket, admission.RefuseCode, admission.RefuseReason ?? "refused");
+            return;
+        }
+        using var slot = gate.TryEnter(principal, out var code, out var reason);
+        if (slot is null)
+        {
+            await CloseEarlyAsync(socket, code, reason);
+            return;
+        }
+        var link = new LinkConnection(socket, admission.AgentId, admission.OwnerId, admission.Role, principal, _links.SendQueueBytes, time, metrics);
+        var dispatcher = new FrameDispatcher(link, admission.FrameEdge, gate.NewMessageLimiter(), metrics, audit, time, logger);
+        var session = edge.CreateSession(http, link, dispatcher);
+        registry.Add(link);
+        var writer = link.RunWriterAsync();
+        var wasCurrent = false;
+        try
+        {
+            await session.OpenedAsync(CancellationToken.None);
+            await link.RunReaderAsync(_links.MaxFrameBytes, bytes => dispatcher.HandleAsync(bytes, session.HandleAsync));
+        }
+        finally
+        {
+            link.RequestClose(CloseCodes.Normal, "closing");
+            wasCurrent = registry.Remove(link);
+            await writer;
+            await session.ClosedAsync(wasCurrent);
+        }
+    }
+
+    /// <summary>Queues the edge's welcome frame on a link (the first frame a client reads).</summary>
+    public void Welcome<T>(LinkConnection link, T payload) => link.TrySend(Frame.Encode(FrameTypes.Welcome, payload, timestamp: time.GetUtcNow()));
+
+    /// <summary>Closes a socket no writer loop owns yet; aborts it if the peer does not answer within 5 s.</summary>
+    public static async Task CloseEarlyAsync(WebSocket socket, int code, string reason)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            await socket.CloseAsync((WebSocketCloseStatus)code, reason, timeout.Token);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException)
+        {
+            socket.Abort();
+        }
+    }
+}

@@ -1,0 +1,154 @@
+using System.Collections.Concurrent;
+
+namespace Kai.Hub.Routing;
+
+/// <summary>
+/// The seam between this node's router and the other nodes of a cluster (centrifuge's <c>Broker</c>, SignalR's
+/// <c>HubLifetimeManager</c>). Routing to agents uses broker-side bindings, not a presence lookup: a node binds the key of every
+/// group it holds a link for (<c>agent.{id}</c>, <c>observers.{id}</c>, <c>user.{id}</c>, <c>session.{id}</c>, <c>stream.{id}</c>,
+/// <c>node.{id}</c>), and a send to a key reaches exactly the nodes bound to it. Topic events go to every other node, each of which
+/// matches them against its own subscription index.
+/// </summary>
+internal interface IBackplane
+{
+    /// <summary>This node's id.</summary>
+    string NodeId { get; }
+
+    /// <summary>Whether any other node is connected (the router skips the backplane otherwise).</summary>
+    bool HasPeers { get; }
+
+    /// <summary>Null when healthy; otherwise why cross-node delivery fails now (for <c>/ready</c>).</summary>
+    string? Problem { get; }
+
+    /// <summary>Where envelopes from other nodes are handed (set once by the router).</summary>
+    Func<Envelope, CancellationToken, ValueTask>? Receive { get; set; }
+
+    /// <summary>This node now holds a link of the group <paramref name="key"/>.</summary>
+    void Bind(string key);
+
+    /// <summary>This node holds no more links of the group <paramref name="key"/>.</summary>
+    void Unbind(string key);
+
+    /// <summary>Sends to the other nodes bound to <paramref name="key"/>; returns how many nodes took it.</summary>
+    ValueTask<int> SendAsync(string key, Envelope envelope, CancellationToken ct);
+
+    /// <summary>Publishes a numbered topic event to every other node.</summary>
+    ValueTask PublishAsync(Envelope envelope, CancellationToken ct);
+}
+
+/// <summary>
+/// Nodes in one process that share bindings: the default backplane of a single node (a cluster of one, so
+/// <see cref="IBackplane.HasPeers"/> is false and routing never touches it), and a real multi-node seam for tests that start
+/// several hubs in one process with the same cluster object.
+/// </summary>
+internal sealed class InMemoryCluster
+{
+    private readonly ConcurrentDictionary<string, InMemoryBackplane> _nodes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, int>> _bindings = new(StringComparer.Ordinal);
+
+    public int NodeCount => _nodes.Count;
+
+    public void Join(InMemoryBackplane node) => _nodes[node.NodeId] = node;
+
+    public void Leave(InMemoryBackplane node)
+    {
+        _nodes.TryRemove(node.NodeId, out _);
+        foreach (var (_, nodes) in _bindings)
+        {
+            nodes.TryRemove(node.NodeId, out _);
+        }
+    }
+
+    public void Bind(string key, string nodeId) =>
+        _bindings.GetOrAdd(key, _ => new ConcurrentDictionary<string, int>(StringComparer.Ordinal)).AddOrUpdate(nodeId, 1, (_, n) => n + 1);
+
+    public void Unbind(string key, string nodeId)
+    {
+        if (_bindings.TryGetValue(key, out var nodes) && nodes.TryGetValue(nodeId, out var n))
+        {
+            if (n <= 1)
+            {
+                nodes.TryRemove(nodeId, out _);
+            }
+            else
+            {
+                nodes[nodeId] = n - 1;
+            }
+        }
+    }
+
+    public IEnumerable<InMemoryBackplane> BoundTo(string key, string except)
+    {
+        if (!_bindings.TryGetValue(key, out var nodes))
+        {
+            yield break;
+        }
+        foreach (var (nodeId, _) in nodes)
+        {
+            if (nodeId != except && _nodes.TryGetValue(nodeId, out var node))
+            {
+                yield return node;
+            }
+        }
+    }
+
+    public IEnumerable<InMemoryBackplane> Others(string except) => _nodes.Values.Where(n => n.NodeId != except);
+}
+
+/// <summary>The in-process backplane (see <see cref="InMemoryCluster"/>).</summary>
+internal sealed class InMemoryBackplane : IBackplane, IDisposable
+{
+    private readonly InMemoryCluster _cluster;
+
+    public InMemoryBackplane(InMemoryCluster cluster, string nodeId)
+    {
+        _cluster = cluster;
+        NodeId = nodeId;
+        cluster.Join(this);
+        cluster.Bind("node." + nodeId, nodeId);
+    }
+
+    public string NodeId { get; }
+
+    public bool HasPeers => _cluster.NodeCount > 1;
+
+    public string? Problem => null;
+
+    public Func<Envelope, CancellationToken, ValueTask>? Receive { get; set; }
+
+    public void Bind(string key) => _cluster.Bind(key, NodeId);
+
+    public void Unbind(string key) => _cluster.Unbind(key, NodeId);
+
+    public async ValueTask<int> SendAsync(string key, Envelope envelope, CancellationToken ct)
+    {
+        var n = 0;
+        foreach (var node in _cluster.BoundTo(key, NodeId))
+        {
+            if (node.Receive is { } receive)
+            {
+                await receive(Copy(envelope), ct);
+                n++;
+            }
+        }
+        return n;
+    }
+
+    public async ValueTask PublishAsync(Envelope envelope, CancellationToken ct)
+    {
+        foreach (var node in _cluster.Others(NodeId))
+        {
+            if (node.Receive is { } receive)
+            {
+                await receive(Copy(envelope), ct);
+            }
+        }
+    }
+
+    private static Envelope Copy(Envelope e) => new(e.Type, e.Target, e.Frame, e.Sender)
+    {
+        Delivery = e.Delivery, Deadline = e.Deadline, CorrelationId = e.CorrelationId, TraceParent = e.TraceParent, Event = e.Event, FromBackplane = true,
+    };
+
+    public void Dispose() => _cluster.Leave(this);
+}
