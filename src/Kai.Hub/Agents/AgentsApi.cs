@@ -1,3 +1,4 @@
+using Kai.Hub.Storage;
 using Kai.Hub.Auth;
 using Kai.Hub.Commands;
 using Kai.Hub.Errors;
@@ -14,6 +15,8 @@ internal static class AgentsApi
 {
     public static RouteGroupBuilder MapAgentsApi(this IEndpointRouteBuilder app)
     {
+        // The admin's view of every tenant's agents (docs/security.md, admin routes).
+        app.MapGet("/api/v1/admin/agents", ListAllAgentsAsync).WithTags("Admin").RequirePermission(Permissions.AgentManageAll);
         var api = app.MapGroup("/api/v1/agents").WithTags("Agents");
         api.MapPost("/register", RegisterAsync).RequirePermission(Permissions.AgentCreate).RequireRateLimiting(RateLimitCategories.AgentOperations);
         api.MapPost("/", CreateAsync).RequirePermission(Permissions.AgentCreate).RequireRateLimiting(RateLimitCategories.AgentOperations);
@@ -102,5 +105,12 @@ internal static class AgentsApi
 
     internal static string BaseUrl(HttpContext http, HubOptions options) =>
         options.PublicUrl ?? $"{http.Request.Scheme}://{http.Request.Host}";
-}
 
+    private static async Task<Ok<AgentListResponse>> ListAllAgentsAsync(IHubStore store, AgentService agents, string? owner_id, int? limit, int? offset, CancellationToken ct)
+    {
+        var (l, o) = Security.AdminApi.Page(limit, offset);
+        new Validation().Length(owner_id, "owner_id", 1, 64, required: false).ThrowIfInvalid();
+        var (items, total) = await store.ListAgentsAsync(new AgentQuery(owner_id, null, null, null, l, o), ct);
+        return TypedResults.Ok(new AgentListResponse(items.Select(agents.View).ToList(), total, new Pagination(l, o, total, o + items.Count < total)));
+    }
+}

@@ -9,7 +9,7 @@ namespace Kai.Hub.Routing;
 /// the observer links of every agent of a user, and the links that joined a group (a chat session, a prompt stream). Each group this node holds a link of is bound on the
 /// <see cref="IBackplane"/>, so other nodes route to it.
 /// </summary>
-internal sealed class ConnectionRegistry(Observability.HubMetrics metrics, IBackplane backplane)
+internal sealed class ConnectionRegistry(Observability.HubMetrics metrics, IBackplane backplane) : Security.ILiveSessions
 {
     private readonly ConcurrentDictionary<string, LinkConnection> _agentLinks = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, LinkConnection>> _groups = new(StringComparer.Ordinal);
@@ -151,6 +151,18 @@ internal sealed class ConnectionRegistry(Observability.HubMetrics metrics, IBack
         foreach (var link in All)
         {
             link.RequestClose(code, reason);
+        }
+    }
+
+    /// <summary>Closes every link whose principal matches (revoked credentials).</summary>
+    public void CloseWhere(Func<Auth.KaiPrincipal, bool> match, int code, string reason)
+    {
+        foreach (var link in All)
+        {
+            if (match(link.Principal))
+            {
+                link.RequestClose(code, reason);
+            }
         }
     }
 

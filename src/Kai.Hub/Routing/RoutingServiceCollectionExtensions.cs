@@ -21,6 +21,7 @@ internal static class RoutingServiceCollectionExtensions
             return new InMemoryBackplane(sp.GetRequiredService<InMemoryCluster>(), nodeId);
         });
         services.AddSingleton<ConnectionRegistry>();
+        services.AddSingleton<Security.ILiveSessions>(sp => sp.GetRequiredService<ConnectionRegistry>());
         services.AddSingleton<PendingRequests>();
         services.AddSingleton<CapabilityResolver>();
         services.AddSingleton<AgentDirectory>();

@@ -18,7 +18,6 @@ internal static class AdminApi
         api.MapPut("/users/{userId}/role", SetRoleAsync).RequirePermission(Permissions.UserManage);
         api.MapPost("/users/{userId}/disable", DisableAsync).RequirePermission(Permissions.UserManage);
         api.MapPost("/users/{userId}/enable", EnableAsync).RequirePermission(Permissions.UserManage);
-        api.MapGet("/agents", ListAgentsAsync).RequirePermission(Permissions.AgentManageAll);
         api.MapPost("/keys/rotate", RotateKeysAsync).RequirePermission(Permissions.SystemConfigWrite);
         return api;
     }
@@ -38,14 +37,6 @@ internal static class AdminApi
 
     private static async Task<Ok<AdminUser>> EnableAsync(string userId, HttpContext http, AdminService admin, CancellationToken ct) =>
         TypedResults.Ok(AdminViews.From(await admin.SetDisabledAsync(http, userId, false, ct)));
-
-    private static async Task<Ok<AgentListResponse>> ListAgentsAsync(IHubStore store, AgentService agents, string? owner_id, int? limit, int? offset, CancellationToken ct)
-    {
-        var (l, o) = Page(limit, offset);
-        new Validation().Length(owner_id, "owner_id", 1, 64, required: false).ThrowIfInvalid();
-        var (items, total) = await store.ListAgentsAsync(new AgentQuery(owner_id, null, null, null, l, o), ct);
-        return TypedResults.Ok(new AgentListResponse(items.Select(agents.View).ToList(), total, new Pagination(l, o, total, o + items.Count < total)));
-    }
 
     private static async Task<Ok<KeyRotationResponse>> RotateKeysAsync(HttpContext http, AdminService admin)
     {

@@ -1,4 +1,3 @@
-using Kai.Hub.Routing;
 using Kai.Hub.Auth;
 using Kai.Hub.Errors;
 using Kai.Hub.Messaging;
@@ -9,7 +8,7 @@ namespace Kai.Hub.Security;
 
 /// <summary>User administration: roles, disabling, agent secret rotation and signing-key rotation. Every change is audited.</summary>
 internal sealed class AdminService(
-    IHubStore store, SessionRevocations revocations, ConnectionRegistry links, SigningKeys keys, AuditLog audit, TimeProvider time)
+    IHubStore store, SessionRevocations revocations, ILiveSessions links, SigningKeys keys, AuditLog audit, TimeProvider time)
 {
     public async Task<UserRecord> SetRoleAsync(HttpContext http, string userId, string? role, CancellationToken ct)
     {
@@ -53,7 +52,7 @@ internal sealed class AdminService(
         var oldSession = AuthService.AgentSessionId(agent.SecretHash);
         revocations.Revoke(oldSession);
         await store.RecordRevokedSessionAsync(oldSession, agent.OwnerId, now, now.AddDays(1), ct);
-        links.AgentLink(agent.AgentId)?.RequestClose(CloseCodes.SessionExpired, "client secret rotated; reconnect with a new token");
+        links.CloseWhere(p => p.IsAgent && p.Id == agent.AgentId, CloseCodes.SessionExpired, "client secret rotated; reconnect with a new token");
         await audit.WriteAsync(http, AuditActions.SecretRotated, agent.AgentId, AuditOutcomes.Success, null);
         return secret;
     }
@@ -93,13 +92,7 @@ internal sealed class AdminService(
             }
         }
         // Live links hold a validated principal: close them too, rather than waiting for the token to expire.
-        foreach (var link in links.AgentLinks.Concat(links.ObserverLinks))
-        {
-            if (link.Principal.Id == userId || (includeAgents && Access.IsTenant(link.Principal.OwnerId, userId)))
-            {
-                link.RequestClose(CloseCodes.SessionExpired, "session revoked");
-            }
-        }
+        links.CloseWhere(p => p.Id == userId || (includeAgents && Access.IsTenant(p.OwnerId, userId)), CloseCodes.SessionExpired, "session revoked");
     }
 
     private async Task<UserRecord> UserAsync(string userId, CancellationToken ct) =>

@@ -93,6 +93,7 @@ public sealed partial class ArchitectureTests
             if (a1 is not null && b1 is not null && a1 != b1)
             {
                 (edges.TryGetValue(a1, out var set) ? set : edges[a1] = new HashSet<string>(StringComparer.Ordinal)).Add(b1);
+                Witnesses.TryAdd((a1, b1), $"{Outer(from).FullName} uses {to.FullName}");
             }
         }
         foreach (var type in Hub.GetTypes())
@@ -123,16 +124,32 @@ public sealed partial class ArchitectureTests
             Add(method.DeclaringType!, callee.DeclaringType);
         }
         var cycles = FindCycles(edges);
-        Assert.True(cycles.Count == 0, "Capability namespaces depend on each other in a cycle:\n" + string.Join("\n", cycles));
+        Assert.True(cycles.Count == 0, "Capability namespaces depend on each other in a cycle:\n" + string.Join("\n", cycles)
+            + "\nwhere:\n" + string.Join("\n", Witnesses.Where(w => cycles.Any(c => c.Contains(w.Key.From + " -> " + w.Key.To, StringComparison.Ordinal)))
+                .Select(w => $"{w.Key.From} -> {w.Key.To}: {w.Value}")));
     }
+
+    private static readonly Dictionary<(string From, string To), string> Witnesses = [];
 
     private const BindingFlags All = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
 
-    /// <summary>The capability folder of a type (<c>Kai.Hub.Tasks</c> → <c>Tasks</c>); null for the composition root and compiler types outside a folder.</summary>
+    /// <summary>
+    /// The hub's shared kernel: errors, storage, telemetry, authentication, security and the housekeeping scheduler. Every capability
+    /// may use it; it is one node of the graph (its parts lean on each other, as a platform does), and it must not depend on a
+    /// capability, which would close a cycle through it.
+    /// </summary>
+    private static readonly HashSet<string> Kernel = new(StringComparer.Ordinal) { "Errors", "Storage", "Observability", "Auth", "Security", "Housekeeping" };
+
+    /// <summary>The capability folder of a type (<c>Kai.Hub.Tasks</c> → <c>Tasks</c>; the kernel's folders → <c>Kernel</c>); null for the composition root.</summary>
     private static string? Capability(Type type)
     {
         var ns = Namespace(type);
-        return ns.StartsWith("Kai.Hub.", StringComparison.Ordinal) ? ns["Kai.Hub.".Length..].Split('.')[0] : null;
+        if (!ns.StartsWith("Kai.Hub.", StringComparison.Ordinal))
+        {
+            return null;
+        }
+        var folder = ns["Kai.Hub.".Length..].Split('.')[0];
+        return Kernel.Contains(folder) ? "Kernel" : folder;
     }
 
     private static string Namespace(Type type) => Outer(type).Namespace ?? "";
