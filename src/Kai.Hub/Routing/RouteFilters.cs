@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Kai.Hub.Auth;
 using Kai.Hub.Observability;
+using Kai.Hub.Security;
 using Microsoft.Extensions.Options;
 
 namespace Kai.Hub.Routing;
@@ -122,21 +123,13 @@ internal sealed class RateLimitFilter(TimeProvider time, IOptions<RoutingOptions
     }
 }
 
-/// <summary>Where the router reports a denied reach (the audit log implements it; Routing does not depend on Security).</summary>
-internal interface IRouteAudit
-{
-    ValueTask DeniedAsync(Envelope envelope, CancellationToken ct);
-}
-
 /// <summary>
 /// The one reach check, for REST, frames and services alike (<see cref="Access.MayReach"/>): the sender may route to targets of its
 /// own tenant only, admins and the hub anywhere. A denied target looks exactly like a missing one (<see cref="RouteStatus.NotFound"/>),
 /// so other tenants' ids cannot be probed; the denial is audited. Topic publications must stay in the sender's tenant and namespaces.
 /// </summary>
-internal sealed class AuthorizeFilter(AgentDirectory directory, IEnumerable<IRouteAudit> audit) : IRouteFilter
+internal sealed class AuthorizeFilter(AgentDirectory directory, AuditLog audit) : IRouteFilter
 {
-    private readonly IRouteAudit? _audit = audit.FirstOrDefault();
-
     public async ValueTask<RouteResult> InvokeAsync(Envelope envelope, RouteStep next, CancellationToken ct)
     {
         var sender = envelope.Sender;
@@ -158,10 +151,8 @@ internal sealed class AuthorizeFilter(AgentDirectory directory, IEnumerable<IRou
         {
             return await next(envelope, ct);
         }
-        if (_audit is not null)
-        {
-            await _audit.DeniedAsync(envelope, ct);
-        }
+        await audit.WriteAsync(sender.Id, sender.Role, AuditActions.PermissionDenied, $"route {envelope.Type} to {envelope.Target}", AuditOutcomes.Denied, null,
+            new { kind = envelope.Target.KindLabel });
         return RouteResult.NotFound;
     }
 }

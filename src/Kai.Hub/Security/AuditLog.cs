@@ -53,11 +53,3 @@ internal sealed class AuditLog(IHubStore store, TimeProvider time)
         store.AppendAuditAsync(new AuditRecord(0, "aud_" + Guid.CreateVersion7().ToString("N"), time.GetUtcNow(), actorId, actorRole, action, target, outcome, ip,
             details is null ? "{}" : JsonSerializer.Serialize(details, KaiJson.Options)), CancellationToken.None);
 }
-
-/// <summary>The router's denied reaches go to the audit log (as <c>permission.denied</c>, target = the address).</summary>
-internal sealed class RouteAudit(AuditLog audit) : Routing.IRouteAudit
-{
-    public async ValueTask DeniedAsync(Routing.Envelope envelope, CancellationToken ct) =>
-        await audit.WriteAsync(envelope.Sender.Id, envelope.Sender.Role, AuditActions.PermissionDenied,
-            $"route {envelope.Type} to {envelope.Target}", AuditOutcomes.Denied, null, new { kind = envelope.Target.KindLabel });
-}

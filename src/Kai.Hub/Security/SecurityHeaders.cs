@@ -74,7 +74,6 @@ internal static class SecurityHeadersExtensions
             }));
         services.AddKaiRateLimiting();
         services.AddSingleton<AuditLog>();
-        services.AddSingleton<Routing.IRouteAudit, RouteAudit>();
         services.AddSingleton<LoginThrottle>();
         services.AddSingleton<WebSocketGate>();
         services.AddSingleton<AdminService>();
