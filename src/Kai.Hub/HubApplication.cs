@@ -1,5 +1,6 @@
 using Kai.Hub.Agents;
 using Kai.Hub.Auth;
+using Kai.Hub.Cluster;
 using Kai.Hub.Commands;
 using Kai.Hub.Errors;
 using Kai.Hub.Events;
@@ -58,12 +59,8 @@ public static class HubApplication
         // Body-binding failures become exceptions with the JSON error inside, so the envelope can say what was wrong.
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
 
-        services.AddSingleton<IHubStore>(sp =>
-        {
-            var dir = Path.GetFullPath(sp.GetRequiredService<IOptions<HubOptions>>().Value.DataDirectory);
-            Directory.CreateDirectory(dir);
-            return new SqliteHubStore(Path.Combine(dir, "kai.db"));
-        });
+        services.AddKaiStorage();
+        services.AddKaiCluster();
         services.AddSingleton(sp => new SigningKeys(Path.GetFullPath(sp.GetRequiredService<IOptions<HubOptions>>().Value.DataDirectory), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<SessionRevocations>();
         services.AddSingleton<TokenService>();
@@ -84,6 +81,7 @@ public static class HubApplication
         services.AddSingleton<Router>();
         services.AddSingleton<AgentAccess>();
         services.AddSingleton<AgentPresence>();
+        services.AddSingleton<ILinkExpiryListener>(sp => sp.GetRequiredService<AgentPresence>());
         services.AddSingleton<AgentService>();
         services.AddSingleton<CommandService>();
         services.AddKaiTasks();
@@ -104,12 +102,11 @@ public static class HubApplication
 
     private static async Task InitializeAsync(IServiceProvider services)
     {
-        var store = services.GetRequiredService<IHubStore>();
         var time = services.GetRequiredService<TimeProvider>();
-        await store.MigrateAsync(CancellationToken.None);
-        await store.ResetLinksAsync(time.GetUtcNow(), CancellationToken.None);
+        await services.GetRequiredService<IStoreLifecycle>().MigrateAsync(CancellationToken.None);
+        await services.GetRequiredService<NodeHeartbeat>().JoinAsync(CancellationToken.None);
         var revocations = services.GetRequiredService<SessionRevocations>();
-        foreach (var sessionId in await store.ListRevokedSessionsAsync(time.GetUtcNow(), CancellationToken.None))
+        foreach (var sessionId in await services.GetRequiredService<IAuthStore>().ListRevokedSessionsAsync(time.GetUtcNow(), CancellationToken.None))
         {
             revocations.Revoke(sessionId);
         }
@@ -118,6 +115,7 @@ public static class HubApplication
         services.GetRequiredService<PrometheusExporter>();
         services.GetRequiredService<Telemetry>();
         var metrics = services.GetRequiredService<HubMetrics>();
+        var store = services.GetRequiredService<IMetricsStore>();
         metrics.Gauge("kai.commands.open", () => store.CountOpenCommandsAsync(CancellationToken.None).GetAwaiter().GetResult(),
             description: "Commands queued or executing (the command queue depth).");
         metrics.Gauge("kai.tasks", () => store.CountTasksByStatusAsync(CancellationToken.None).GetAwaiter().GetResult()

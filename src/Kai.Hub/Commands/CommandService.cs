@@ -24,7 +24,7 @@ namespace Kai.Hub.Commands;
 /// nothing. At the deadline an open command fails with <c>TASK_TIMEOUT</c>.
 /// </remarks>
 internal sealed partial class CommandService(
-    IHubStore store, Router router, HubMetrics metrics, TimeProvider time, IOptions<HubOptions> options, ILogger<CommandService> logger)
+    ICommandStore store, Router router, HubMetrics metrics, TimeProvider time, IOptions<HubOptions> options, ILogger<CommandService> logger)
 {
     private readonly ConcurrentDictionary<string, TaskCompletionSource<CommandRecord>> _waiters = new(StringComparer.Ordinal);
     private readonly CommandOptions _options = options.Value.Commands;

@@ -27,7 +27,7 @@ internal static partial class AgentLinkEndpoint
             .AllowAnonymous("authenticates itself after the upgrade (close 4003), so a browser client learns why; frames are checked by FramePermissions");
 
     private static async Task HandleAsync(
-        HttpContext http, string agentId, TokenService tokens, IHubStore store, ConnectionRegistry registry, AgentPresence presence,
+        HttpContext http, string agentId, TokenService tokens, IAgentStore store, ConnectionRegistry registry, AgentPresence presence,
         CommandService commands, TaskService tasks, Router router, HubMetrics metrics, IOptions<HubOptions> options, TimeProvider time, ILogger<LinkSession> logger,
         PromptStreams streams, AgentLogs logs, WebSocketGate gate, AuditLog audit)
     {
@@ -105,7 +105,7 @@ internal static partial class AgentLinkEndpoint
 
 /// <summary>Handles the frames of one link. Every client frame with an <c>id</c> gets an <c>ack</c> or an <c>error</c> with that id.</summary>
 internal sealed class LinkSession(
-    LinkConnection link, FrameDispatcher dispatcher, CommandService commands, TaskService tasks, AgentPresence presence, Router router, IHubStore store,
+    LinkConnection link, FrameDispatcher dispatcher, CommandService commands, TaskService tasks, AgentPresence presence, Router router, IAgentStore store,
     TimeProvider time, PromptStreams streams, AgentLogs logs)
 {
     public ValueTask HandleAsync(ReadOnlyMemory<byte> utf8) =>

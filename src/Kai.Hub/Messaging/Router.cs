@@ -53,7 +53,7 @@ internal enum RouteStatus
 /// reach the target. Live delivery is at most once: an envelope to an agent without a live link is not kept
 /// (durable kinds, such as commands, are stored by their service before they are routed).
 /// </summary>
-internal sealed class Router(ConnectionRegistry links, IHubStore store, HubMetrics metrics, Events.TopicSubscriptions topics)
+internal sealed class Router(ConnectionRegistry links, IAgentStore store, HubMetrics metrics, Events.TopicSubscriptions topics)
 {
     public async ValueTask<RouteStatus> RouteAsync(Envelope envelope, CancellationToken ct)
     {

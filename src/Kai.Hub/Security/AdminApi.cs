@@ -23,7 +23,7 @@ internal static class AdminApi
         return api;
     }
 
-    private static async Task<Ok<UserListResponse>> ListUsersAsync(IHubStore store, int? limit, int? offset, CancellationToken ct)
+    private static async Task<Ok<UserListResponse>> ListUsersAsync(IAuthStore store, int? limit, int? offset, CancellationToken ct)
     {
         var (l, o) = Page(limit, offset);
         var (items, total) = await store.ListUsersAsync(l, o, ct);
@@ -39,7 +39,7 @@ internal static class AdminApi
     private static async Task<Ok<AdminUser>> EnableAsync(string userId, HttpContext http, AdminService admin, CancellationToken ct) =>
         TypedResults.Ok(AdminViews.From(await admin.SetDisabledAsync(http, userId, false, ct)));
 
-    private static async Task<Ok<AgentListResponse>> ListAgentsAsync(IHubStore store, AgentService agents, string? owner_id, int? limit, int? offset, CancellationToken ct)
+    private static async Task<Ok<AgentListResponse>> ListAgentsAsync(IAgentStore store, AgentService agents, string? owner_id, int? limit, int? offset, CancellationToken ct)
     {
         var (l, o) = Page(limit, offset);
         new Validation().Length(owner_id, "owner_id", 1, 64, required: false).ThrowIfInvalid();
@@ -54,7 +54,7 @@ internal static class AdminApi
     }
 
     private static async Task<Ok<AuditListResponse>> ListAuditAsync(
-        IHubStore store, string? actor, string? action, DateTimeOffset? from, DateTimeOffset? to, int? limit, int? offset, CancellationToken ct)
+        IAuditStore store, string? actor, string? action, DateTimeOffset? from, DateTimeOffset? to, int? limit, int? offset, CancellationToken ct)
     {
         var (l, o) = Page(limit, offset);
         new Validation().Length(actor, "actor", 1, 254, required: false).Length(action, "action", 1, 64, required: false)

@@ -23,7 +23,7 @@ namespace Kai.Hub.Tasks;
 /// request arriving during a pass makes the running pass go round once more instead of waiting.</para>
 /// </remarks>
 internal sealed partial class TaskService(
-    IHubStore store, Router router, ConnectionRegistry links, TaskEvents events, HubMetrics metrics, TimeProvider time, IOptions<TaskOptions> options,
+    ITaskQueueStore store, IWorkflowStore workflowStore, IAgentStore agentStore, IScheduleStore scheduleStore, Router router, ConnectionRegistry links, TaskEvents events, HubMetrics metrics, TimeProvider time, IOptions<TaskOptions> options,
     ILogger<TaskService> logger) : IHousekeeping
 {
     private readonly TaskOptions _options = options.Value;
@@ -58,7 +58,7 @@ internal sealed partial class TaskService(
         var owner = principal.OwnerId;
         if (r.AssignedAgent is not null)
         {
-            var agent = await store.GetAgentAsync(r.AssignedAgent, ct);
+            var agent = await agentStore.GetAgentAsync(r.AssignedAgent, ct);
             if (agent is null || !(principal.IsAdmin || agent.OwnerId == owner))
             {
                 throw ApiException.AgentNotFound(r.AssignedAgent);
@@ -178,12 +178,12 @@ internal sealed partial class TaskService(
             {
                 if (task.AssignedAgent is not null)
                 {
-                    var agent = await store.GetAgentAsync(task.AssignedAgent, ct);
+                    var agent = await agentStore.GetAgentAsync(task.AssignedAgent, ct);
                     pool = agent is null ? [] : [agent];
                 }
                 else
                 {
-                    pool = await store.ListEligibleAgentsAsync(task.OwnerId, task.Type, ct);
+                    pool = await agentStore.ListEligibleAgentsAsync(task.OwnerId, task.Type, ct);
                 }
                 pool = [.. pool.Where(a => links.AgentLink(a.AgentId) is { IsClosing: false } && a.Status != AgentStatuses.Error)];
                 var unknown = pool.Select(a => a.AgentId).Where(id => !load.ContainsKey(id)).ToList();
