@@ -11,7 +11,8 @@ namespace Kai.Hub.Auth;
 
 /// <summary>Accounts, sessions and token exchange. Passwords use ASP.NET Core Identity's <see cref="PasswordHasher{TUser}"/> (PBKDF2-HMAC-SHA512, 100,000 iterations in v3 format).</summary>
 internal sealed partial class AuthService(
-    IAuthStore store, IAgentStore agentStore, TokenService tokens, SessionRevocations revocations, IOptions<HubOptions> options, IOptions<SecurityOptions> security,
+    IAuthStore store, IAgentStore agentStore, TokenService tokens, SessionRevocations revocations, IOptions<HubOptions> options,
+    IOptions<SecurityOptions> security,
     LoginThrottle throttle, AuditLog audit, TimeProvider time, ILogger<AuthService> logger)
 {
     private static readonly PasswordHasher<UserRecord> Hasher = new();

@@ -23,7 +23,8 @@ namespace Kai.Hub.Tasks;
 /// request arriving during a pass makes the running pass go round once more instead of waiting.</para>
 /// </remarks>
 internal sealed partial class TaskService(
-    ITaskQueueStore store, IWorkflowStore workflowStore, IAgentStore agentStore, IScheduleStore scheduleStore, Router router, ConnectionRegistry links, TaskEvents events, HubMetrics metrics, TimeProvider time, IOptions<TaskOptions> options,
+    ITaskQueueStore store, IWorkflowStore workflowStore, IAgentStore agentStore, IScheduleStore scheduleStore,
+    Router router, ConnectionRegistry links, TaskEvents events, HubMetrics metrics, TimeProvider time, IOptions<TaskOptions> options,
     ILogger<TaskService> logger) : IHousekeeping
 {
     private readonly TaskOptions _options = options.Value;
