@@ -1,5 +1,6 @@
 using Kai.Hub.Agents;
 using Kai.Hub.Auth;
+using Kai.Hub.Cluster;
 using Kai.Hub.Commands;
 using Kai.Hub.Errors;
 using Kai.Hub.Events;
@@ -65,6 +66,7 @@ public static class HubApplication
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
 
         services.AddKaiStorage();
+        services.AddKaiCluster();
         services.AddKaiAuth();
         services.AddKaiSecurity();
         services.AddKaiObservability();
@@ -83,12 +85,11 @@ public static class HubApplication
 
     private static async Task InitializeAsync(IServiceProvider services)
     {
-        var store = services.GetRequiredService<IHubStore>();
         var time = services.GetRequiredService<TimeProvider>();
-        await store.MigrateAsync(CancellationToken.None);
-        await store.ResetLinksAsync(time.GetUtcNow(), CancellationToken.None);
+        await services.GetRequiredService<IStoreLifecycle>().MigrateAsync(CancellationToken.None);
+        await services.GetRequiredService<NodeHeartbeat>().JoinAsync(CancellationToken.None);
         var revocations = services.GetRequiredService<SessionRevocations>();
-        foreach (var sessionId in await store.ListRevokedSessionsAsync(time.GetUtcNow(), CancellationToken.None))
+        foreach (var sessionId in await services.GetRequiredService<IAuthStore>().ListRevokedSessionsAsync(time.GetUtcNow(), CancellationToken.None))
         {
             revocations.Revoke(sessionId);
         }
@@ -97,6 +98,7 @@ public static class HubApplication
         services.GetRequiredService<PrometheusExporter>();
         services.GetRequiredService<Telemetry>();
         var metrics = services.GetRequiredService<HubMetrics>();
+        var store = services.GetRequiredService<IMetricsStore>();
         metrics.Gauge("kai.commands.open", () => store.CountOpenCommandsAsync(CancellationToken.None).GetAwaiter().GetResult(),
             description: "Commands queued or executing (the command queue depth).");
         metrics.Gauge("kai.tasks", () => store.CountTasksByStatusAsync(CancellationToken.None).GetAwaiter().GetResult()

@@ -7,7 +7,7 @@ public sealed class HubOptions
 {
     public const string Section = "Kai";
 
-    /// <summary>Where the SQLite file and the signing keys live. Created on first start. Default: <c>./data</c>.</summary>
+    /// <summary>Where the SQLite file, the signing keys and the generated node id (<c>node.id</c>) live. Created on first start. Default: <c>./data</c>.</summary>
     [Required]
     public string DataDirectory { get; set; } = "data";
 

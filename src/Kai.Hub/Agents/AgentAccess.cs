@@ -8,7 +8,7 @@ namespace Kai.Hub.Agents;
 /// Agent lookups for REST handlers, under the one policy (<see cref="Access.MayManageAgent"/>): an admin sees every agent, a user its own, an agent itself.
 /// Anything else is reported as "not found" (404), so ids of other tenants' agents cannot be probed.
 /// </summary>
-internal sealed class AgentAccess(IHubStore store)
+internal sealed class AgentAccess(IAgentStore store)
 {
     public async Task<AgentRecord> GetAsync(KaiPrincipal principal, string agentId, CancellationToken ct)
     {

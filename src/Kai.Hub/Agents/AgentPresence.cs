@@ -1,4 +1,5 @@
 using Kai.Hub.Auth;
+using Kai.Hub.Cluster;
 using Kai.Hub.Routing;
 using Kai.Hub.Storage;
 using Kai.Protocol;
@@ -16,7 +17,9 @@ namespace Kai.Hub.Agents;
 /// changes: the link itself proves liveness, and 20,000 agents must not cost 700 fsyncs a second.
 /// Transitions are serialized so that a disconnect and a heartbeat cannot interleave their read-then-write.
 /// </remarks>
-internal sealed class AgentPresence(IHubStore store, Router router, ConnectionRegistry links, TimeProvider time, IOptions<HubOptions> options) : Housekeeping.IHousekeeping
+internal sealed class AgentPresence(
+    IAgentStore store, Router router, ConnectionRegistry links, TimeProvider time, IOptions<HubOptions> options, NodeIdentity node)
+    : ILinkExpiryListener, Housekeeping.IHousekeeping
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly LinkOptions _links = options.Value.Links;
@@ -47,6 +50,16 @@ internal sealed class AgentPresence(IHubStore store, Router router, ConnectionRe
         }
     }
 
+    /// <summary>The node holding these agents' links died: tell observers they went offline (the store already says so).</summary>
+    public async Task LinksExpiredAsync(IReadOnlyList<AgentRecord> agents, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        foreach (var agent in agents.Where(a => a.Status != AgentStatuses.Offline))
+        {
+            await NotifyAsync(agent.AgentId, agent.OwnerId, AgentStatuses.Offline, agent.Status, "node_lost", now, ct);
+        }
+    }
+
     private async Task TransitionAsync(
         string agentId, string? status, string reason, bool heartbeat, string? reported = null, int? currentTasks = null,
         string? metricsJson = null, bool onlyIfChanged = false, bool? linked = null, CancellationToken ct = default)
@@ -68,19 +81,28 @@ internal sealed class AgentPresence(IHubStore store, Router router, ConnectionRe
                 return;
             }
             var now = time.GetUtcNow();
-            await store.UpdatePresenceAsync(new AgentPresenceUpdate(
-                agentId, next, now, heartbeat ? now : null, reported, currentTasks, metricsJson, linked), ct);
+            // Link changes name this node; an unlink after another node took the link over changes nothing.
+            if (!await store.UpdatePresenceAsync(new AgentPresenceUpdate(
+                agentId, next, now, heartbeat ? now : null, reported, currentTasks, metricsJson, linked, linked is null ? null : node.Id), ct))
+            {
+                return;
+            }
             if (next != agent.Status)
             {
-                var frame = Frame.Encode(FrameTypes.StatusUpdate, new StatusUpdatePayload(agentId, next, agent.Status, reason, now), timestamp: now);
-                await router.RouteAsync(new Envelope(FrameTypes.StatusUpdate, Address.ObserversOf(agentId), frame, KaiPrincipal.System), ct);
-                await router.PublishAsync(new SystemEvent("agent.status_changed", agentId,
-                    new { agent_id = agentId, status = next, previous_status = agent.Status, reason }, agent.OwnerId, SourceAgent: agentId), KaiPrincipal.System, ct);
+                await NotifyAsync(agentId, agent.OwnerId, next, agent.Status, reason, now, ct);
             }
         }
         finally
         {
             _gate.Release();
         }
+    }
+
+    private async Task NotifyAsync(string agentId, string ownerId, string next, string previous, string reason, DateTimeOffset now, CancellationToken ct)
+    {
+        var frame = Frame.Encode(FrameTypes.StatusUpdate, new StatusUpdatePayload(agentId, next, previous, reason, now), timestamp: now);
+        await router.RouteAsync(new Envelope(FrameTypes.StatusUpdate, Address.ObserversOf(agentId), frame, KaiPrincipal.System), ct);
+        await router.PublishAsync(new SystemEvent("agent.status_changed", agentId,
+            new { agent_id = agentId, status = next, previous_status = previous, reason }, ownerId, SourceAgent: agentId), KaiPrincipal.System, ct);
     }
 }

@@ -14,7 +14,7 @@ namespace Kai.Hub.Agents;
 
 /// <summary>The agent registry (seeds 000 and 004): creation with client credentials, listing, updates, deletion, status.</summary>
 internal sealed partial class AgentService(
-    IHubStore store, AgentAccess access, AgentPresence presence, ConnectionRegistry links, CommandService commands,
+    IAgentStore store, AgentAccess access, AgentPresence presence, ConnectionRegistry links, CommandService commands,
     TimeProvider time, IOptions<HubOptions> options, Router router)
 {
     private readonly LinkOptions _links = options.Value.Links;

@@ -106,7 +106,7 @@ internal static class AgentsApi
     internal static string BaseUrl(HttpContext http, HubOptions options) =>
         options.PublicUrl ?? $"{http.Request.Scheme}://{http.Request.Host}";
 
-    private static async Task<Ok<AgentListResponse>> ListAllAgentsAsync(IHubStore store, AgentService agents, string? owner_id, int? limit, int? offset, CancellationToken ct)
+    private static async Task<Ok<AgentListResponse>> ListAllAgentsAsync(IAgentStore store, AgentService agents, string? owner_id, int? limit, int? offset, CancellationToken ct)
     {
         var (l, o) = Security.AdminApi.Page(limit, offset);
         new Validation().Length(owner_id, "owner_id", 1, 64, required: false).ThrowIfInvalid();

@@ -10,6 +10,7 @@ internal static class AgentsServiceCollectionExtensions
         services.AddSingleton<AgentAccess>();
         services.AddSingleton<AgentPresence>();
         services.AddSingleton<IHousekeeping>(sp => sp.GetRequiredService<AgentPresence>());
+        services.AddSingleton<Cluster.ILinkExpiryListener>(sp => sp.GetRequiredService<AgentPresence>());
         services.AddSingleton<AgentService>();
         return services;
     }

@@ -11,7 +11,8 @@ namespace Kai.Hub.Auth;
 
 /// <summary>Accounts, sessions and token exchange. Passwords use ASP.NET Core Identity's <see cref="PasswordHasher{TUser}"/> (PBKDF2-HMAC-SHA512, 100,000 iterations in v3 format).</summary>
 internal sealed partial class AuthService(
-    IHubStore store, TokenService tokens, SessionRevocations revocations, IOptions<HubOptions> options, IOptions<SecurityOptions> security,
+    IAuthStore store, IAgentStore agentStore, TokenService tokens, SessionRevocations revocations, IOptions<HubOptions> options,
+    IOptions<SecurityOptions> security,
     LoginThrottle throttle, AuditLog audit, TimeProvider time, ILogger<AuthService> logger)
 {
     private static readonly PasswordHasher<UserRecord> Hasher = new();
@@ -138,7 +139,7 @@ internal sealed partial class AuthService(
             throw new ApiException(ErrorCodes.ValidationError, "grant_type must be client_credentials (RFC 6749 §4.4).",
                 new Dictionary<string, string> { ["oauth_error"] = "unsupported_grant_type" });
         }
-        var agent = string.IsNullOrEmpty(clientId) || clientId.Length > 64 ? null : await store.GetAgentAsync(clientId, ct);
+        var agent = string.IsNullOrEmpty(clientId) || clientId.Length > 64 ? null : await agentStore.GetAgentAsync(clientId, ct);
         if (agent is null || string.IsNullOrEmpty(clientSecret) || !TokenService.SecretMatches(clientSecret, agent.SecretHash))
         {
             Log.ClientAuthFailed(logger, clientId ?? "(none)");

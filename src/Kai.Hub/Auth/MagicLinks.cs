@@ -16,7 +16,7 @@ namespace Kai.Hub.Auth;
 /// an access token.
 /// </summary>
 internal sealed partial class MagicLinks(
-    IHubStore store, AuthService auth, MailSender mail, AuditLog audit, IOptions<SecurityOptions> options, TimeProvider time, ILogger<MagicLinks> logger)
+    IAuthStore store, AuthService auth, MailSender mail, AuditLog audit, IOptions<SecurityOptions> options, TimeProvider time, ILogger<MagicLinks> logger)
 {
     private readonly SecurityOptions _o = options.Value;
     private readonly KeyedLimiter _perEmail = new(options.Value.MagicLinksPerEmailPerHour, TimeSpan.FromHours(1), time);

@@ -23,7 +23,7 @@ namespace Kai.Hub.Commands;
 /// nothing. At the deadline an open command fails with <c>TASK_TIMEOUT</c>.
 /// </remarks>
 internal sealed partial class CommandService(
-    IHubStore store, Router router, HubMetrics metrics, TimeProvider time, IOptions<HubOptions> options, ILogger<CommandService> logger)
+    ICommandStore store, Router router, HubMetrics metrics, TimeProvider time, IOptions<HubOptions> options, ILogger<CommandService> logger)
     : Housekeeping.IHousekeeping
 {
     /// <summary>Housekeeping: commands past their deadline fail.</summary>

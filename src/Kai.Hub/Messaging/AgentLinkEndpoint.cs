@@ -45,7 +45,7 @@ internal sealed class AgentLinkEdge(AgentLinkServices services) : IWebSocketEdge
 
 /// <summary>What the agent link's sessions use, as one parameter object.</summary>
 internal sealed record AgentLinkServices(
-    WebSocketEdgeHost Host, IHubStore Store, CommandService Commands, TaskService Tasks, AgentPresence Presence, Router Router,
+    WebSocketEdgeHost Host, IAgentStore Store, CommandService Commands, TaskService Tasks, AgentPresence Presence, Router Router,
     PromptStreams Streams, AgentLogs Logs, IOptions<EventOptions> Events, IOptions<HubOptions> Hub, TimeProvider Time);
 
 internal static class AgentLinkEndpoint

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace Kai.Hub.Observability;
 
 /// <summary>Ready when the database answers and every migration of this build is applied.</summary>
-internal sealed class DatabaseHealthCheck(IHubStore store) : IHealthCheck
+internal sealed class DatabaseHealthCheck(IStoreLifecycle store) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {

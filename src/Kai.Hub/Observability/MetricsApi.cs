@@ -17,7 +17,7 @@ internal static class MetricsApi
         TypedResults.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8");
 
     /// <summary>Seed 004 "Metrics Collection". Admins get every agent in <c>agent_metrics</c>; others their own.</summary>
-    private static async Task<Ok<MetricsSummary>> SummaryAsync(HttpContext http, IHubStore store, RequestStats requests, CancellationToken ct)
+    private static async Task<Ok<MetricsSummary>> SummaryAsync(HttpContext http, IMetricsStore store, RequestStats requests, CancellationToken ct)
     {
         var principal = http.Principal();
         var counts = await store.GetMetricsSnapshotAsync(Access.TenantScope(principal), ct);

@@ -10,7 +10,7 @@ namespace Kai.Hub.Routing;
 /// capability and can be reached now (the <see cref="CapabilityResolver"/>'s candidates).
 /// </summary>
 internal sealed class AgentDirectory(
-    ConnectionRegistry links, IHubStore store, IEnumerable<IDeliveryTarget> targets, IBackplane backplane, IOptions<RoutingOptions> options)
+    ConnectionRegistry links, IAgentStore store, IEnumerable<IDeliveryTarget> targets, IBackplane backplane, IOptions<RoutingOptions> options)
 {
     /// <summary>The prefix of a Kind Agent Handle (seed 002).</summary>
     public const string HandlePrefix = "kah:";

@@ -22,7 +22,7 @@ internal static class AdminApi
         return api;
     }
 
-    private static async Task<Ok<UserListResponse>> ListUsersAsync(IHubStore store, int? limit, int? offset, CancellationToken ct)
+    private static async Task<Ok<UserListResponse>> ListUsersAsync(IAuthStore store, int? limit, int? offset, CancellationToken ct)
     {
         var (l, o) = Page(limit, offset);
         var (items, total) = await store.ListUsersAsync(l, o, ct);
@@ -45,7 +45,7 @@ internal static class AdminApi
     }
 
     private static async Task<Ok<AuditListResponse>> ListAuditAsync(
-        IHubStore store, string? actor, string? action, DateTimeOffset? from, DateTimeOffset? to, int? limit, int? offset, CancellationToken ct)
+        IAuditStore store, string? actor, string? action, DateTimeOffset? from, DateTimeOffset? to, int? limit, int? offset, CancellationToken ct)
     {
         var (l, o) = Page(limit, offset);
         new Validation().Length(actor, "actor", 1, 254, required: false).Length(action, "action", 1, 64, required: false)

@@ -41,7 +41,7 @@ public static class AdminCommand
             return 2;
         }
         await using var app = await HubApplication.CreateAsync([.. rest]);
-        var store = app.Services.GetRequiredService<IHubStore>();
+        var store = app.Services.GetRequiredService<IAuthStore>();
         var auth = app.Services.GetRequiredService<AuthService>();
         var audit = app.Services.GetRequiredService<AuditLog>();
         var normalized = email.Trim().ToLowerInvariant();

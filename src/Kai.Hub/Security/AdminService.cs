@@ -8,7 +8,7 @@ namespace Kai.Hub.Security;
 
 /// <summary>User administration: roles, disabling, agent secret rotation and signing-key rotation. Every change is audited.</summary>
 internal sealed class AdminService(
-    IHubStore store, SessionRevocations revocations, ILiveSessions links, SigningKeys keys, AuditLog audit, TimeProvider time)
+    IAuthStore store, IAgentStore agentStore, SessionRevocations revocations, ILiveSessions links, SigningKeys keys, AuditLog audit, TimeProvider time)
 {
     public async Task<UserRecord> SetRoleAsync(HttpContext http, string userId, string? role, CancellationToken ct)
     {
@@ -48,7 +48,7 @@ internal sealed class AdminService(
     {
         var secret = "kas_" + TokenService.NewId(32);
         var now = time.GetUtcNow();
-        await store.SetAgentSecretAsync(agent.AgentId, TokenService.HashSecret(secret), now, ct);
+        await agentStore.SetAgentSecretAsync(agent.AgentId, TokenService.HashSecret(secret), now, ct);
         var oldSession = AuthService.AgentSessionId(agent.SecretHash);
         revocations.Revoke(oldSession);
         await store.RecordRevokedSessionAsync(oldSession, agent.OwnerId, now, now.AddDays(1), ct);
@@ -83,7 +83,7 @@ internal sealed class AdminService(
         }
         if (includeAgents)
         {
-            var (agents, _) = await store.ListAgentsAsync(new AgentQuery(userId, null, null, null, 10_000, 0), ct);
+            var (agents, _) = await agentStore.ListAgentsAsync(new AgentQuery(userId, null, null, null, 10_000, 0), ct);
             foreach (var agent in agents)
             {
                 var sid = AuthService.AgentSessionId(agent.SecretHash);

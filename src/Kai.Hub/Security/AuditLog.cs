@@ -40,7 +40,7 @@ internal static class AuditOutcomes
 /// Writes the append-only audit log. Each write is committed before the request answers, so an audited action that returned is on disk.
 /// Details never carry secrets: only ids, reasons and counts.
 /// </summary>
-internal sealed class AuditLog(IHubStore store, TimeProvider time)
+internal sealed class AuditLog(IAuditStore store, TimeProvider time)
 {
     // No cancellation token on purpose: an audited action is recorded even when the caller has gone away.
     public Task WriteAsync(HttpContext? http, string action, string? target, string outcome, object? details)

@@ -26,7 +26,9 @@ public sealed record AgentRecord(
     DateTimeOffset? LastHeartbeat,
     DateTimeOffset? LastActivity,
     DateTimeOffset CreatedAt,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt,
+    bool Linked = false,
+    string? LinkNode = null);
 
 public sealed record CommandRecord(
     string CommandId,
@@ -48,7 +50,10 @@ public sealed record CommandRecord(
 
 public sealed record AgentQuery(string? OwnerId, string? Status, string? Capability, string? Type, int Limit, int Offset);
 
-/// <summary>What changed about an agent's liveness; null fields are left as they are.</summary>
+/// <summary>
+/// What changed about an agent's liveness; null fields are left as they are. <c>Linked</c> true: the agent has a live link, held
+/// by node <c>LinkNode</c> (<c>Kai:NodeId</c>, required then); false: its link closed (see <see cref="IAgentStore.UpdatePresenceAsync"/>).
+/// </summary>
 public sealed record AgentPresenceUpdate(
     string AgentId, string Status, DateTimeOffset LastActivity, DateTimeOffset? LastHeartbeat = null,
-    string? ReportedStatus = null, int? CurrentTasks = null, string? MetricsJson = null, bool? Linked = null);
+    string? ReportedStatus = null, int? CurrentTasks = null, string? MetricsJson = null, bool? Linked = null, string? LinkNode = null);

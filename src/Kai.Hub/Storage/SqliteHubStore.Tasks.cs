@@ -116,6 +116,37 @@ internal sealed partial class SqliteHubStore
             RETURNING *
             """, new { taskId, agentId, now = Ms(now), leaseUntil = Ms(leaseUntil) }, tx))?.ToRecord(), ct);
 
+    public Task<IReadOnlyList<TaskRecord>> ClaimNextAsync(
+        string agentId, string ownerId, IReadOnlyCollection<string> types, int limit, DateTimeOffset now, DateTimeOffset leaseUntil, CancellationToken ct)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(limit);
+        if (limit == 0)
+        {
+            return Task.FromResult<IReadOnlyList<TaskRecord>>([]);
+        }
+        // One writer transaction: the pick and the claim cannot interleave with another claimer (SQLite has one writer).
+        return WriteAsync(async (c, tx) =>
+        {
+            var ids = (await c.QueryAsync<string>("""
+                SELECT task_id FROM tasks
+                WHERE status = 'queued' AND run_at <= @now
+                  AND (assigned_agent = @agentId OR (assigned_agent IS NULL AND owner_id = @ownerId AND type IN @types))
+                ORDER BY priority DESC, created_at, rowid LIMIT @limit
+                """, new { agentId, ownerId, types, limit, now = Ms(now) }, tx)).AsList();
+            if (ids.Count == 0)
+            {
+                return (IReadOnlyList<TaskRecord>)[];
+            }
+            var claimed = (await c.QueryAsync<TaskRow>("""
+                UPDATE tasks SET status = 'in_progress', current_agent = @agentId, attempts = attempts + 1, fencing_token = fencing_token + 1,
+                                 progress = 0, lease_expires_at = @leaseUntil, deadline = @now + timeout_s * 1000, updated_at = @now
+                WHERE task_id IN @ids AND status = 'queued'
+                RETURNING *
+                """, new { ids, agentId, now = Ms(now), leaseUntil = Ms(leaseUntil) }, tx)).ToDictionary(r => r.TaskId, StringComparer.Ordinal);
+            return (IReadOnlyList<TaskRecord>)ids.Where(claimed.ContainsKey).Select(id => claimed[id].ToRecord()).ToList();
+        }, ct);
+    }
+
     public Task<bool> ReleaseClaimAsync(string taskId, long fencingToken, DateTimeOffset now, CancellationToken ct) => WriteAsync(async (c, tx) =>
         await c.ExecuteAsync("""
             UPDATE tasks SET status = 'queued', current_agent = NULL, attempts = attempts - 1, lease_expires_at = NULL, deadline = NULL, updated_at = @now

@@ -190,23 +190,67 @@ internal sealed partial class SqliteHubStore : IHubStore, IDisposable
             WHERE agent_id = @AgentId
             """, AgentParams(a), tx) == 1, ct);
 
-    public Task UpdatePresenceAsync(AgentPresenceUpdate u, CancellationToken ct) => WriteAsync(async (c, tx) =>
-        await c.ExecuteAsync("""
+    public Task<bool> UpdatePresenceAsync(AgentPresenceUpdate u, CancellationToken ct)
+    {
+        if (u.Linked == true && string.IsNullOrEmpty(u.LinkNode))
+        {
+            throw new ArgumentException("a live link needs the node holding it (LinkNode)", nameof(u));
+        }
+        // An unlink by a node that no longer holds the link (another node took it over) changes nothing.
+        return WriteAsync(async (c, tx) => await c.ExecuteAsync("""
             UPDATE agents SET status = @Status, last_activity = @LastActivity,
                               last_heartbeat = COALESCE(@LastHeartbeat, last_heartbeat),
                               reported_status = COALESCE(@ReportedStatus, reported_status),
                               current_tasks = COALESCE(@CurrentTasks, current_tasks),
                               metrics = COALESCE(@MetricsJson, metrics),
-                              linked = COALESCE(@Linked, linked)
+                              linked = COALESCE(@Linked, linked),
+                              link_node = CASE WHEN @Linked IS NULL THEN link_node WHEN @Linked = 1 THEN @LinkNode ELSE NULL END
             WHERE agent_id = @AgentId
+              AND NOT (COALESCE(@Linked, 1) = 0 AND @LinkNode IS NOT NULL AND linked = 1 AND link_node IS NOT NULL AND link_node <> @LinkNode)
             """, new
         {
             u.AgentId, u.Status, LastActivity = Ms(u.LastActivity), LastHeartbeat = Ms(u.LastHeartbeat),
-            u.ReportedStatus, u.CurrentTasks, u.MetricsJson, u.Linked,
-        }, tx), ct);
+            u.ReportedStatus, u.CurrentTasks, u.MetricsJson, u.Linked, u.LinkNode,
+        }, tx) == 1, ct);
+    }
 
-    public Task ResetLinksAsync(DateTimeOffset now, CancellationToken ct) => WriteAsync(async (c, tx) =>
-        await c.ExecuteAsync("UPDATE agents SET linked = 0, status = 'offline', last_activity = @now WHERE linked = 1", new { now = Ms(now) }, tx), ct);
+    // A link recorded without a node predates per-node link state; whichever node starts first resets it.
+    public Task<int> ResetLinksAsync(string nodeId, DateTimeOffset now, CancellationToken ct) => WriteAsync(async (c, tx) =>
+        await c.ExecuteAsync("""
+            UPDATE agents SET linked = 0, link_node = NULL, status = 'offline', last_activity = @now
+            WHERE linked = 1 AND (link_node = @nodeId OR link_node IS NULL)
+            """, new { nodeId, now = Ms(now) }, tx), ct);
+
+    public Task HeartbeatNodeAsync(string nodeId, DateTimeOffset now, CancellationToken ct) => WriteAsync(async (c, tx) =>
+        await c.ExecuteAsync("""
+            INSERT INTO nodes (node_id, first_seen, last_seen) VALUES (@nodeId, @now, @now)
+            ON CONFLICT (node_id) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen)
+            """, new { nodeId, now = Ms(now) }, tx), ct);
+
+    public Task<IReadOnlyList<AgentRecord>> ExpireNodeLinksAsync(DateTimeOffset seenBefore, DateTimeOffset now, CancellationToken ct) => WriteAsync(async (c, tx) =>
+    {
+        var dead = (await c.QueryAsync<string>("SELECT node_id FROM nodes WHERE last_seen < @t", new { t = Ms(seenBefore) }, tx)).AsList();
+        if (dead.Count == 0)
+        {
+            return (IReadOnlyList<AgentRecord>)[];
+        }
+        var before = (await c.QueryAsync<AgentRow>("SELECT * FROM agents WHERE linked = 1 AND link_node IN @dead ORDER BY agent_id", new { dead }, tx))
+            .Select(r => r.ToRecord()).ToList();
+        await c.ExecuteAsync("""
+            UPDATE agents SET linked = 0, link_node = NULL, status = 'offline', last_activity = @now
+            WHERE linked = 1 AND link_node IN @dead
+            """, new { dead, now = Ms(now) }, tx);
+        await c.ExecuteAsync("DELETE FROM nodes WHERE node_id IN @dead", new { dead }, tx);
+        return (IReadOnlyList<AgentRecord>)before;
+    }, ct);
+
+    public async Task<IReadOnlyList<NodeRecord>> ListNodesAsync(CancellationToken ct)
+    {
+        await using var c = OpenRead();
+        var rows = await c.QueryAsync<(string NodeId, long FirstSeen, long LastSeen)>(new CommandDefinition(
+            "SELECT node_id, first_seen, last_seen FROM nodes ORDER BY first_seen, node_id", cancellationToken: ct));
+        return rows.Select(r => new NodeRecord(r.NodeId, FromMs(r.FirstSeen), FromMs(r.LastSeen))).ToList();
+    }
 
     public async Task<IReadOnlyList<AgentRecord>> ListStaleAgentsAsync(DateTimeOffset cutoff, CancellationToken ct)
     {
@@ -386,12 +430,14 @@ internal sealed partial class SqliteHubStore : IHubStore, IDisposable
         public long? LastActivity { get; set; }
         public long CreatedAt { get; set; }
         public long UpdatedAt { get; set; }
+        public long Linked { get; set; }
+        public string? LinkNode { get; set; }
 
         public AgentRecord ToRecord() => new(
             AgentId, OwnerId, Name, Type, Version,
             JsonSerializer.Deserialize<string[]>(Capabilities, KaiJson.Options) ?? [],
             Config, HealthCheckUrl, SecretHash, Status, ReportedStatus, (int)CurrentTasks, Metrics,
-            FromMs(LastHeartbeat), FromMs(LastActivity), FromMs(CreatedAt), FromMs(UpdatedAt));
+            FromMs(LastHeartbeat), FromMs(LastActivity), FromMs(CreatedAt), FromMs(UpdatedAt), Linked != 0, LinkNode);
     }
 
     private sealed class CommandRow

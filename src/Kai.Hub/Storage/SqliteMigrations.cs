@@ -209,5 +209,16 @@ internal static class SqliteMigrations
             CREATE INDEX ix_agents_owner ON agents (owner_id, created_at, agent_id);
             CREATE INDEX ix_agents_created ON agents (created_at, agent_id);
             """),
+        // Link state per node (issue 9): which node holds an agent's link, and the nodes' heartbeats, so one node's restart
+        // resets only its own links and the links of a node that died expire.
+        (6, "nodes_link_state", """
+            CREATE TABLE nodes (
+                node_id    TEXT PRIMARY KEY,
+                first_seen INTEGER NOT NULL,
+                last_seen  INTEGER NOT NULL
+            );
+            ALTER TABLE agents ADD COLUMN link_node TEXT;
+            CREATE INDEX ix_agents_link_node ON agents (link_node) WHERE linked = 1;
+            """),
     ];
 }

@@ -13,7 +13,7 @@ namespace Kai.Hub.Tasks;
 /// Seed 000's background tasks for one agent (<c>POST /api/v1/agents/{agent_id}/task</c>) with their schedule: immediate,
 /// delayed (a pending task with a start time) or recurring (a stored cron schedule that creates one task per firing).
 /// </summary>
-internal sealed class ScheduleService(IHubStore store, TaskService tasks, AgentAccess access, TimeProvider time)
+internal sealed class ScheduleService(IScheduleStore store, TaskService tasks, AgentAccess access, TimeProvider time)
 {
     public async Task<AgentTaskResponse> CreateAsync(KaiPrincipal principal, string agentId, AgentTaskRequest r, CancellationToken ct)
     {

@@ -13,13 +13,13 @@ internal sealed partial class TaskService
     private async Task FireSchedulesAsync(CancellationToken ct)
     {
         var now = time.GetUtcNow();
-        foreach (var s in await store.ListDueSchedulesAsync(now, ct))
+        foreach (var s in await scheduleStore.ListDueSchedulesAsync(now, ct))
         {
             var next = CronSchedule.FromQuartz(s.QuartzCron).GetNextValidTimeAfter(now) ?? DateTimeOffset.MaxValue.AddYears(-1);
             var taskId = $"{s.ScheduleId}:{s.NextFireAt.ToUnixTimeSeconds()}";
             var task = NewTask(taskId, s.OwnerId, s.CreatedBy, s.TaskType, s.Priority, s.AgentId, null, null, Json(s.ParametersJson), [],
                 s.TimeoutSeconds, new RetryPolicy(s.MaxAttempts, s.Backoff), now, now) with { Status = TaskStatuses.Queued, ScheduleId = s.ScheduleId };
-            if (await store.FireScheduleAsync(s.ScheduleId, s.NextFireAt, task, next, ct))
+            if (await scheduleStore.FireScheduleAsync(s.ScheduleId, s.NextFireAt, task, next, ct))
             {
                 Log.ScheduleFired(logger, s.ScheduleId, taskId);
                 await events.TaskAsync(TaskEventTypes.TaskCreated, task);

@@ -16,7 +16,7 @@ internal sealed partial class TaskService
     /// </summary>
     private async Task<IReadOnlyList<TaskRecord>> OnStageTerminalAsync(TaskRecord stage, CancellationToken ct)
     {
-        var wf = await store.GetWorkflowAsync(stage.ParentWorkflowId!, ct);
+        var wf = await workflowStore.GetWorkflowAsync(stage.ParentWorkflowId!, ct);
         if (wf is null || wf.Status != WorkflowStatuses.Running)
         {
             return [];
@@ -31,13 +31,13 @@ internal sealed partial class TaskService
             var error = $"stage '{stage.StageName}' {stage.Status}: {stage.Error}";
             return await StopWorkflowAsync(wf, WorkflowStatuses.Failed, error, ct);
         }
-        var stages = await store.ListWorkflowTasksAsync(wf.WorkflowId, ct);
+        var stages = await workflowStore.ListWorkflowTasksAsync(wf.WorkflowId, ct);
         if (stages.All(s => s.IsTerminal))
         {
             var failed = stages.Where(s => s.Status != TaskStatuses.Completed).Select(s => s.StageName).ToList();
             var status = failed.Count == 0 ? WorkflowStatuses.Completed : WorkflowStatuses.Failed;
             var error = failed.Count == 0 ? null : "stages not completed: " + string.Join(", ", failed);
-            if (await store.FinishWorkflowAsync(wf.WorkflowId, status, error, now, ct))
+            if (await workflowStore.FinishWorkflowAsync(wf.WorkflowId, status, error, now, ct))
             {
                 await events.WorkflowAsync(failed.Count == 0 ? TaskEventTypes.WorkflowCompleted : TaskEventTypes.WorkflowFailed,
                     wf with { Status = status, Error = error, UpdatedAt = now }, stage);
@@ -50,12 +50,12 @@ internal sealed partial class TaskService
     internal async Task<IReadOnlyList<TaskRecord>> StopWorkflowAsync(WorkflowRecord wf, string status, string reason, CancellationToken ct)
     {
         var now = time.GetUtcNow();
-        if (!await store.FinishWorkflowAsync(wf.WorkflowId, status, reason, now, ct))
+        if (!await workflowStore.FinishWorkflowAsync(wf.WorkflowId, status, reason, now, ct))
         {
             return [];
         }
         var canceled = new List<TaskRecord>();
-        foreach (var s in await store.ListWorkflowTasksAsync(wf.WorkflowId, ct))
+        foreach (var s in await workflowStore.ListWorkflowTasksAsync(wf.WorkflowId, ct))
         {
             if (!s.IsTerminal && await CancelCoreAsync(s.TaskId, $"workflow {status}: {reason}", ct) is { } c)
             {

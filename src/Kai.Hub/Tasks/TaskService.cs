@@ -24,7 +24,8 @@ namespace Kai.Hub.Tasks;
 /// request arriving during a pass makes the running pass go round once more instead of waiting.</para>
 /// </remarks>
 internal sealed partial class TaskService(
-    IHubStore store, Router router, AgentDirectory directory, CapabilityResolver capabilities, TaskEvents events, HubMetrics metrics, TimeProvider time,
+    ITaskQueueStore store, IWorkflowStore workflowStore, IAgentStore agentStore, IScheduleStore scheduleStore,
+    Router router, AgentDirectory directory, CapabilityResolver capabilities, TaskEvents events, HubMetrics metrics, TimeProvider time,
     IOptions<TaskOptions> options, ILogger<TaskService> logger) : IHousekeeping
 {
     private readonly TaskOptions _options = options.Value;
@@ -58,7 +59,7 @@ internal sealed partial class TaskService(
         var owner = principal.OwnerId;
         if (r.AssignedAgent is not null)
         {
-            var agent = await store.GetAgentAsync(r.AssignedAgent, ct);
+            var agent = await agentStore.GetAgentAsync(r.AssignedAgent, ct);
             if (agent is null || !Access.MayAccess(principal, agent.OwnerId))
             {
                 throw ApiException.AgentNotFound(r.AssignedAgent);

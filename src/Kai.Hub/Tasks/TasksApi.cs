@@ -53,7 +53,7 @@ internal static class TasksApi
         TypedResults.Ok(TaskService.View(await tasks.GetVisibleAsync(http.Principal(), taskId, ct)));
 
     /// <summary>Seed 000 status: a durable task, else a command (commands are tracked as tasks).</summary>
-    private static async Task<Ok<TaskStatusResponse>> StatusAsync(string taskId, HttpContext http, IHubStore store, CancellationToken ct)
+    private static async Task<Ok<TaskStatusResponse>> StatusAsync(string taskId, HttpContext http, ITaskQueueStore store, ICommandStore commandStore, CancellationToken ct)
     {
         var principal = http.Principal();
         var task = taskId.Length <= 64 ? await store.GetTaskAsync(taskId, ct) : null;
@@ -61,7 +61,7 @@ internal static class TasksApi
         {
             return TypedResults.Ok(TaskService.StatusView(task));
         }
-        var command = taskId.Length <= 64 ? await store.GetCommandAsync(taskId, ct) : null;
+        var command = taskId.Length <= 64 ? await commandStore.GetCommandAsync(taskId, ct) : null;
         if (command is null || !Access.MayAccess(principal, command.OwnerId))
         {
             throw ApiException.NotFound($"Task '{taskId}'");

@@ -13,7 +13,7 @@ namespace Kai.Hub.Workflows;
 /// Workflow runs (seed 004 "Workflow Orchestration"): a DAG of stages, each a durable task routed by its <c>agent_type</c>. The run's
 /// progression (stage completed, failure strategy, completion) lives with the task queue, in <see cref="TaskService"/>.
 /// </summary>
-internal sealed class WorkflowService(IHubStore store, TaskService tasks, TimeProvider time)
+internal sealed class WorkflowService(IWorkflowStore store, TaskService tasks, TimeProvider time)
 {
     /// <summary>Validates the definition, stores the run and all its stage tasks in one transaction, and starts it.</summary>
     /// <exception cref="ApiException">400 <c>VALIDATION_ERROR</c> for bad fields, 400 <c>INVALID_TEMPLATE</c> for duplicate names, unknown

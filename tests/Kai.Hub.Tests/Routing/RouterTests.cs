@@ -146,7 +146,7 @@ public sealed class RouteFilterTests
         }
         // Exactly what an unknown target answers, so ids cannot be probed.
         Assert.Equal(RouteStatus.NotFound, (await router.RouteAsync(RouterKit.To(Address.Agent("no-such-agent"), bobs), default)).Status);
-        var audit = await hub.Service<IHubStore>().ListAuditAsync(new AuditQuery(null, AuditActions.PermissionDenied, null, null, 100, 0), default);
+        var audit = await hub.Service<IAuditStore>().ListAuditAsync(new AuditQuery(null, AuditActions.PermissionDenied, null, null, 100, 0), default);
         Assert.Contains(audit.Items, e => e.ActorId == bob.UserProfile.UserId && e.Target!.Contains("agent:adas-agent", StringComparison.Ordinal));
         // Ada's own message still arrives: the denial changed nothing for the target.
         Assert.Equal(RouteStatus.Delivered, (await router.RouteAsync(RouterKit.To(Address.Agent("adas-agent"), RouterKit.User(ada.UserProfile.UserId), "mine"), default)).Status);

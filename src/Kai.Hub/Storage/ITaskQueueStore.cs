@@ -1,11 +1,11 @@
 namespace Kai.Hub.Storage;
 
 /// <summary>
-/// The durable task queue, schedules and workflow runs. Every state change is one conditional statement (or one
-/// transaction), so concurrent callers race safely: the loser sees null/false and changes nothing. On PostgreSQL the
-/// claim is <c>SELECT … FOR UPDATE SKIP LOCKED</c> followed by the same conditional update (see docs/tasks.md).
+/// The durable task queue. Every state change is one conditional statement (or one transaction), so concurrent callers race
+/// safely: the loser sees null/false and changes nothing. On PostgreSQL the claim is <c>SELECT … FOR UPDATE SKIP LOCKED</c>
+/// followed by the same conditional update (see docs/tasks.md).
 /// </summary>
-public partial interface IHubStore
+public interface ITaskQueueStore
 {
     /// <summary>
     /// Inserts a task, atomically with: the idempotency check (same id or key of the same owner returns the existing task),
@@ -23,19 +23,31 @@ public partial interface IHubStore
     Task<(IReadOnlyList<TaskRecord> Items, int Total)> ListTasksAsync(TaskQuery query, CancellationToken ct);
 
     /// <summary>Queued tasks whose <c>run_at</c> has come: highest priority first, then oldest (FIFO), at most <paramref name="limit"/>.</summary>
+    /// <remarks>Goes when dispatch moves to <see cref="ClaimNextAsync"/> (list-then-claim does not fit <c>FOR UPDATE SKIP LOCKED</c>).</remarks>
     Task<IReadOnlyList<TaskRecord>> ListReadyTasksAsync(DateTimeOffset now, int limit, CancellationToken ct);
 
     /// <summary>Leases a queued task to an agent: a new attempt with a new fencing token. Null if it is no longer queued.</summary>
+    /// <remarks>Goes when dispatch moves to <see cref="ClaimNextAsync"/>.</remarks>
     Task<TaskRecord?> ClaimTaskAsync(string taskId, string agentId, DateTimeOffset now, DateTimeOffset leaseUntil, CancellationToken ct);
+
+    /// <summary>
+    /// Claims, atomically, up to <paramref name="limit"/> ready tasks for one agent: queued, <c>run_at</c> at or before
+    /// <paramref name="now"/>, and either assigned to <paramref name="agentId"/> or unassigned, of <paramref name="ownerId"/>
+    /// and of one of <paramref name="types"/> (the agent's type and capabilities). Highest priority first, then oldest (FIFO).
+    /// Each claimed task gets what <see cref="ClaimTaskAsync"/> gives: <c>in_progress</c>, a new attempt, the next fencing
+    /// token, the lease until <paramref name="leaseUntil"/> and the attempt deadline from its timeout. Concurrent claimers
+    /// (on one node or several) never get the same task; PostgreSQL does it with <c>FOR UPDATE SKIP LOCKED</c>.
+    /// </summary>
+    /// <returns>The claimed tasks as they are now, in claim order (empty when none is ready).</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is negative.</exception>
+    Task<IReadOnlyList<TaskRecord>> ClaimNextAsync(
+        string agentId, string ownerId, IReadOnlyCollection<string> types, int limit, DateTimeOffset now, DateTimeOffset leaseUntil, CancellationToken ct);
 
     /// <summary>Undoes a claim whose frame could not be written (the link closed meanwhile): back to queued, the attempt not counted.</summary>
     Task<bool> ReleaseClaimAsync(string taskId, long fencingToken, DateTimeOffset now, CancellationToken ct);
 
     /// <summary>In-progress task counts of the given agents.</summary>
     Task<IReadOnlyDictionary<string, int>> CountInFlightAsync(IReadOnlyCollection<string> agentIds, CancellationToken ct);
-
-    /// <summary>Agents of <paramref name="ownerId"/> with a live link whose type or capabilities include <paramref name="taskType"/>.</summary>
-    Task<IReadOnlyList<AgentRecord>> ListEligibleAgentsAsync(string ownerId, string taskType, CancellationToken ct);
 
     /// <summary>Progress of the current attempt: renews the lease. False if the attempt is not current.</summary>
     Task<bool> RenewLeaseAsync(string taskId, string agentId, long fencingToken, int? progress, string? outputJson, DateTimeOffset leaseUntil, DateTimeOffset now, CancellationToken ct);
@@ -63,28 +75,4 @@ public partial interface IHubStore
 
     /// <summary>Re-drives a failed or canceled task: attempts reset, back to pending (then promoted as usual). Null if it was not failed or canceled.</summary>
     Task<TaskRecord?> RedriveTaskAsync(string taskId, DateTimeOffset now, CancellationToken ct);
-
-    // Schedules
-    Task CreateScheduleAsync(ScheduleRecord schedule, CancellationToken ct);
-    Task<ScheduleRecord?> GetScheduleAsync(string scheduleId, CancellationToken ct);
-    Task<IReadOnlyList<ScheduleRecord>> ListSchedulesAsync(string? ownerId, CancellationToken ct);
-    Task<bool> DeleteScheduleAsync(string scheduleId, CancellationToken ct);
-    Task<IReadOnlyList<ScheduleRecord>> ListDueSchedulesAsync(DateTimeOffset now, CancellationToken ct);
-
-    /// <summary>
-    /// One firing, atomically: inserts <paramref name="task"/> (its id is derived from the schedule and the firing time, so a
-    /// firing repeated after a crash inserts nothing) and moves the schedule to <paramref name="nextFireAt"/>, only if the schedule
-    /// is still due at <paramref name="firedAt"/>. Returns false if another sweep fired it first or it was deleted.
-    /// </summary>
-    Task<bool> FireScheduleAsync(string scheduleId, DateTimeOffset firedAt, TaskRecord task, DateTimeOffset nextFireAt, CancellationToken ct);
-
-    // Workflows
-    /// <summary>Inserts a run and its stage tasks (with their dependencies) in one transaction. False if the id exists.</summary>
-    Task<bool> CreateWorkflowAsync(WorkflowRecord workflow, IReadOnlyList<TaskRecord> stages, DateTimeOffset now, CancellationToken ct);
-    Task<WorkflowRecord?> GetWorkflowAsync(string workflowId, CancellationToken ct);
-    Task<(IReadOnlyList<WorkflowRecord> Items, int Total)> ListWorkflowsAsync(string? ownerId, string? status, int limit, int offset, CancellationToken ct);
-    Task<IReadOnlyList<TaskRecord>> ListWorkflowTasksAsync(string workflowId, CancellationToken ct);
-
-    /// <summary>Moves a running workflow to a terminal status. False if it was not running.</summary>
-    Task<bool> FinishWorkflowAsync(string workflowId, string status, string? error, DateTimeOffset now, CancellationToken ct);
 }

@@ -4,7 +4,8 @@ public sealed record AgentWorkStats(string AgentId, int Completed, int Failed, d
 
 public sealed record MetricsSnapshot(int ActiveAgents, int PendingTasks, int CompletedWorkflows, IReadOnlyList<AgentWorkStats> Agents);
 
-public partial interface IHubStore
+/// <summary>Read-only counts across capabilities, for the metrics summary and the gauges.</summary>
+public interface IMetricsStore
 {
     /// <summary>Counts for the seed 004 metrics summary; <paramref name="ownerId"/> limits the per-agent part (null: all agents).</summary>
     Task<MetricsSnapshot> GetMetricsSnapshotAsync(string? ownerId, CancellationToken ct);

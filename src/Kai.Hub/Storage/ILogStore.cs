@@ -7,7 +7,8 @@ public sealed record LogRecord(
 /// <summary>A page query over one agent's logs, newest first; <see cref="Before"/> is the cursor (a log id).</summary>
 public sealed record LogQuery(string AgentId, int MinLevelRank, DateTimeOffset? Since, long? Before, int Limit);
 
-public partial interface IHubStore
+/// <summary>Agent logs, kept for a retention window.</summary>
+public interface ILogStore
 {
     Task AppendLogAsync(LogRecord entry, CancellationToken ct);
 
