@@ -3,6 +3,10 @@ using System.Text;
 using Kai.Hub.Events;
 using Kai.Hub.Messaging;
 using Kai.Testing;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 
 namespace Kai.Client.Tests.ForeignClients;
 
@@ -10,9 +14,9 @@ namespace Kai.Client.Tests.ForeignClients;
 /// Runs a client's own test suite (Python, TypeScript) as a child process against a real hub: starts a <see cref="TestHub"/>,
 /// creates a user and two agents, passes them in environment variables (<c>KAI_HUB_URL</c>, <c>KAI_TEST_EMAIL</c>,
 /// <c>KAI_TEST_PASSWORD</c>, <c>KAI_AGENT_ID</c>/<c>KAI_AGENT_SECRET</c>, <c>KAI_PEER_ID</c>/<c>KAI_PEER_SECRET</c>,
-/// <c>KAI_TEST_CONTROL=1</c>) and answers the child's control lines on stdin:
-/// <c>@@kai close-events CODE</c> closes every event link with CODE, <c>@@kai close-agent ID CODE</c> closes that agent's
-/// live link; each is answered <c>ok</c> once the hub has closed them (or <c>error ...</c>).
+/// <c>KAI_TEST_CONTROL_URL</c>) and serves the suite's control requests at that URL (a second Kestrel on 127.0.0.1:0, so it works
+/// whatever the child's test runner does with stdio): <c>POST</c> a body <c>close-events CODE</c> closes every event link with CODE,
+/// <c>close-agent ID CODE</c> closes that agent's live link; the answer is <c>ok</c> once the hub has closed them (or <c>error ...</c>).
 /// </summary>
 internal static class ForeignClientRun
 {
@@ -74,10 +78,11 @@ internal static class ForeignClientRun
         var worker = await hub.NewAgentAsync(owner.AccessToken, AgentId, "worker", "double");
         var peer = await hub.NewAgentAsync(owner.AccessToken, PeerId, "worker");
 
+        await using var control = await StartControlAsync(hub);
+        var controlUrl = control.Urls.First().TrimEnd('/') + "/control";
         var start = new ProcessStartInfo(program)
         {
             WorkingDirectory = workingDirectory,
-            RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             StandardOutputEncoding = Encoding.UTF8,
@@ -95,7 +100,7 @@ internal static class ForeignClientRun
             ["KAI_AGENT_SECRET"] = worker.ClientSecret,
             ["KAI_PEER_ID"] = peer.AgentId,
             ["KAI_PEER_SECRET"] = peer.ClientSecret,
-            ["KAI_TEST_CONTROL"] = "1",
+            ["KAI_TEST_CONTROL_URL"] = controlUrl,
             ["PYTHONUNBUFFERED"] = "1",
         };
         foreach (var (k, v) in extraEnvironment ?? new Dictionary<string, string>())
@@ -119,12 +124,6 @@ internal static class ForeignClientRun
                 {
                     output.AppendLine(line);
                 }
-                if (line.StartsWith("@@kai ", StringComparison.Ordinal))
-                {
-                    var answer = Control(hub, line["@@kai ".Length..]);
-                    await process.StandardInput.WriteLineAsync(await answer);
-                    await process.StandardInput.FlushAsync();
-                }
             }
         });
         try
@@ -142,6 +141,21 @@ internal static class ForeignClientRun
         {
             return (process.HasExited ? process.ExitCode : -1, output + "\n--- stderr ---\n" + stderr.Result);
         }
+    }
+
+    private static async Task<WebApplication> StartControlAsync(TestHub hub)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        app.MapPost("/control", async (HttpRequest request) =>
+        {
+            using var reader = new StreamReader(request.Body);
+            return Results.Text(await Control(hub, (await reader.ReadToEndAsync()).Trim()));
+        });
+        await app.StartAsync();
+        return app;
     }
 
     private static async Task<string> Control(TestHub hub, string command)
