@@ -127,6 +127,7 @@ class Agent:
         self._link: Link | None = None
         self._connected = asyncio.Event()
         self._stopping = False
+        self._stop_event = asyncio.Event()
         #: Messages no handler took and no :meth:`ask` waits for (the newest 1,024).
         self.messages: asyncio.Queue[AgentMessage] = asyncio.Queue(maxsize=1024)
         #: How many times the live link was opened.
@@ -234,6 +235,7 @@ class Agent:
     def stop(self) -> None:
         """Asks :meth:`run` to close the link and return."""
         self._stopping = True
+        self._stop_event.set()
         if self._link is not None:
             self._spawn(self._link.close())
 
@@ -273,7 +275,10 @@ class Agent:
                     refreshed_once = False
                 delay = self.backoff.next_delay(code)
                 log.info("agent %s: link closed (%s); reconnecting in %.2f s", self.agent_id, code, delay)
-                await asyncio.sleep(delay)
+                try:  # a stop() during the wait ends it at once
+                    await asyncio.wait_for(self._stop_event.wait(), delay)
+                except asyncio.TimeoutError:
+                    pass
         finally:
             for task in list(self._background):
                 task.cancel()

@@ -138,10 +138,12 @@ class EventSubscription:
         #: Called with each subscribe ack.
         self.on_subscribed: Callable[[dict[str, Any]], None] | None = None
         self._closed = False
+        self._close_event = asyncio.Event()
 
     def close(self) -> None:
-        """Ends the iteration after the current item."""
+        """Ends the iteration after the current item (and any reconnect wait at once)."""
         self._closed = True
+        self._close_event.set()
         if self.link is not None:
             asyncio.ensure_future(self.link.close())
 
@@ -195,4 +197,7 @@ class EventSubscription:
                 if not refreshed_once:
                     refreshed_once = True
                     continue
-            await asyncio.sleep(self.backoff.next_delay(code))
+            try:
+                await asyncio.wait_for(self._close_event.wait(), self.backoff.next_delay(code))
+            except asyncio.TimeoutError:
+                pass

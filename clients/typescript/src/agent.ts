@@ -3,7 +3,7 @@
 import { HubClient } from "./client.js";
 import { HubApiError, LinkClosed } from "./errors.js";
 import { type Frame, Link, utcNow } from "./link.js";
-import { actionFor, Backoff, sleep } from "./policy.js";
+import { actionFor, Backoff } from "./policy.js";
 
 /** A link that lived at least this long (ms) resets the backoff. */
 export const STABLE_LINK_MS = 5_000;
@@ -115,6 +115,7 @@ export class Agent {
   private readonly runningTasks = new Map<string, { token: number; abort: AbortController }>();
   private link: Link | undefined;
   private stopping = false;
+  private wakeFromBackoff: (() => void) | undefined;
   private connectedWaiters: (() => void)[] = [];
 
   constructor(options: AgentOptions) {
@@ -242,6 +243,7 @@ export class Agent {
   /** Asks {@link run} to close the link and return. */
   stop(): void {
     this.stopping = true;
+    this.wakeFromBackoff?.();
     for (const t of this.runningTasks.values()) t.abort.abort();
     void this.link?.close();
   }
@@ -278,7 +280,15 @@ export class Agent {
       } else {
         refreshedOnce = false;
       }
-      await sleep(this.backoff.nextDelay(code));
+      // A stop() during the wait ends it at once.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.backoff.nextDelay(code));
+        this.wakeFromBackoff = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wakeFromBackoff = undefined;
     }
   }
 

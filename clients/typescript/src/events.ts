@@ -3,7 +3,7 @@
 import type { HubClient } from "./client.js";
 import { HubApiError, LinkClosed } from "./errors.js";
 import type { Link } from "./link.js";
-import { actionFor, Backoff, sleep } from "./policy.js";
+import { actionFor, Backoff } from "./policy.js";
 
 /** An `event` frame. `id` is `"{epoch}-{offset}"`; pass it as `since` to resume after it. */
 export interface HubEvent {
@@ -126,6 +126,7 @@ export class EventSubscription implements AsyncIterable<EventItem> {
   link: EventLink | undefined;
   readonly backoff: Backoff;
   private closed = false;
+  private wakeFromBackoff: (() => void) | undefined;
 
   constructor(readonly client: HubClient, readonly patterns: string[], readonly options: EventSubscriptionOptions = {}) {
     this.lastEventId = options.since;
@@ -135,6 +136,7 @@ export class EventSubscription implements AsyncIterable<EventItem> {
   /** Ends the iteration. */
   close(): void {
     this.closed = true;
+    this.wakeFromBackoff?.();
     void this.link?.close();
   }
 
@@ -179,7 +181,14 @@ export class EventSubscription implements AsyncIterable<EventItem> {
           continue;
         }
       }
-      await sleep(this.backoff.nextDelay(code));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.backoff.nextDelay(code));
+        this.wakeFromBackoff = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wakeFromBackoff = undefined;
     }
   }
 }
