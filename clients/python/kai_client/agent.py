@@ -289,6 +289,9 @@ class Agent:
         else:
             await self.client.ensure_token()
         link = await self.client.connect_agent_link(self.agent_id)
+        if self._stopping:  # stop() came while connecting
+            await link.close()
+            return link.close_code
         self._link = link
         self.connections += 1
         self._connected.set()

@@ -157,6 +157,8 @@ class EventSubscription:
             opened = time.monotonic()
             try:
                 self.link = await self.client.connect_events()
+                if self._closed:  # close() came while connecting; finally closes the link
+                    return
                 ack = await self.link.subscribe(self.patterns, filters=self.filters, since=self.last_event_id)
                 self.connections += 1
                 if self.on_subscribed:

@@ -296,6 +296,11 @@ export class Agent {
     if (!this.client.accessToken) await this.client.loginAgent(this.clientId, this.secret);
     else await this.client.ensureToken();
     const link = await this.client.connectAgentLink(this.agentId);
+    if (this.stopping) {
+      // stop() came while connecting.
+      await link.close();
+      return link.closeCode;
+    }
     this.link = link;
     this.connections++;
     for (const w of this.connectedWaiters.splice(0)) w();

@@ -147,6 +147,7 @@ export class EventSubscription implements AsyncIterable<EventItem> {
       const opened = Date.now();
       try {
         this.link = await this.client.connectEvents();
+        if (this.closed) return; // close() came while connecting; finally closes the link
         const ack = await this.link.subscribe(this.patterns, {
           ...(this.options.filters ? { filters: this.options.filters } : {}),
           ...(this.lastEventId ? { since: this.lastEventId } : {}),
