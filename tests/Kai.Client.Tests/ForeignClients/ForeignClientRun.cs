@@ -166,7 +166,7 @@ internal static class ForeignClientRun
             {
                 case ["close-events", var code]:
                     var subscribers = hub.Service<Router>().TopicSubscribers;
-                    if (subscribers.IsEmpty)
+                    if (subscribers.Count == 0)
                     {
                         return "error no event link is open";
                     }
