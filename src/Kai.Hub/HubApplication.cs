@@ -65,11 +65,8 @@ public static class HubApplication
             return new SqliteHubStore(Path.Combine(dir, "kai.db"));
         });
         services.AddSingleton(sp => new SigningKeys(Path.GetFullPath(sp.GetRequiredService<IOptions<HubOptions>>().Value.DataDirectory), sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<SessionRevocations>();
-        services.AddSingleton<TokenService>();
+        services.AddKaiBearerAuthentication();
         services.AddSingleton<AuthService>();
-        services.AddAuthentication(BearerAuthenticationHandler.SchemeName)
-            .AddScheme<AuthenticationSchemeOptions, BearerAuthenticationHandler>(BearerAuthenticationHandler.SchemeName, null);
         services.AddAuthorization();
         services.AddSingleton<IAuthorizationPolicyProvider, PermissionPolicyProvider>();
         services.AddSingleton<IAuthorizationHandler, PermissionHandler>();

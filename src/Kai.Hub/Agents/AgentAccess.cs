@@ -20,6 +20,11 @@ internal sealed class AgentAccess(IHubStore store)
         return agent;
     }
 
+    /// <summary>An agent token sees only the incarnation of the agent it was issued for: same id, same owner, and the session of the
+    /// agent's current client secret (<see cref="AuthService.AgentSessionId"/>). A token of a deleted agent therefore never matches an agent
+    /// re-registered under the same id, even by the same owner, nor the agent after its secret was rotated.</summary>
     public static bool CanSee(KaiPrincipal principal, AgentRecord agent) =>
-        principal.IsAdmin || (principal.IsAgent ? principal.Id == agent.AgentId : principal.Id == agent.OwnerId);
+        principal.IsAdmin || (principal.IsAgent
+            ? principal.Id == agent.AgentId && principal.OwnerId == agent.OwnerId && principal.SessionId == AuthService.AgentSessionId(agent.SecretHash)
+            : principal.Id == agent.OwnerId);
 }

@@ -25,7 +25,7 @@ internal static class WebSocketEdge
         }
         // The token is checked after the upgrade so that a browser client, which cannot read a refused upgrade's status,
         // learns why from the close code.
-        var claims = tokens.Validate(BearerAuthenticationHandler.TokenFrom(http), out _);
+        var claims = tokens.Validate(BearerTokens.From(http), out _);
         var socket = await http.WebSockets.AcceptWebSocketAsync();
         var principal = claims is null ? null : KaiPrincipal.From(claims);
         if (principal is null)

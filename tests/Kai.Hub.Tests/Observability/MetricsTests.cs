@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
@@ -62,7 +63,7 @@ public sealed class MetricsTests
     [Fact]
     public async Task Lease_expiries_are_counted()
     {
-        var clock = new FakeTimeProvider();
+        var clock = TestClock.Create();
         await using var hub = await TestHub.StartAsync(clock);
         var user = await hub.NewUserAsync();
         await using var worker = await hub.ConnectAgentAsync(await hub.NewAgentAsync(user.AccessToken, "dies", "worker", "job"));
