@@ -41,7 +41,13 @@ public static class HubApplication
         {
             builder.WebHost.UseUrls(DefaultUrl);
         }
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 1024 * 1024);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = 1024 * 1024;
+            // No "Server: Kestrel": the hub does not advertise its server software.
+            k.AddServerHeader = false;
+        });
+        builder.Logging.EscapeControlCharacters();
         AddServices(builder);
         configure?.Invoke(builder);
 

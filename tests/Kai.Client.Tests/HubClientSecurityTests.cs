@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Kai.Protocol.Rest;
 using Kai.Testing;
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Net.WebSockets;

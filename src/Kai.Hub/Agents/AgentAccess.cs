@@ -13,7 +13,7 @@ internal sealed class AgentAccess(IAgentStore store)
     public async Task<AgentRecord> GetAsync(KaiPrincipal principal, string agentId, CancellationToken ct)
     {
         var agent = agentId.Length <= 64 ? await store.GetAgentAsync(agentId, ct) : null;
-        if (agent is null || !Access.MayManageAgent(principal, agent.AgentId, agent.OwnerId))
+        if (agent is null || !Access.MayManageAgent(principal, agent))
         {
             throw ApiException.AgentNotFound(agentId);
         }

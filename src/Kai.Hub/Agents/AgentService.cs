@@ -15,7 +15,7 @@ namespace Kai.Hub.Agents;
 /// <summary>The agent registry (seeds 000 and 004): creation with client credentials, listing, updates, deletion, status.</summary>
 internal sealed partial class AgentService(
     IAgentStore store, AgentAccess access, AgentPresence presence, ConnectionRegistry links, CommandService commands,
-    TimeProvider time, IOptions<HubOptions> options, Router router)
+    TimeProvider time, IOptions<HubOptions> options, Router router, SessionRevocations revocations, IAuthStore authStore)
 {
     private readonly LinkOptions _links = options.Value.Links;
 
@@ -117,8 +117,18 @@ internal sealed partial class AgentService(
     public async Task<DeleteAgentResponse> DeleteAsync(KaiPrincipal p, string agentId, CancellationToken ct)
     {
         var agent = await access.GetAsync(p, agentId, ct);
-        await store.DeleteAgentAsync(agent.AgentId, time.GetUtcNow(), ct);
+        // The agent's credentials die with it: the session of its tokens is revoked (in memory first, so no request sees the agent gone
+        // and its token still good) and recorded, so a restart keeps it revoked for longer than any access token lives.
+        var sessionId = AuthService.AgentSessionId(agent.SecretHash);
+        var now = time.GetUtcNow();
+        revocations.Revoke(sessionId);
+        await authStore.RecordRevokedSessionAsync(sessionId, agent.OwnerId, now, now.AddDays(1), ct);
+        await store.DeleteAgentAsync(agent.AgentId, now, ct);
         links.CloseAll(agent.AgentId, CloseCodes.InvalidSession, "agent deleted");
+        foreach (var link in links.EventLinks.Where(l => l.Principal.SessionId == sessionId))
+        {
+            link.RequestClose(CloseCodes.InvalidSession, "agent deleted");
+        }
         return new DeleteAgentResponse(true, "completed");
     }
 

@@ -27,9 +27,14 @@ internal static class Access
     /// <summary>
     /// Whether <paramref name="principal"/> may manage an agent's record and open its link: an admin, the owning user, or
     /// the agent itself. An agent does not manage its siblings (it may still message them: <see cref="MayReach"/>).
+    /// An agent token counts only for the incarnation of the agent it was issued for: same id, same owner, and the session of
+    /// the agent's current client secret (<see cref="AuthService.AgentSessionId"/>). A deleted agent's token therefore never
+    /// matches an agent re-registered under the same id, nor the agent after its secret was rotated.
     /// </summary>
-    public static bool MayManageAgent(KaiPrincipal principal, string agentId, string ownerId) =>
-        IsUnrestricted(principal) || (principal.IsAgent ? principal.Id == agentId : principal.Id == ownerId);
+    public static bool MayManageAgent(KaiPrincipal principal, Storage.AgentRecord agent) =>
+        IsUnrestricted(principal) || (principal.IsAgent
+            ? principal.Id == agent.AgentId && principal.OwnerId == agent.OwnerId && principal.SessionId == AuthService.AgentSessionId(agent.SecretHash)
+            : principal.Id == agent.OwnerId);
 
     /// <summary>Whether <paramref name="sender"/> may route to a target of <paramref name="targetTenant"/>: by default, the same tenant only.</summary>
     public static bool MayReach(KaiPrincipal sender, string targetTenant) => MayAccess(sender, targetTenant);

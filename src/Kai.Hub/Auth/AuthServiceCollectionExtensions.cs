@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
 
@@ -10,11 +9,8 @@ internal static class AuthServiceCollectionExtensions
     public static IServiceCollection AddKaiAuth(this IServiceCollection services)
     {
         services.AddSingleton(sp => new SigningKeys(Path.GetFullPath(sp.GetRequiredService<IOptions<HubOptions>>().Value.DataDirectory), sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<SessionRevocations>();
-        services.AddSingleton<TokenService>();
+        services.AddKaiBearerAuthentication();
         services.AddSingleton<AuthService>();
-        services.AddAuthentication(BearerAuthenticationHandler.SchemeName)
-            .AddScheme<AuthenticationSchemeOptions, BearerAuthenticationHandler>(BearerAuthenticationHandler.SchemeName, null);
         services.AddAuthorization();
         services.AddSingleton<IAuthorizationPolicyProvider, PermissionPolicyProvider>();
         services.AddSingleton<IAuthorizationHandler, PermissionHandler>();

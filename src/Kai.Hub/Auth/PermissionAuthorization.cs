@@ -42,7 +42,7 @@ internal sealed class PermissionPolicyProvider(IOptions<AuthorizationOptions> op
     {
         if (policyName.StartsWith(Prefix, StringComparison.Ordinal))
         {
-            return new AuthorizationPolicyBuilder(BearerAuthenticationHandler.SchemeName)
+            return new AuthorizationPolicyBuilder(BearerTokens.SchemeName)
                 .RequireAuthenticatedUser()
                 .AddRequirements(new PermissionRequirement(policyName[Prefix.Length..]))
                 .Build();

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -9,20 +10,61 @@ namespace Kai.Hub.Auth;
 
 /// <summary>
 /// Issues and validates access tokens: RS256 JWTs (RFC 7519) with <c>typ: at+jwt</c> (RFC 9068) and a <c>kid</c>.
-/// Validation pins the algorithm, issuer, audience, type and key id, and allows at most the configured skew.
+/// Validation is Microsoft.IdentityModel.JsonWebTokens 8.x (<see cref="AccessTokenHandler"/>), the same handler instance the
+/// ASP.NET Core JwtBearer scheme uses for REST, so REST, <c>/ws</c>, <c>/ws/agents/{id}</c> and SSE accept exactly the same tokens.
+/// It pins the algorithm, issuer, audience, type and key id, allows at most the configured skew, and then checks our own claim
+/// contract (see <see cref="AccessTokenHandler"/>).
 /// </summary>
-internal sealed class TokenService(SigningKeys keys, IOptions<HubOptions> options, TimeProvider time, SessionRevocations revocations)
+internal sealed class TokenService
 {
     public const string AccessTokenType = "at+jwt";
-    private const int MaxTokenLength = 8 * 1024;
-    private readonly AuthOptions _auth = options.Value.Auth;
-    private readonly JsonWebTokenHandler _handler = new() { SetDefaultTimesOnTokenCreation = false };
+    public const int MaxTokenLength = 8 * 1024;
+    private readonly SigningKeys _keys;
+    private readonly TimeProvider _time;
+    private readonly AuthOptions _auth;
+    private readonly JsonWebTokenHandler _issuer = new() { SetDefaultTimesOnTokenCreation = false };
+
+    public TokenService(SigningKeys keys, IOptions<HubOptions> options, TimeProvider time, SessionRevocations revocations)
+    {
+        _keys = keys;
+        _time = time;
+        _auth = options.Value.Auth;
+        Handler = new AccessTokenHandler(time, _auth.ClockSkew, revocations);
+        Parameters = new TokenValidationParameters
+        {
+            ValidIssuer = _auth.Issuer,
+            ValidAudience = _auth.Audience,
+            ValidAlgorithms = [SecurityAlgorithms.RsaSha256],
+            ValidTypes = [AccessTokenType],
+            RequireSignedTokens = true,
+            RequireExpirationTime = true,
+            ValidateLifetime = true,
+            ClockSkew = _auth.ClockSkew,
+            // On the hub's TimeProvider, so tests drive expiry with a fake clock.
+            LifetimeValidator = (notBefore, expires, _, p) =>
+            {
+                var now = time.GetUtcNow().UtcDateTime;
+                return expires is { } exp && now <= exp + p.ClockSkew && (notBefore is not { } nbf || now >= nbf - p.ClockSkew);
+            },
+            // Only the key named by kid (current or previous): an unknown or missing kid fails instead of trying every key.
+            IssuerSigningKeyResolver = (_, _, kid, _) => keys.Find(kid) is { } key ? [key] : [],
+            TryAllIssuerSigningKeys = false,
+            NameClaimType = "sub",
+            RoleClaimType = KaiPrincipal.RoleClaim,
+        };
+    }
+
+    /// <summary>The validating handler (also registered as the JwtBearer scheme's only token handler).</summary>
+    public AccessTokenHandler Handler { get; }
+
+    /// <summary>The pinned validation parameters (also the JwtBearer scheme's).</summary>
+    public TokenValidationParameters Parameters { get; }
 
     public TimeSpan AccessLifetime => _auth.AccessTokenLifetime;
 
     public string IssueAccessToken(string subject, string role, string sessionId, string ownerId)
     {
-        var now = time.GetUtcNow();
+        var now = _time.GetUtcNow();
         var descriptor = new SecurityTokenDescriptor
         {
             Issuer = _auth.Issuer,
@@ -30,7 +72,7 @@ internal sealed class TokenService(SigningKeys keys, IOptions<HubOptions> option
             IssuedAt = now.UtcDateTime,
             NotBefore = now.UtcDateTime,
             Expires = now.Add(_auth.AccessTokenLifetime).UtcDateTime,
-            SigningCredentials = new SigningCredentials(keys.Key, SecurityAlgorithms.RsaSha256),
+            SigningCredentials = new SigningCredentials(_keys.Key, SecurityAlgorithms.RsaSha256),
             AdditionalHeaderClaims = new Dictionary<string, object> { [JwtHeaderParameterNames.Typ] = AccessTokenType },
             Claims = new Dictionary<string, object>
             {
@@ -41,58 +83,21 @@ internal sealed class TokenService(SigningKeys keys, IOptions<HubOptions> option
                 ["jti"] = NewId(16),
             },
         };
-        return _handler.CreateToken(descriptor);
+        return _issuer.CreateToken(descriptor);
     }
 
-    /// <summary>Validates an access token; returns the principal, or null with the reason.</summary>
+    /// <summary>Validates an access token (the WebSocket edges and SSE, which authenticate after the upgrade); returns the principal, or
+    /// null with the reason. Never throws for any input.</summary>
     public ClaimsPrincipal? Validate(string? token, out string? failure)
     {
-        failure = null;
-        // Only compact JWS (three parts). Rejecting JWE before the library sees it also closes
-        // CVE-2024-21319 (compressed JWE denial of service) in Microsoft.IdentityModel 6.x.
-        if (string.IsNullOrEmpty(token) || token.Length > MaxTokenLength || token.Count(c => c == '.') != 2)
-        {
-            failure = "malformed token";
-            return null;
-        }
-        var parameters = new TokenValidationParameters
-        {
-            ValidIssuer = _auth.Issuer,
-            ValidAudience = _auth.Audience,
-            ValidAlgorithms = [SecurityAlgorithms.RsaSha256],
-            ValidTypes = [AccessTokenType],
-            RequireSignedTokens = true,
-            RequireExpirationTime = true,
-            ValidateLifetime = true,
-            ClockSkew = _auth.ClockSkew,
-            LifetimeValidator = (notBefore, expires, _, p) =>
-            {
-                var now = time.GetUtcNow().UtcDateTime;
-                return expires is { } exp && now <= exp + p.ClockSkew && (notBefore is not { } nbf || now >= nbf - p.ClockSkew);
-            },
-            // Only the key named by kid (current or previous): an unknown or missing kid fails instead of trying every key.
-            IssuerSigningKeyResolver = (_, _, kid, _) => keys.Find(kid) is { } key ? [key] : [],
-            NameClaimType = "sub",
-            RoleClaimType = KaiPrincipal.RoleClaim,
-        };
-        var result = _handler.ValidateToken(token, parameters);
+        // The handler has no awaits that do not complete synchronously here: no configuration manager, keys resolved in memory.
+        var result = Handler.ValidateTokenAsync(token ?? "", Parameters).GetAwaiter().GetResult();
         if (!result.IsValid)
         {
-            failure = result.Exception?.GetType().Name ?? "invalid token";
+            failure = result.Exception?.Message ?? "invalid token";
             return null;
         }
-        var jwt = (JsonWebToken)result.SecurityToken;
-        if (jwt.Alg != SecurityAlgorithms.RsaSha256 || jwt.Typ != AccessTokenType)
-        {
-            failure = "unexpected header";
-            return null;
-        }
-        var sid = jwt.GetPayloadValue<string>(KaiPrincipal.SessionClaim);
-        if (revocations.IsRevoked(sid))
-        {
-            failure = "session revoked";
-            return null;
-        }
+        failure = null;
         return new ClaimsPrincipal(result.ClaimsIdentity);
     }
 
@@ -104,6 +109,111 @@ internal sealed class TokenService(SigningKeys keys, IOptions<HubOptions> option
 
     public static bool SecretMatches(string secret, string hash) =>
         CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(HashSecret(secret)), Encoding.ASCII.GetBytes(hash));
+}
+
+/// <summary>
+/// The library's <see cref="JsonWebTokenHandler"/> plus what it does not check and our tokens promise:
+/// <list type="bullet">
+/// <item>only compact JWS of at most <see cref="TokenService.MaxTokenLength"/> characters (never JWE);</item>
+/// <item>no <c>crit</c> header: we understand no extension, so RFC 7515 §4.1.11 says refuse;</item>
+/// <item><c>exp</c>, <c>iat</c> (and <c>nbf</c> when present) are JSON numbers (RFC 7519 §2 NumericDate), <c>iat</c> is not in the future
+/// beyond the skew;</item>
+/// <item><c>sub</c> and <c>sid</c> are non-empty strings, <c>owner</c> a string when present, <c>role</c> one of <see cref="Roles.All"/>;</item>
+/// <item>the session (<c>sid</c>) is not revoked (logout, secret rotation, agent deletion, user disabled).</item>
+/// </list>
+/// Every refusal is an invalid result with a short reason, never an exception to the caller.
+/// </summary>
+internal sealed class AccessTokenHandler : JsonWebTokenHandler
+{
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _skew;
+    private readonly SessionRevocations _revocations;
+
+    public AccessTokenHandler(TimeProvider time, TimeSpan skew, SessionRevocations revocations)
+    {
+        _time = time;
+        _skew = skew;
+        _revocations = revocations;
+        MaximumTokenSizeInBytes = TokenService.MaxTokenLength;
+        MapInboundClaims = false;
+    }
+
+    public override async Task<TokenValidationResult> ValidateTokenAsync(string token, TokenValidationParameters validationParameters)
+    {
+        // Only compact JWS (three parts). Rejecting JWE before the library sees it keeps decompression and decryption out of reach.
+        if (string.IsNullOrEmpty(token) || token.Length > TokenService.MaxTokenLength || token.Count(c => c == '.') != 2)
+        {
+            return Refused("malformed token");
+        }
+        TokenValidationResult result;
+        try
+        {
+            result = await base.ValidateTokenAsync(token, validationParameters);
+        }
+        catch (Exception ex) when (ex is ArgumentException or SecurityTokenException or JsonException or FormatException or InvalidOperationException)
+        {
+            return Refused("malformed token");
+        }
+        if (!result.IsValid)
+        {
+            return Refused(result.Exception is SecurityTokenExpiredException ? "token expired" : "invalid token");
+        }
+        var jwt = (JsonWebToken)result.SecurityToken;
+        var problem = Check(jwt);
+        return problem is null ? result : Refused(problem);
+    }
+
+    private string? Check(JsonWebToken jwt)
+    {
+        if (jwt.Alg != SecurityAlgorithms.RsaSha256 || jwt.Typ != TokenService.AccessTokenType)
+        {
+            return "unexpected header";
+        }
+        if (jwt.TryGetHeaderValue<object>("crit", out _))
+        {
+            return "unsupported critical header parameter";
+        }
+        // The claim types, read from the payload as sent: the library converts some of them (a string exp, for one).
+        using var payload = JsonDocument.Parse(Base64UrlEncoder.DecodeBytes(jwt.EncodedPayload));
+        var claims = payload.RootElement;
+        if (claims.ValueKind != JsonValueKind.Object)
+        {
+            return "malformed claims";
+        }
+        if (!IsNumericDate(claims, "exp", required: true) || !IsNumericDate(claims, "iat", required: true) || !IsNumericDate(claims, "nbf", required: false))
+        {
+            return "exp, iat and nbf must be NumericDate numbers";
+        }
+        if (DateTimeOffset.FromUnixTimeSeconds(claims.GetProperty("iat").GetInt64()) > _time.GetUtcNow() + _skew)
+        {
+            return "token issued in the future";
+        }
+        if (!IsString(claims, "sub", required: true) || !IsString(claims, KaiPrincipal.SessionClaim, required: true)
+            || !IsString(claims, KaiPrincipal.OwnerClaim, required: false))
+        {
+            return "sub and sid must be strings";
+        }
+        if (!claims.TryGetProperty(KaiPrincipal.RoleClaim, out var role) || role.ValueKind != JsonValueKind.String || !Roles.IsRole(role.GetString()))
+        {
+            return "unknown role";
+        }
+        if (_revocations.IsRevoked(claims.GetProperty(KaiPrincipal.SessionClaim).GetString()))
+        {
+            return "session revoked";
+        }
+        return null;
+    }
+
+    private static bool IsNumericDate(JsonElement claims, string name, bool required) =>
+        claims.TryGetProperty(name, out var v)
+            ? v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var seconds) && seconds is >= 0 and <= 253_402_300_799
+            : !required;
+
+    private static bool IsString(JsonElement claims, string name, bool required) =>
+        claims.TryGetProperty(name, out var v) ? v.ValueKind == JsonValueKind.String && v.GetString() is { Length: > 0 and <= 256 } : !required;
+
+    private static TokenValidationResult Refused(string reason) =>
+        new() { IsValid = false, Exception = new SecurityTokenValidationException(reason) };
 }
 
 /// <summary>Revoked sessions, kept in memory so logout invalidates access tokens at once without a database read per request.</summary>

@@ -46,7 +46,7 @@ internal sealed partial class FrameDispatcher(
         }
         catch (JsonException ex)
         {
-            Error(null, ErrorCodes.ValidationError, $"Malformed frame: {ex.Message}");
+            Error(null, ErrorCodes.ValidationError, $"Malformed frame: {ClientErrors.Describe(ex)}.");
             return;
         }
         // Frame types are client-chosen strings: only declared ones become metric labels, so cardinality stays bounded.
@@ -80,7 +80,7 @@ internal sealed partial class FrameDispatcher(
         }
         catch (JsonException ex)
         {
-            Error(frame.Id, ErrorCodes.ValidationError, $"The payload of '{frame.Type}' is malformed: {ex.Message}");
+            Error(frame.Id, ErrorCodes.ValidationError, $"The payload of '{frame.Type}' is malformed: {ClientErrors.Describe(ex)}.");
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

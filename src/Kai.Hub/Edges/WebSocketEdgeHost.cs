@@ -72,7 +72,7 @@ internal sealed class WebSocketEdgeHost(
         }
         // The token is checked after the upgrade so that a browser client, which cannot read a refused upgrade's status,
         // learns why from the close code.
-        var claims = tokens.Validate(Auth.BearerAuthenticationHandler.TokenFrom(http), out _);
+        var claims = tokens.Validate(BearerTokens.From(http), out _);
         using var socket = await http.WebSockets.AcceptWebSocketAsync();
         var principal = claims is null ? null : KaiPrincipal.From(claims);
         if (principal is null)

@@ -62,6 +62,50 @@ internal sealed class Validation
     public Validation Object(JsonElement? value, string field) =>
         Check(value is null || value.Value.ValueKind is JsonValueKind.Object or JsonValueKind.Null, field, "must be a JSON object");
 
+    /// <summary>Every string and property name in <paramref name="value"/> is valid Unicode. JSON lets a client send a lone surrogate as
+    /// an escape (<c>"\ud800"</c>); <see cref="JsonElement"/> keeps it raw and throws <see cref="InvalidOperationException"/> later, when
+    /// the text is read or compared (filter matching), far from the request that brought it.</summary>
+    public Validation Unicode(JsonElement? value, string field) =>
+        Check(value is not { } v || IsValidUnicode(v), field, "must be valid Unicode text (a lone surrogate such as \\ud800 is not)");
+
+    private static bool IsValidUnicode(JsonElement e)
+    {
+        try
+        {
+            switch (e.ValueKind)
+            {
+                case JsonValueKind.String:
+                    _ = e.GetString();
+                    return true;
+                case JsonValueKind.Array:
+                    foreach (var item in e.EnumerateArray())
+                    {
+                        if (!IsValidUnicode(item))
+                        {
+                            return false;
+                        }
+                    }
+                    return true;
+                case JsonValueKind.Object:
+                    foreach (var prop in e.EnumerateObject())
+                    {
+                        _ = prop.Name;
+                        if (!IsValidUnicode(prop.Value))
+                        {
+                            return false;
+                        }
+                    }
+                    return true;
+                default:
+                    return true;
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
     public Validation Names(IReadOnlyList<string>? values, string field, int maxCount, int maxLength)
     {
         if (values is null)

@@ -51,9 +51,13 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILog
         }
         catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
         {
-            var status = ex.StatusCode is 413 ? 413 : 400;
-            await WriteAsync(context, status, status == 413 ? ErrorCodes.PayloadTooLarge : ErrorCodes.ValidationError,
-                ex.InnerException is JsonException je ? $"The body is not valid JSON for this route: {je.Message}" : ex.Message, null);
+            var (status, code) = ex.StatusCode switch
+            {
+                413 => (413, ErrorCodes.PayloadTooLarge),
+                415 => (415, ErrorCodes.UnsupportedMediaType),
+                _ => (400, ErrorCodes.ValidationError),
+            };
+            await WriteAsync(context, status, code, ClientErrors.Describe(ex), null);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {

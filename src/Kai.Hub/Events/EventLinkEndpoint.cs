@@ -121,6 +121,7 @@ internal static class EventRequests
         v.Check(Topics.IsValidTopic(p.Topic, out var error), "topic", error ?? "");
         v.Length(p.CorrelationId, "correlation_id", 1, 128, required: false)
             .Length(p.TargetAgent, "target_agent", 1, 64, required: false)
+            .Unicode(p.Data, "data")
             .ThrowIfInvalid();
         var size = p.Data.ValueKind == JsonValueKind.Undefined ? 4 : System.Text.Encoding.UTF8.GetByteCount(p.Data.GetRawText());
         if (size > maxBytes)

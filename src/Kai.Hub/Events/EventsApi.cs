@@ -31,7 +31,7 @@ internal static class EventsApi
         HttpContext http, Router router, TokenService tokens, IOptions<EventOptions> options, TimeProvider time,
         string? topics, string? filters, string? since, string? token)
     {
-        var raw = BearerAuthenticationHandler.TokenFrom(http) ?? token;
+        var raw = BearerTokens.From(http) ?? token;
         var principal = (raw is null ? null : tokens.Validate(raw, out _)) is { } claims ? KaiPrincipal.From(claims) : null;
         if (principal is null)
         {

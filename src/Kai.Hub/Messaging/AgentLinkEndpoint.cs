@@ -28,7 +28,7 @@ internal sealed class AgentLinkEdge(AgentLinkServices services) : IWebSocketEdge
     {
         var agentId = (string)http.GetRouteValue("agentId")!;
         var agent = agentId.Length <= 64 ? await services.Store.GetAgentAsync(agentId, ct) : null;
-        if (agent is null || !Access.MayManageAgent(principal, agent.AgentId, agent.OwnerId))
+        if (agent is null || !Access.MayManageAgent(principal, agent))
         {
             // Unknown agent and someone else's agent look the same: no existence leak.
             return LinkAdmission.Refuse(CloseCodes.InvalidSession, "not permitted on this agent's link");

@@ -24,7 +24,8 @@ internal sealed class EventFilter
         {
             return null;
         }
-        var v = new Validation();
+        var v = new Validation().Unicode(filters, field);
+        v.ThrowIfInvalid();
         if (filters.Value.ValueKind != JsonValueKind.Object)
         {
             v.Check(false, field, "must be an object of field: value or field: [values]").ThrowIfInvalid();

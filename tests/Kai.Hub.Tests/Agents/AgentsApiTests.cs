@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -176,7 +177,7 @@ public sealed class AgentsApiTests
     [Fact]
     public async Task Rest_heartbeats_drive_status_and_three_missed_intervals_mean_offline()
     {
-        var clock = new FakeTimeProvider();
+        var clock = TestClock.Create();
         await using var hub = await TestHub.StartAsync(clock);
         var user = await hub.NewUserAsync();
         var agent = await hub.NewAgentAsync(user.AccessToken, "hb-1");

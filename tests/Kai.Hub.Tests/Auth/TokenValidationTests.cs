@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
@@ -52,6 +53,16 @@ public sealed class TokenValidationTests
         }),
         new("JWE-shaped (five parts)", c => Signed(c, Claims(c)) + ".e30.e30"),
         new("no expiry", c => Signed(c, Claims(c, noExp: true))),
+        // Issue 10, item 2: a signed token without sid was a 500 (IDX14304).
+        new("no sid", c => Signed(c, Without(Claims(c), "sid"))),
+        // Issue 10, item 3: claims the library does not check.
+        new("unknown crit header parameter (RFC 7515 §4.1.11)", c => Signed(c, Claims(c), crit: ["exp-ext"])),
+        new("exp as a string", c => Signed(c, With(Claims(c), "exp", c.Now.AddMinutes(10).ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture)))),
+        new("iat years in the future", c => Signed(c, With(Claims(c), "iat", c.Now.AddYears(3).ToUnixTimeSeconds()))),
+        new("non-string sid", c => Signed(c, With(Claims(c), "sid", 12345))),
+        new("role not in the role table", c => Signed(c, Claims(c, role: "superuser"))),
+        new("no role", c => Signed(c, Without(Claims(c), "role"))),
+        new("no sub", c => Signed(c, Without(Claims(c), "sub"))),
     ];
 
     public static TheoryData<string> AttackNames() => [.. Attacks.Select(a => a.Name)];
@@ -78,6 +89,10 @@ public sealed class TokenValidationTests
         await AuthApiTests.AssertError(rest, ErrorCodes.AuthenticationFailed);
         await using var socket = await hub.ConnectAsync("ws/agents/target-agent", forged);
         Assert.Equal(CloseCodes.AuthenticationFailed, await socket.ReceiveCloseAsync());
+        await using var events = await hub.ConnectAsync("ws", forged);
+        Assert.Equal(CloseCodes.AuthenticationFailed, await events.ReceiveCloseAsync());
+        var sse = await hub.Client(forged).GetAsync("api/v1/events/stream", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.Unauthorized, sse.StatusCode);
     }
 
     [Fact]
@@ -116,9 +131,26 @@ public sealed class TokenValidationTests
         return claims;
     }
 
-    private static string Signed(Ctx c, object claims, string typ = "at+jwt", string? kid = "<ours>")
+    private static Dictionary<string, object> With(Dictionary<string, object> claims, string name, object value)
     {
-        var header = new Dictionary<string, string> { ["alg"] = "RS256", ["typ"] = typ };
+        claims[name] = value;
+        return claims;
+    }
+
+    private static Dictionary<string, object> Without(Dictionary<string, object> claims, string name)
+    {
+        claims.Remove(name);
+        return claims;
+    }
+
+    private static string Signed(Ctx c, object claims, string typ = "at+jwt", string? kid = "<ours>", string[]? crit = null)
+    {
+        var header = new Dictionary<string, object> { ["alg"] = "RS256", ["typ"] = typ };
+        if (crit is not null)
+        {
+            header["crit"] = crit;
+            header["exp-ext"] = true;
+        }
         if (kid is not null)
         {
             header["kid"] = kid == "<ours>" ? c.Kid : kid;

@@ -7,6 +7,7 @@ using Kai.Hub.Storage;
 using Kai.Protocol;
 using Kai.Protocol.Frames;
 using Kai.Testing;
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.Options;
 
 namespace Kai.Hub.Tests.Cluster;
@@ -51,7 +52,7 @@ public sealed class NodeLinkTests
     [Fact]
     public async Task The_agents_of_a_node_that_stopped_heart_beating_go_offline_and_observers_are_told()
     {
-        var clock = new FakeTimeProvider();
+        var clock = TestClock.Create();
         await using var hub = await TestHub.StartAsync(clock, settings: Node("node-a"));
         var user = await hub.NewUserAsync();
         var mine = await hub.NewAgentAsync(user.AccessToken, "mine");

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Net;
 using System.Net.Http.Json;
 using Kai.Hub.Housekeeping;
@@ -85,7 +86,7 @@ public sealed class CommandTests
     [Fact]
     public async Task A_command_whose_deadline_passes_offline_fails_with_TASK_TIMEOUT_and_is_never_delivered()
     {
-        var clock = new FakeTimeProvider();
+        var clock = TestClock.Create();
         await using var hub = await TestHub.StartAsync(clock);
         var user = await hub.NewUserAsync();
         var created = await hub.NewAgentAsync(user.AccessToken, "too-late");
@@ -105,7 +106,7 @@ public sealed class CommandTests
     [Fact]
     public async Task A_slow_agent_leaves_the_call_executing_after_its_timeout_and_the_result_still_lands()
     {
-        var clock = new FakeTimeProvider();
+        var clock = TestClock.Create();
         await using var hub = await TestHub.StartAsync(clock);
         var user = await hub.NewUserAsync();
         await using var agent = await hub.ConnectAgentAsync(await hub.NewAgentAsync(user.AccessToken, "slowpoke"));

@@ -1,4 +1,5 @@
 using Kai.Hub.Housekeeping;
+using Microsoft.Extensions.Time.Testing;
 using Kai.Hub.Observability;
 using Kai.Protocol.Events;
 using Kai.Testing;
@@ -41,7 +42,7 @@ public sealed class EventRecoveryTests
     [Fact]
     public async Task A_gap_is_signalled_when_history_was_trimmed_by_count_or_age_or_the_epoch_changed()
     {
-        var clock = new FakeTimeProvider();
+        var clock = TestClock.Create();
         await using var hub = await TestHub.StartAsync(clock, settings: new Dictionary<string, string>
         {
             ["Kai:Events:HistorySize"] = "2",

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Net;
 using System.Net.Http.Json;
 using Kai.Hub.Housekeeping;
@@ -53,7 +54,7 @@ public sealed class AgentLogTests
     [Fact]
     public async Task Retention_keeps_the_newest_per_agent_and_drops_entries_past_their_age()
     {
-        var clock = new FakeTimeProvider();
+        var clock = TestClock.Create();
         await using var hub = await TestHub.StartAsync(clock, settings: new Dictionary<string, string>
         {
             ["Kai:Logs:MaxPerAgent"] = "3",

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Kai.Hub.Housekeeping;
@@ -203,7 +204,7 @@ public sealed class AgentLinkTests
     [Fact]
     public async Task A_silent_agent_link_is_closed_with_4005_after_three_intervals_and_goes_offline()
     {
-        var clock = new FakeTimeProvider();
+        var clock = TestClock.Create();
         await using var hub = await TestHub.StartAsync(clock);
         var user = await hub.NewUserAsync();
         await using var link = await hub.ConnectAgentAsync(await hub.NewAgentAsync(user.AccessToken, "quiet"));
@@ -225,7 +226,7 @@ public sealed class AgentLinkTests
     [Fact]
     public async Task Links_whose_token_expires_are_closed_with_4002()
     {
-        var clock = new FakeTimeProvider();
+        var clock = TestClock.Create();
         await using var hub = await TestHub.StartAsync(clock);
         var user = await hub.NewUserAsync();
         await using var observer = await hub.ConnectAsync("ws/agents/" + (await hub.NewAgentAsync(user.AccessToken, "exp")).AgentId, user.AccessToken);

@@ -6,6 +6,7 @@ using Kai.Hub.Storage;
 using Kai.Protocol;
 using Kai.Protocol.Frames;
 using Kai.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Kai.Hub.Tests.Routing;
 
@@ -34,7 +35,7 @@ public sealed class AddressResolutionTests
     [Fact]
     public async Task Agent_observers_user_kah_and_node_addresses_reach_exactly_their_links()
     {
-        await using var hub = await TestHub.StartAsync(new FakeTimeProvider());
+        await using var hub = await TestHub.StartAsync(TestClock.Create());
         var ada = await hub.NewUserAsync();
         var adaId = ada.UserProfile.UserId;
         var worker = await hub.NewAgentAsync(ada.AccessToken, "worker-1");
@@ -75,7 +76,7 @@ public sealed class AddressResolutionTests
     [Fact]
     public async Task Session_and_stream_groups_reach_the_links_that_joined_and_no_others()
     {
-        await using var hub = await TestHub.StartAsync(new FakeTimeProvider());
+        await using var hub = await TestHub.StartAsync(TestClock.Create());
         var ada = await hub.NewUserAsync();
         var adaId = ada.UserProfile.UserId;
         await hub.NewAgentAsync(ada.AccessToken, "watched-a");
@@ -110,7 +111,7 @@ public sealed class AddressResolutionTests
     [Fact]
     public async Task An_unknown_agent_is_not_found_and_a_known_one_without_a_link_is_unavailable()
     {
-        await using var hub = await TestHub.StartAsync(new FakeTimeProvider());
+        await using var hub = await TestHub.StartAsync(TestClock.Create());
         var ada = await hub.NewUserAsync();
         await hub.NewAgentAsync(ada.AccessToken, "sleeper");
         var router = hub.Service<Router>();
@@ -130,7 +131,7 @@ public sealed class RouteFilterTests
     [Fact]
     public async Task A_reach_into_another_tenant_looks_like_not_found_and_is_audited()
     {
-        await using var hub = await TestHub.StartAsync(new FakeTimeProvider());
+        await using var hub = await TestHub.StartAsync(TestClock.Create());
         var ada = await hub.NewUserAsync();
         var bob = await hub.NewUserAsync();
         var target = await hub.NewAgentAsync(ada.AccessToken, "adas-agent");
@@ -156,7 +157,7 @@ public sealed class RouteFilterTests
     [Fact]
     public async Task A_sender_over_its_budget_is_rate_limited_until_the_bucket_refills()
     {
-        var clock = new FakeTimeProvider();
+        var clock = TestClock.Create();
         await using var hub = await TestHub.StartAsync(clock, settings: new Dictionary<string, string>
         {
             ["Kai:Routing:MaxPerSecondPerSender"] = "2",
@@ -183,7 +184,7 @@ public sealed class RouteFilterTests
     [Fact]
     public async Task An_envelope_past_its_deadline_is_refused_and_not_delivered()
     {
-        var clock = new FakeTimeProvider();
+        var clock = TestClock.Create();
         await using var hub = await TestHub.StartAsync(clock);
         var ada = await hub.NewUserAsync();
         await using var link = await hub.ConnectAgentAsync(await hub.NewAgentAsync(ada.AccessToken, "punctual"));
@@ -210,7 +211,7 @@ public sealed class RequestResponseTests
     [Fact]
     public async Task A_request_gets_its_reply_by_correlation_id_or_times_out_at_its_deadline()
     {
-        var clock = new FakeTimeProvider();
+        var clock = TestClock.Create();
         await using var hub = await TestHub.StartAsync(clock);
         var ada = await hub.NewUserAsync();
         await using var link = await hub.ConnectAgentAsync(await hub.NewAgentAsync(ada.AccessToken, "answerer"));
@@ -250,7 +251,7 @@ public sealed class CapabilityResolverTests
     [Fact]
     public void A_capability_with_unhealthy_full_and_healthy_candidates_chooses_the_healthy_one()
     {
-        var clock = new FakeTimeProvider();
+        var clock = TestClock.Create();
         var resolver = new CapabilityResolver(clock);
         for (var i = 0; i < 3; i++)
         {
@@ -279,7 +280,7 @@ public sealed class CapabilityResolverTests
     [Fact]
     public void Weighted_round_robin_spreads_work_by_free_capacity_and_response_time()
     {
-        var resolver = new CapabilityResolver(new FakeTimeProvider());
+        var resolver = new CapabilityResolver(TestClock.Create());
         resolver.RecordSuccess("fast", TimeSpan.FromMilliseconds(1));
         resolver.RecordSuccess("slow", TimeSpan.FromMilliseconds(300));
         var candidates = new[]
@@ -308,7 +309,7 @@ public sealed class CapabilityResolverTests
     [Fact]
     public async Task Capability_routes_fail_over_to_a_connected_agent_and_skip_offline_ones()
     {
-        await using var hub = await TestHub.StartAsync(new FakeTimeProvider());
+        await using var hub = await TestHub.StartAsync(TestClock.Create());
         var ada = await hub.NewUserAsync();
         await hub.NewAgentAsync(ada.AccessToken, "offline-summarizer", "worker", "summarize");
         await using var online = await hub.ConnectAgentAsync(await hub.NewAgentAsync(ada.AccessToken, "online-summarizer", "worker", "summarize"));

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -38,7 +39,7 @@ internal sealed class SecurityKit : IAsyncDisposable
         {
             all[k] = v;
         }
-        var time = new FakeTimeProvider();
+        var time = TestClock.Create();
         return new SecurityKit(await TestHub.StartAsync(time, settings: all), time);
     }
 

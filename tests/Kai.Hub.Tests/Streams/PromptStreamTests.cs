@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Net;
 using System.Net.Http.Json;
 using Kai.Hub.Housekeeping;
@@ -185,7 +186,7 @@ public sealed class PromptStreamTests
     [Fact]
     public async Task Abandoned_streams_are_cancelled_and_forgotten_by_the_sweeper_and_bad_requests_are_refused()
     {
-        var clock = new FakeTimeProvider();
+        var clock = TestClock.Create();
         await using var hub = await TestHub.StartAsync(clock, settings: new Dictionary<string, string>
         {
             // The fake clock jumps by minutes: keep the agent's link from timing out meanwhile.

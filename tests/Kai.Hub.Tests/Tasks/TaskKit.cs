@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -33,7 +34,7 @@ internal sealed class TaskKit : IAsyncDisposable
 
     public static async Task<TaskKit> StartAsync(IDictionary<string, string>? settings = null)
     {
-        var time = new FakeTimeProvider();
+        var time = TestClock.Create();
         var hub = await TestHub.StartAsync(time, settings: settings);
         return new TaskKit(hub, time, await hub.NewUserAsync());
     }
