@@ -150,7 +150,7 @@ internal sealed class LinkSession(
 
             case FrameTypes.TaskUpdate:
                 var update = Required<TaskUpdatePayload>(frame);
-                var (task, duplicate) = await tasks.ReportAsync(link.AgentId, link.OwnerId, update, CancellationToken.None);
+                var (task, duplicate) = await tasks.ReportAsync(link.AgentId, link.OwnerId, Tasks.LeaseLedger.LinkChannel(link.ConnectionId), update, CancellationToken.None);
                 return new Dictionary<string, object?> { ["task_id"] = task.TaskId, ["status"] = task.Status, ["duplicate"] = duplicate };
 
             case FrameTypes.Log:
