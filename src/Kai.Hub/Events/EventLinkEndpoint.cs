@@ -89,7 +89,7 @@ internal sealed class EventLinkSession(LinkSubscriber subscriber, FrameDispatche
     private void Subscribe(Frame frame)
     {
         var request = FrameDispatcher.Required<SubscribePayload>(frame);
-        var subscriptions = EventRequests.Subscriptions(request.Events, EventFilter.Parse(request.Filters), options.MaxPatternsPerSubscribe, "events");
+        var subscriptions = EventRequests.Subscriptions(request.Events ?? request.Topics, EventFilter.Parse(request.Filters), options.MaxPatternsPerSubscribe, "events");
         var since = EventRequests.Since(request.Since);
         bus.Subscribe(subscriber, subscriptions, since,
             ack => frame.Id is null ? null : Frame.Encode(FrameTypes.Ack, ack, frame.Id, time.GetUtcNow()));
