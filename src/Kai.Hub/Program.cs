@@ -6,6 +6,14 @@ if (AdminCommand.Matches(args))
 {
     return await AdminCommand.RunAsync(args, Console.Out, Console.Error);
 }
-var app = await HubApplication.CreateAsync(args);
-await app.RunAsync();
-return 0;
+try
+{
+    var app = await HubApplication.CreateAsync(args);
+    await app.RunAsync();
+    return 0;
+}
+catch (Exception ex)
+{
+    // One line naming the path or port and the cause, and a sysexits code (docs/operations.md, "Start-up failures").
+    return StartupFailure.Report(ex, args, Console.Error);
+}

@@ -43,6 +43,9 @@ public static class ErrorCodes
     public const string UnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE";
     /// <summary>An unexpected server fault; the correlation id finds it in the logs. HTTP 500.</summary>
     public const string InternalError = "INTERNAL_ERROR";
+    /// <summary>The hub cannot write to its database: the disk is full or failing. Nothing of the request was stored; retry
+    /// later (the hub recovers by itself when space returns, and <c>/ready</c> answers 503 meanwhile). HTTP 507 (RFC 4918 §11.5).</summary>
+    public const string InsufficientStorage = "INSUFFICIENT_STORAGE";
     /// <summary>The frame type is unknown or not allowed on this link. WebSocket only.</summary>
     public const string UnsupportedFrame = "UNSUPPORTED_FRAME";
 
@@ -67,6 +70,7 @@ public static class ErrorCodes
         PayloadTooLarge => 413,
         UnsupportedMediaType => 415,
         InternalError => 500,
+        InsufficientStorage => 507,
         _ => 400,
     };
 }

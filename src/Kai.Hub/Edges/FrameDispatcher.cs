@@ -82,6 +82,10 @@ internal sealed partial class FrameDispatcher(
         {
             Error(frame.Id, ErrorCodes.ValidationError, $"The payload of '{frame.Type}' is malformed: {ClientErrors.Describe(ex)}.");
         }
+        catch (Storage.StorageFullException)
+        {
+            Error(frame.Id, ErrorCodes.InsufficientStorage, "The hub cannot store this now (its disk is full or failing); nothing was stored. Retry later.");
+        }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             Log.FrameFailed(logger, ex, frame.Type, edge, link.AgentId);

@@ -59,6 +59,12 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILog
             };
             await WriteAsync(context, status, code, ClientErrors.Describe(ex), null);
         }
+        catch (Storage.StorageFullException ex) when (!context.Response.HasStarted)
+        {
+            Log.StorageFull(logger, context.Request.Method, context.Request.Path, ex.Message);
+            await WriteAsync(context, 507, ErrorCodes.InsufficientStorage,
+                "The hub cannot store this request now (its disk is full or failing); nothing was stored. Retry later.", null);
+        }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
             // The client went away: control flow, not an error.
@@ -105,6 +111,9 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILog
     {
         [LoggerMessage(1, LogLevel.Error, "Unhandled exception on {Method} {Path} (correlation id {CorrelationId})")]
         public static partial void UnhandledException(ILogger logger, Exception ex, string method, string path, string correlationId);
+
+        [LoggerMessage(2, LogLevel.Error, "Write refused on {Method} {Path}: {Reason}")]
+        public static partial void StorageFull(ILogger logger, string method, string path, string reason);
     }
 }
 

@@ -18,7 +18,7 @@ internal sealed class LinkTopics(LinkConnection link, Router router, EventOption
     public object Subscribe(Frame frame)
     {
         var request = FrameDispatcher.Required<SubscribePayload>(frame);
-        var subscriptions = EventRequests.Subscriptions(request.Events, EventFilter.Parse(request.Filters), options.MaxPatternsPerSubscribe, "events");
+        var subscriptions = EventRequests.Subscriptions(request.Events ?? request.Topics, EventFilter.Parse(request.Filters), options.MaxPatternsPerSubscribe, "events");
         var since = EventRequests.Since(request.Since);
         _subscriber ??= new LinkSubscriber(link);
         router.Subscribe(_subscriber, subscriptions, since, options.MaxPatternsPerLink,

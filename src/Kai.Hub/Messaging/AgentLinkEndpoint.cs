@@ -151,7 +151,7 @@ internal sealed class LinkSession(LinkConnection link, FrameDispatcher dispatche
 
             case FrameTypes.TaskUpdate:
                 var update = Required<TaskUpdatePayload>(frame);
-                var (task, duplicate) = await services.Tasks.ReportAsync(link.AgentId, link.OwnerId, update, CancellationToken.None);
+                var (task, duplicate) = await services.Tasks.ReportAsync(link.AgentId, link.OwnerId, Tasks.LeaseLedger.LinkChannel(link.ConnectionId), update, CancellationToken.None);
                 return new Dictionary<string, object?> { ["task_id"] = task.TaskId, ["status"] = task.Status, ["duplicate"] = duplicate };
 
             case FrameTypes.Log:

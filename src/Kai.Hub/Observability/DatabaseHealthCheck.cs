@@ -4,7 +4,10 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Kai.Hub.Observability;
 
-/// <summary>Ready when the database answers and every migration of this build is applied.</summary>
+/// <summary>
+/// Ready when the database answers, every migration of this build is applied, and writes work: after a write failed for lack
+/// of space, a probe write must succeed again first (issue 10 item 8).
+/// </summary>
 internal sealed class DatabaseHealthCheck(IStoreLifecycle store) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
@@ -13,6 +16,17 @@ internal sealed class DatabaseHealthCheck(IStoreLifecycle store) : IHealthCheck
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(TimeSpan.FromSeconds(5));
+            if (store is IStorageHealth { WritesFailing: true } health)
+            {
+                try
+                {
+                    await health.ProbeWriteAsync(timeout.Token);
+                }
+                catch (StorageFullException ex)
+                {
+                    return HealthCheckResult.Unhealthy($"database writes fail (disk full or failing): {ex.InnerException?.Message}");
+                }
+            }
             var version = await store.PingAsync(timeout.Token);
             return version == store.ExpectedSchemaVersion
                 ? HealthCheckResult.Healthy($"database answers at schema version {version}")

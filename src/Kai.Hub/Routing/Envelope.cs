@@ -93,6 +93,9 @@ internal enum RouteStatus
 /// <summary>The outcome of one route: the status, how many links got it, and for agent-like targets which agent.</summary>
 internal readonly record struct RouteResult(RouteStatus Status, int Receivers = 0, string? AgentId = null, TimeSpan? RetryAfter = null)
 {
+    /// <summary>For an agent delivered on a live link of this node: that link's connection id (a lease answered tokenless must come back on it).</summary>
+    public string? ConnectionId { get; init; }
+
     /// <summary>For a topic envelope: the event as numbered by the event log.</summary>
     public BusEvent? Published { get; init; }
 

@@ -25,7 +25,7 @@ internal enum LinkRole
 /// </summary>
 internal sealed class LinkConnection
 {
-    private static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(10);
     private readonly WebSocket _socket;
     private readonly Channel<byte[]> _queue = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _closeRequested = new();
@@ -121,7 +121,12 @@ internal sealed class LinkConnection
         return true;
     }
 
-    /// <summary>Asks the writer loop to send a close frame with <paramref name="code"/>; the first request wins (returns true). The socket is aborted if the peer has not finished the close handshake within 5 s.</summary>
+    /// <summary>
+    /// Asks the writer loop to send a close frame with <paramref name="code"/>; the first request wins (returns true). No data frame
+    /// starts after this. The frame being sent and then the close frame each get a bounded wait (10 s) to reach the transport; then the
+    /// peer gets 10 s to answer the close. Only when one of these runs out is the socket aborted (issue 10 item 9: a slow consumer
+    /// sees 4008, not a reset).
+    /// </summary>
     public bool RequestClose(int code, string reason)
     {
         if (Interlocked.CompareExchange(ref _closeCode, code, 0) != 0)
@@ -131,7 +136,6 @@ internal sealed class LinkConnection
         _closeReason = reason.Length > 120 ? reason[..120] : reason;
         _queue.Writer.TryComplete();
         _closeRequested.Cancel();
-        _abort.CancelAfter(CloseGrace);
         return true;
     }
 
@@ -145,42 +149,54 @@ internal sealed class LinkConnection
         _closeReason = reason.Length > 120 ? reason[..120] : reason;
         // Completing the queue ends the writer loop once it is drained; it then sends the close frame.
         _queue.Writer.TryComplete();
-        _abort.CancelAfter(CloseGrace);
         return true;
     }
 
     /// <summary>Sends queued frames until a close is requested, then sends the close frame.</summary>
     public async Task RunWriterAsync()
     {
+        // Sends are never canceled by the close request itself: a WebSocket send canceled halfway aborts the socket, and the
+        // close frame behind it would be lost. A requested close only stops further data frames; the frame in flight gets the
+        // bounded wait below.
+        using var sendDeadline = new CancellationTokenSource();
+        using var onClose = _closeRequested.Token.Register(() => sendDeadline.CancelAfter(CloseGrace));
         try
         {
             while (await _queue.Reader.WaitToReadAsync(_closeRequested.Token))
             {
                 while (!_closeRequested.IsCancellationRequested && _queue.Reader.TryRead(out var frame))
                 {
-                    await _socket.SendAsync(frame, WebSocketMessageType.Text, true, _abort.Token);
+                    await _socket.SendAsync(frame, WebSocketMessageType.Text, true, sendDeadline.Token);
                     Interlocked.Add(ref _queuedBytes, -frame.Length);
                 }
             }
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (!sendDeadline.IsCancellationRequested)
         {
-            // A close was requested, or the grace period ran out.
+            // A close was requested while waiting for frames.
         }
-        catch (WebSocketException)
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or ObjectDisposedException)
         {
+            // The frame in flight did not reach the transport in time (or the send failed): nothing more can be sent.
             RequestClose(CloseCodes.InternalError, "send failed");
+            _socket.Abort();
+            _abort.Cancel();
+            return;
         }
         try
         {
             if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
-                await _socket.CloseOutputAsync((WebSocketCloseStatus)Math.Max(CloseCode, CloseCodes.Normal), _closeReason, _abort.Token);
+                using var closeDeadline = new CancellationTokenSource(CloseGrace);
+                await _socket.CloseOutputAsync((WebSocketCloseStatus)Math.Max(CloseCode, CloseCodes.Normal), _closeReason, closeDeadline.Token);
             }
+            // The close frame is out: the peer has the grace period to answer it, then the reader gives up.
+            _abort.CancelAfter(CloseGrace);
         }
         catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or ObjectDisposedException)
         {
             _socket.Abort();
+            _abort.Cancel();
         }
     }
 

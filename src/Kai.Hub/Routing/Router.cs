@@ -301,7 +301,9 @@ internal sealed class Router
         var link = _links.AgentLink(agentId);
         if (link is not null)
         {
-            return link.TrySend(e.Frame) ? RouteResult.Delivered(1, agentId) : RouteResult.Unavailable with { AgentId = agentId };
+            return link.TrySend(e.Frame)
+                ? RouteResult.Delivered(1, agentId) with { ConnectionId = link.ConnectionId }
+                : RouteResult.Unavailable with { AgentId = agentId };
         }
         foreach (var target in _targets)
         {
@@ -336,7 +338,7 @@ internal sealed class Router
             var result = await ToAgentAsync(chosen.AgentId, e, ct);
             if (result.IsDelivered)
             {
-                return result with { AgentId = chosen.AgentId };
+                return result;
             }
             _capabilities.RecordFailure(chosen.AgentId);
             exclude.Add(chosen.AgentId);

@@ -11,11 +11,12 @@ namespace Kai.Hub.Storage;
 /// (SQLite has a single writer anyway, and this avoids SQLITE_BUSY storms); reads use pooled connections
 /// and see the last committed state (WAL snapshot isolation).
 /// </summary>
-internal sealed partial class SqliteHubStore : IHubStore, IDisposable
+internal sealed partial class SqliteHubStore : IHubStore, IStorageHealth, IDisposable
 {
     private readonly string _connectionString;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private SqliteConnection? _writer;
+    private volatile string? _writeFailure;
 
     static SqliteHubStore()
     {
@@ -334,6 +335,31 @@ internal sealed partial class SqliteHubStore : IHubStore, IDisposable
         return c;
     }
 
+    /// <summary>Test seam: runs on every newly opened writer connection (a test sets <c>PRAGMA max_page_count</c> to fill the "disk").</summary>
+    internal Action<SqliteConnection>? OnWriterOpened { get; set; }
+
+    public bool WritesFailing => _writeFailure is not null;
+
+    public string? LastWriteError => _writeFailure;
+
+    public Task<bool> ProbeWriteAsync(CancellationToken ct) => WriteAsync(async (c, tx) =>
+    {
+        // Needs new pages (64 KiB), as a real insert does, and leaves nothing behind but free pages that later writes reuse.
+        await c.ExecuteAsync("""
+            CREATE TABLE IF NOT EXISTS storage_probe (b BLOB);
+            INSERT INTO storage_probe (b) VALUES (zeroblob(65536));
+            DELETE FROM storage_probe;
+            """, transaction: tx);
+        return true;
+    }, ct);
+
+    /// <summary>
+    /// Runs <paramref name="work"/> in one transaction on the single writer connection. When it fails, the transaction is rolled
+    /// back where SQLite has not already done so, and after a SQLite error the connection is closed and reopened on the next write:
+    /// after SQLITE_FULL SQLite may have rolled back by itself, and the old connection would otherwise stay in a "transaction"
+    /// it no longer has ("cannot rollback", then "nested transactions") until a restart. A full or failing disk becomes
+    /// <see cref="StorageFullException"/>; nothing is committed partly.
+    /// </summary>
     internal async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> work, CancellationToken ct)
     {
         await _writeLock.WaitAsync(ct);
@@ -341,16 +367,41 @@ internal sealed partial class SqliteHubStore : IHubStore, IDisposable
         {
             if (_writer is null)
             {
-                _writer = new SqliteConnection(_connectionString);
-                await _writer.OpenAsync(ct);
-                // WAL: readers never block the writer. synchronous=FULL: a committed write survives power loss,
-                // not only a process crash, which is what "201 means it is on disk" promises.
-                await _writer.ExecuteAsync("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
+                var writer = new SqliteConnection(_connectionString);
+                try
+                {
+                    await writer.OpenAsync(ct);
+                    // WAL: readers never block the writer. synchronous=FULL: a committed write survives power loss,
+                    // not only a process crash, which is what "201 means it is on disk" promises.
+                    await writer.ExecuteAsync("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
+                    OnWriterOpened?.Invoke(writer);
+                }
+                catch
+                {
+                    writer.Dispose();
+                    throw;
+                }
+                _writer = writer;
             }
-            using var tx = _writer.BeginTransaction();
-            var result = await work(_writer, tx);
-            tx.Commit();
-            return result;
+            var tx = _writer.BeginTransaction();
+            try
+            {
+                var result = await work(_writer, tx);
+                tx.Commit();
+                tx.Dispose();
+                _writeFailure = null;
+                return result;
+            }
+            catch (Exception ex)
+            {
+                DiscardTransaction(tx, ex is SqliteException);
+                if (ex is SqliteException sqlite && StorageFullException.IsStorageFailure(sqlite))
+                {
+                    _writeFailure = sqlite.Message;
+                    throw new StorageFullException($"The hub cannot write to its database: {sqlite.Message}", sqlite);
+                }
+                throw;
+            }
         }
         finally
         {
@@ -358,9 +409,47 @@ internal sealed partial class SqliteHubStore : IHubStore, IDisposable
         }
     }
 
+    private void DiscardTransaction(SqliteTransaction tx, bool resetConnection)
+    {
+        try
+        {
+            tx.Rollback();
+        }
+        catch (Exception ex) when (ex is SqliteException or InvalidOperationException)
+        {
+            // SQLite rolled back already (SQLITE_FULL does): "cannot rollback - no transaction is active".
+        }
+        try
+        {
+            tx.Dispose();
+        }
+        catch (Exception ex) when (ex is SqliteException or InvalidOperationException)
+        {
+            // As above.
+        }
+        if (resetConnection)
+        {
+            CloseWriter();
+        }
+    }
+
+    private void CloseWriter()
+    {
+        var writer = _writer;
+        _writer = null;
+        try
+        {
+            writer?.Dispose();
+        }
+        catch (Exception ex) when (ex is SqliteException or InvalidOperationException)
+        {
+            // A connection SQLite already gave up on; closing it is all that is left.
+        }
+    }
+
     public void Dispose()
     {
-        _writer?.Dispose();
+        CloseWriter();
         _writeLock.Dispose();
         SqliteConnection.ClearAllPools();
     }

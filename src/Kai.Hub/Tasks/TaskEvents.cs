@@ -26,9 +26,29 @@ internal sealed class TaskEvents(Router router)
             ["error"] = t.Error,
             ["error_code"] = t.ErrorCode,
             ["workflow_id"] = t.ParentWorkflowId,
+            ["parent_workflow_id"] = t.ParentWorkflowId,
+            ["priority"] = t.Priority,
+            ["project_id"] = ProjectId(t.InputJson),
             ["stage"] = t.StageName,
             ["details"] = details,
         });
+
+    /// <summary>Seed 004's <c>project_id</c> filter key: <c>input_data.project_id</c>, else <c>input_data.metadata.project_id</c>.</summary>
+    private static string? ProjectId(string inputJson)
+    {
+        using var doc = JsonDocument.Parse(inputJson);
+        var root = doc.RootElement;
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+        if (root.TryGetProperty("project_id", out var direct) && direct.ValueKind == JsonValueKind.String)
+        {
+            return direct.GetString();
+        }
+        return root.TryGetProperty("metadata", out var meta) && meta.ValueKind == JsonValueKind.Object
+            && meta.TryGetProperty("project_id", out var nested) && nested.ValueKind == JsonValueKind.String ? nested.GetString() : null;
+    }
 
     public Task WorkflowAsync(string eventType, WorkflowRecord w, TaskRecord? stage = null, string? error = null) =>
         EmitAsync(w.OwnerId, eventType, w.WorkflowId, stage?.CurrentAgent, null, w.WorkflowId, new Dictionary<string, object?>

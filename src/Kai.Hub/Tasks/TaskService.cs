@@ -26,7 +26,7 @@ namespace Kai.Hub.Tasks;
 internal sealed partial class TaskService(
     ITaskQueueStore store, IWorkflowStore workflowStore, IAgentStore agentStore, IScheduleStore scheduleStore,
     Router router, AgentDirectory directory, CapabilityResolver capabilities, TaskEvents events, HubMetrics metrics, TimeProvider time,
-    IOptions<TaskOptions> options, ILogger<TaskService> logger) : IHousekeeping
+    IOptions<TaskOptions> options, LeaseLedger ledger, ILogger<TaskService> logger) : IHousekeeping
 {
     private readonly TaskOptions _options = options.Value;
     private readonly SemaphoreSlim _dispatchGate = new(1, 1);
@@ -81,10 +81,10 @@ internal sealed partial class TaskService(
         }
         if (result.MissingDependencies.Count > 0)
         {
-            throw new ApiException(ErrorCodes.ValidationError, "The request is invalid: dependencies.", new Dictionary<string, string[]>
-            {
-                ["dependencies"] = [.. result.MissingDependencies.Select(d => $"unknown task '{d}'")],
-            });
+            // Seed 004's error table: a dependency that does not exist is DEPENDENCY_NOT_MET (412); nothing is stored.
+            throw new ApiException(ErrorCodes.DependencyNotMet,
+                $"The task depends on tasks that do not exist: {string.Join(", ", result.MissingDependencies)}; nothing was stored.",
+                new Dictionary<string, string[]> { ["dependencies"] = [.. result.MissingDependencies.Select(d => $"unknown task '{d}'")] });
         }
         var task = result.Task!;
         if (!result.Created)
@@ -209,7 +209,8 @@ internal sealed partial class TaskService(
             {
                 Delivery = Delivery.Durable, CorrelationId = claimed.TaskId,
             };
-            if (!(await router.RouteAsync(lease, ct)).IsDelivered)
+            var leased = await router.RouteAsync(lease, ct);
+            if (!leased.IsDelivered)
             {
                 // The link closed between the check and the write: undo the claim so another agent can take it now.
                 await store.ReleaseClaimAsync(claimed.TaskId, claimed.FencingToken, time.GetUtcNow(), ct);
@@ -217,6 +218,11 @@ internal sealed partial class TaskService(
                 load[chosen.AgentId] = int.MaxValue / 2;
                 Interlocked.Exchange(ref _dispatchRequested, 1);
                 continue;
+            }
+            if (leased.ConnectionId is { } connection)
+            {
+                // Only the link the router provably wrote this attempt to may later answer for it without the token.
+                ledger.Record(claimed.TaskId, claimed.FencingToken, LeaseLedger.LinkChannel(connection));
             }
             Log.TaskLeased(logger, claimed.TaskId, claimed.Attempts, chosen.AgentId);
         }
@@ -245,8 +251,17 @@ internal sealed partial class TaskService(
     /// Applies a progress or outcome report of the agent working the task (link frame or PATCH). Returns the task after it, and
     /// whether it was a duplicate of the outcome already recorded for the same attempt (acknowledged, nothing changed).
     /// </summary>
-    /// <exception cref="ApiException">404 unknown task; 409 <c>CONFLICT</c> superseded attempt or task no longer in progress; 400 bad input.</exception>
-    public async Task<(TaskRecord Task, bool Duplicate)> ReportAsync(string agentId, string ownerId, TaskUpdatePayload u, CancellationToken ct)
+    /// <remarks>
+    /// <para><paramref name="channel"/> names where the report came from (<see cref="LeaseLedger.LinkChannel"/> or
+    /// <see cref="LeaseLedger.RestChannel"/>). A terminal report without <c>fencing_token</c> and <c>attempt</c> is accepted only
+    /// when that channel received the current attempt and no other attempt of the task (issue 10 item 7); otherwise 409.</para>
+    /// <para><c>in_progress</c> from the assigned agent on a <c>pending</c> or <c>queued</c> task claims it (seed 004's REST flow):
+    /// the attempt is leased to the agent as dispatch would, and the answer carries its attempt and fencing token.</para>
+    /// </remarks>
+    /// <exception cref="ApiException">404 unknown task; 409 <c>CONFLICT</c> superseded attempt, task no longer in progress, a tokenless
+    /// terminal report that cannot be matched to the current attempt, or a claim that is not the assigned agent's; 412
+    /// <c>DEPENDENCY_NOT_MET</c> claim of a task whose dependencies are not completed; 400 bad input.</exception>
+    public async Task<(TaskRecord Task, bool Duplicate)> ReportAsync(string agentId, string ownerId, string channel, TaskUpdatePayload u, CancellationToken ct)
     {
         new Validation()
             .Length(u.TaskId, "task_id", 1, 64)
@@ -260,16 +275,25 @@ internal sealed partial class TaskService(
         {
             throw ApiException.NotFound($"Task '{u.TaskId}'");
         }
+        if (u.Status == TaskStatuses.InProgress && task.Status is TaskStatuses.Pending or TaskStatuses.Queued)
+        {
+            return (await ClaimAsync(task, agentId, channel, ct), false);
+        }
         var sameAttempt = task.CurrentAgent == agentId
             && (u.FencingToken is null || u.FencingToken == task.FencingToken)
             && (u.Attempt is null || u.Attempt == task.Attempts);
-        if (sameAttempt && task.Status == u.Status && u.Status is TaskStatuses.Completed or TaskStatuses.Failed)
+        var terminal = u.Status is TaskStatuses.Completed or TaskStatuses.Failed;
+        if (sameAttempt && task.Status == u.Status && terminal)
         {
             return (task, true);
         }
         if (!sameAttempt || task.Status != TaskStatuses.InProgress)
         {
             throw Stale(task, u);
+        }
+        if (terminal && u.FencingToken is null && u.Attempt is null && !ledger.Proves(task.TaskId, task.FencingToken, channel))
+        {
+            throw Unprovable(task);
         }
         var now = time.GetUtcNow();
         var output = u.OutputData is { ValueKind: JsonValueKind.Object } o ? o.GetRawText() : null;
@@ -297,6 +321,53 @@ internal sealed partial class TaskService(
                 return (failed, false);
         }
     }
+
+    /// <summary>The assigned agent takes the lease of a pending (dependencies completed, start time come) or queued task over REST.</summary>
+    private async Task<TaskRecord> ClaimAsync(TaskRecord task, string agentId, string channel, CancellationToken ct)
+    {
+        if (task.AssignedAgent != agentId)
+        {
+            throw new ApiException(ErrorCodes.Conflict,
+                $"Task '{task.TaskId}' is {task.Status}; only its assigned agent may claim it with status in_progress (unassigned tasks are dispatched over the agent link).",
+                new Dictionary<string, object?> { ["task_id"] = task.TaskId, ["status"] = task.Status, ["assigned_agent"] = task.AssignedAgent });
+        }
+        var now = time.GetUtcNow();
+        if (task.Status == TaskStatuses.Pending)
+        {
+            await store.PromotePendingAsync(now, [task.TaskId], ct);
+        }
+        var claimed = await store.ClaimTaskAsync(task.TaskId, agentId, now, now + _options.LeaseDuration, ct);
+        if (claimed is null)
+        {
+            var current = (await store.GetTaskAsync(task.TaskId, ct))!;
+            if (current.Status == TaskStatuses.InProgress && current.CurrentAgent == agentId)
+            {
+                // Dispatch leased it to this agent's link a moment ago: the claim is that attempt.
+                ledger.Record(current.TaskId, current.FencingToken, channel);
+                return current;
+            }
+            if (current.Status == TaskStatuses.Pending)
+            {
+                var waiting = (await store.GetTasksAsync(current.Dependencies, ct)).Where(d => d.Status != TaskStatuses.Completed).Select(d => d.TaskId).ToList();
+                throw new ApiException(ErrorCodes.DependencyNotMet, waiting.Count > 0
+                        ? $"Task '{task.TaskId}' cannot start yet: its dependencies {string.Join(", ", waiting)} are not completed."
+                        : $"Task '{task.TaskId}' cannot start before {current.RunAt:O}.",
+                    new Dictionary<string, object?> { ["task_id"] = task.TaskId, ["waiting_for"] = waiting, ["run_at"] = current.RunAt });
+            }
+            throw Stale(current, new TaskUpdatePayload(task.TaskId, TaskStatuses.InProgress));
+        }
+        ledger.Record(claimed.TaskId, claimed.FencingToken, channel);
+        Log.TaskLeased(logger, claimed.TaskId, claimed.Attempts, agentId);
+        return claimed;
+    }
+
+    private static ApiException Unprovable(TaskRecord task) => new(ErrorCodes.Conflict,
+        $"The update for task '{task.TaskId}' carries neither fencing_token nor attempt, and it cannot be matched to the current attempt "
+        + $"{task.Attempts} (this link or client received more than one attempt, or not this one); send the fencing_token of the task frame. Nothing was changed.",
+        new Dictionary<string, object?>
+        {
+            ["task_id"] = task.TaskId, ["status"] = task.Status, ["current_attempt"] = task.Attempts, ["fencing_token_required"] = true,
+        });
 
     private static ApiException Stale(TaskRecord task, TaskUpdatePayload u) => new(ErrorCodes.Conflict,
         $"The update for task '{task.TaskId}' is stale: the attempt was superseded or the task is no longer in progress (status {task.Status}); nothing was changed.",
@@ -356,6 +427,7 @@ internal sealed partial class TaskService(
         var queue = new Queue<TaskRecord>([task]);
         while (queue.TryDequeue(out var done))
         {
+            ledger.Forget(done.TaskId);
             // The workflow first: under stop_on_error its open stages are canceled, rather than failed as dependents below.
             if (done.ParentWorkflowId is not null && done.StageName is not null)
             {
@@ -460,7 +532,8 @@ internal sealed partial class TaskService(
     public static TaskView View(TaskRecord t) => new(
         t.TaskId, t.Type, t.Status, t.Priority, t.CurrentAgent ?? t.AssignedAgent, t.Attempts, t.MaxAttempts, t.Progress, Json(t.InputJson)!.Value,
         Json(t.ResultJson), t.Error, t.ErrorCode, t.Dependencies, t.ParentWorkflowId, t.CreatedAt, t.UpdatedAt, t.TimeoutSeconds, t.Backoff,
-        Json(t.OutputJson), t.RunAt, t.Status == TaskStatuses.InProgress ? t.LeaseExpiresAt : null, t.StageName, t.ScheduleId);
+        Json(t.OutputJson), t.RunAt, t.Status == TaskStatuses.InProgress ? t.LeaseExpiresAt : null, t.StageName, t.ScheduleId,
+        t.Status == TaskStatuses.InProgress ? t.FencingToken : null);
 
     public static TaskStatusResponse StatusView(TaskRecord t) => new(
         t.TaskId, t.Status, t.Status == TaskStatuses.Completed ? 100 : t.Progress, Json(t.ResultJson), t.Error, t.CreatedAt, t.UpdatedAt,

@@ -75,7 +75,7 @@ internal static class TasksApi
     private static async Task<Ok<TaskView>> UpdateAsync(string taskId, UpdateTaskRequest request, HttpContext http, TaskService tasks, CancellationToken ct)
     {
         var principal = http.Principal();
-        var (task, _) = await tasks.ReportAsync(principal.Id, principal.OwnerId, new TaskUpdatePayload(
+        var (task, _) = await tasks.ReportAsync(principal.Id, principal.OwnerId, LeaseLedger.RestChannel(principal.Id), new TaskUpdatePayload(
             taskId, request.Status, request.Progress, request.Result, request.Error, request.Attempt, request.FencingToken, request.OutputData), ct);
         return TypedResults.Ok(TaskService.View(task));
     }
@@ -109,6 +109,7 @@ internal static class TasksServiceCollectionExtensions
     {
         services.AddOptions<TaskOptions>().BindConfiguration(TaskOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<TaskEvents>();
+        services.AddSingleton<LeaseLedger>();
         services.AddSingleton<TaskService>();
         services.AddSingleton<Housekeeping.IHousekeeping>(sp => sp.GetRequiredService<TaskService>());
         services.AddSingleton<ScheduleService>();

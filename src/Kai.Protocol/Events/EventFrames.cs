@@ -41,7 +41,11 @@ namespace Kai.Protocol.Events
     /// (<see cref="EventPosition"/>). Events after it that are still in history are replayed before live ones; when history
     /// does not reach back that far a <c>gap</c> frame comes first.
     /// </param>
-    public sealed record SubscribePayload(IReadOnlyList<string>? Events, JsonElement? Filters = null, JsonElement? Since = null);
+    /// <param name="Topics">Seed 004's name for <paramref name="Events"/> (<c>{agent_id?, topics: [...], filters}</c>); used when
+    /// <paramref name="Events"/> is absent.</param>
+    /// <param name="AgentId">Seed 004's optional <c>agent_id</c> of the subscriber; accepted and ignored (the link's principal is the subscriber).</param>
+    public sealed record SubscribePayload(
+        IReadOnlyList<string>? Events, JsonElement? Filters = null, JsonElement? Since = null, IReadOnlyList<string>? Topics = null, string? AgentId = null);
 
     /// <summary>The ack of a <c>subscribe</c> frame; it arrives before any replayed event.</summary>
     /// <param name="Subscribed">The patterns now subscribed by this frame.</param>

@@ -51,11 +51,13 @@ public sealed record CreateTaskRequest(
 /// <param name="LeaseExpiresAt">While <c>in_progress</c>: when the attempt is considered lost unless renewed by progress.</param>
 /// <param name="StageName">For a workflow stage: the stage name.</param>
 /// <param name="ScheduleId">For a task fired by a recurring schedule: the schedule.</param>
+/// <param name="FencingToken">While <c>in_progress</c>: the current attempt's fencing token, to send with the terminal <c>PATCH</c>
+/// (an agent that claimed the task over REST reads it here).</param>
 public sealed record TaskView(
     string TaskId, string Type, string Status, string Priority, string? AssignedAgent, int Attempts, int MaxAttempts, int Progress,
     JsonElement InputData, JsonElement? Result, string? Error, string? ErrorCode, IReadOnlyList<string> Dependencies, string? ParentWorkflowId,
     DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, int Timeout, string BackoffStrategy, JsonElement? OutputData = null,
-    DateTimeOffset? RunAt = null, DateTimeOffset? LeaseExpiresAt = null, string? StageName = null, string? ScheduleId = null);
+    DateTimeOffset? RunAt = null, DateTimeOffset? LeaseExpiresAt = null, string? StageName = null, string? ScheduleId = null, long? FencingToken = null);
 
 /// <summary><c>GET /api/v1/tasks</c> response: filters <c>status</c>, <c>type</c>, <c>assigned_agent</c>, <c>parent_workflow_id</c>;
 /// <c>limit</c> 1 to 100 (default 50), <c>offset</c> 0 or more; oldest first.</summary>
@@ -72,8 +74,10 @@ public sealed record TaskListResponse(IReadOnlyList<TaskView> Tasks, int Total, 
 /// <param name="EstimatedCompletion">Optional, accepted for seed compatibility.</param>
 /// <param name="Result">The result when <c>completed</c>; default: <paramref name="OutputData"/>.</param>
 /// <param name="Error">The error text when <c>failed</c>, at most 4096 characters.</param>
-/// <param name="FencingToken">The <c>fencing_token</c> of the <c>task</c> frame; recommended. Without it (and without
-/// <paramref name="Attempt"/>), the update applies to the caller's current attempt.</param>
+/// <param name="FencingToken">The <c>fencing_token</c> of the <c>task</c> frame (or of the claim's answer); recommended. A
+/// <c>completed</c> or <c>failed</c> update without it (and without <paramref name="Attempt"/>) is accepted only when the caller
+/// claimed the current attempt over REST and no other attempt of the task; otherwise 409 <c>CONFLICT</c> asks for the token.
+/// <c>in_progress</c> from the assigned agent on a <c>pending</c> or <c>queued</c> task claims it (takes the lease).</param>
 /// <param name="Attempt">Alternatively, the attempt number of the <c>task</c> frame.</param>
 public sealed record UpdateTaskRequest(
     string Status, int? Progress = null, JsonElement? OutputData = null, DateTimeOffset? EstimatedCompletion = null,

@@ -84,7 +84,7 @@ public sealed class TaskApiTests
     {
         await using var kit = await TaskKit.StartAsync();
         var unknown = await kit.PostTaskAsync(new CreateTaskRequest("a", "step", Dependencies: ["ghost"]));
-        await TaskKit.AssertErrorAsync(unknown, HttpStatusCode.BadRequest, ErrorCodes.ValidationError);
+        await TaskKit.AssertErrorAsync(unknown, (HttpStatusCode)412, ErrorCodes.DependencyNotMet);
         Assert.Contains("ghost", await unknown.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         var cycle = await kit.PostTaskAsync(new CreateTaskRequest("b", "step", Dependencies: ["b"]));
         await TaskKit.AssertErrorAsync(cycle, HttpStatusCode.BadRequest, ErrorCodes.ValidationError);

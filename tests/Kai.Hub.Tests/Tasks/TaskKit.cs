@@ -109,11 +109,14 @@ internal sealed class TaskKit : IAsyncDisposable
     }
 
     /// <summary>Sends a <c>task_update</c> with an id and returns the hub's answer (<c>ack</c> or <c>error</c>).</summary>
-    public async Task<Frame> ReportAsync(TestSocket socket, TaskPayload task, string status, object? result = null, string? error = null, int? progress = null, long? fencingToken = null)
+    /// <remarks>With <paramref name="tokenless"/>, neither <c>attempt</c> nor <c>fencing_token</c> is sent (issue 10 item 7).</remarks>
+    public async Task<Frame> ReportAsync(
+        TestSocket socket, TaskPayload task, string status, object? result = null, string? error = null, int? progress = null, long? fencingToken = null, bool tokenless = false)
     {
         var id = "u" + Interlocked.Increment(ref _frameId);
         await socket.SendAsync(FrameTypes.TaskUpdate, new TaskUpdatePayload(task.TaskId, status, progress,
-            result is null ? null : JsonSerializer.SerializeToElement(result, KaiJson.Options), error, task.Attempt, fencingToken ?? task.FencingToken), id);
+            result is null ? null : JsonSerializer.SerializeToElement(result, KaiJson.Options), error,
+            tokenless ? null : task.Attempt, tokenless ? null : fencingToken ?? task.FencingToken), id);
         while (true)
         {
             var frame = await socket.ReceiveAsync();
