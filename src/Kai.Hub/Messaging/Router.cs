@@ -53,8 +53,12 @@ internal enum RouteStatus
 /// reach the target. Live delivery is at most once: an envelope to an agent without a live link is not kept
 /// (durable kinds, such as commands, are stored by their service before they are routed).
 /// </summary>
-internal sealed class Router(ConnectionRegistry links, IHubStore store, HubMetrics metrics, Events.TopicSubscriptions topics)
+internal sealed class Router(
+    ConnectionRegistry links, IHubStore store, HubMetrics metrics, Events.TopicSubscriptions topics, IEnumerable<IAgentDeliveryHook> deliveryHooks)
 {
+    // TEMPORARY BRIDGE for hosted agents (see IAgentDeliveryHook); at most one is registered.
+    private readonly IAgentDeliveryHook? _hosted = deliveryHooks.FirstOrDefault();
+
     public async ValueTask<RouteStatus> RouteAsync(Envelope envelope, CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
@@ -86,6 +90,20 @@ internal sealed class Router(ConnectionRegistry links, IHubStore store, HubMetri
                         return RouteStatus.NotFound;
                     }
                     if (!link.TrySend(envelope.Frame))
+                    {
+                        return RouteStatus.Unavailable;
+                    }
+                    Sent(envelope);
+                    return RouteStatus.Delivered;
+                }
+                // TEMPORARY BRIDGE: a hosted agent (run by the hub itself) takes the frame its link would have received.
+                if (_hosted?.RunningOwner(envelope.Target.Id) is { } hostedOwner)
+                {
+                    if (!MayReach(envelope.Sender, hostedOwner))
+                    {
+                        return RouteStatus.NotFound;
+                    }
+                    if (!_hosted.TryDeliver(envelope.Target.Id, envelope.Frame))
                     {
                         return RouteStatus.Unavailable;
                     }

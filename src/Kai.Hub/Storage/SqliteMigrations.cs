@@ -209,5 +209,23 @@ internal static class SqliteMigrations
             CREATE INDEX ix_agents_owner ON agents (owner_id, created_at, agent_id);
             CREATE INDEX ix_agents_created ON agents (created_at, agent_id);
             """),
+        // Hosting/ (helper "hosted", issue 11 item 15): hosted agents' start flag and protected key, and chat history per thread.
+        (6, "hosted_agents", """
+            CREATE TABLE hosted_agents (
+                agent_id          TEXT PRIMARY KEY,
+                auto_start        INTEGER NOT NULL,
+                protected_api_key TEXT,
+                updated_at        INTEGER NOT NULL
+            );
+            CREATE TABLE hosted_chat_messages (
+                message_id INTEGER PRIMARY KEY AUTOINCREMENT,
+                agent_id   TEXT NOT NULL,
+                thread_id  TEXT NOT NULL,
+                role       TEXT NOT NULL,
+                content    TEXT NOT NULL,
+                created_at INTEGER NOT NULL
+            );
+            CREATE INDEX ix_hosted_chat_thread ON hosted_chat_messages (agent_id, thread_id, message_id);
+            """),
     ];
 }

@@ -24,8 +24,10 @@ namespace Kai.Hub.Tasks;
 /// </remarks>
 internal sealed partial class TaskService(
     IHubStore store, Router router, ConnectionRegistry links, TaskEvents events, HubMetrics metrics, TimeProvider time, IOptions<TaskOptions> options,
-    ILogger<TaskService> logger) : IHousekeeping
+    ILogger<TaskService> logger, IEnumerable<IAgentDeliveryHook> deliveryHooks) : IHousekeeping
 {
+    // TEMPORARY BRIDGE for hosted agents (see IAgentDeliveryHook): a running hosted agent counts as linked.
+    private readonly IAgentDeliveryHook? _hosted = deliveryHooks.FirstOrDefault();
     private readonly TaskOptions _options = options.Value;
     private readonly SemaphoreSlim _dispatchGate = new(1, 1);
     private int _dispatchRequested;
@@ -185,7 +187,7 @@ internal sealed partial class TaskService(
                 {
                     pool = await store.ListEligibleAgentsAsync(task.OwnerId, task.Type, ct);
                 }
-                pool = [.. pool.Where(a => links.AgentLink(a.AgentId) is { IsClosing: false } && a.Status != AgentStatuses.Error)];
+                pool = [.. pool.Where(a => (links.AgentLink(a.AgentId) is { IsClosing: false } || _hosted?.RunningOwner(a.AgentId) is not null) && a.Status != AgentStatuses.Error)];
                 var unknown = pool.Select(a => a.AgentId).Where(id => !load.ContainsKey(id)).ToList();
                 foreach (var (agentId, count) in await store.CountInFlightAsync(unknown, ct))
                 {
