@@ -33,7 +33,11 @@ internal sealed record AdapterInvocation(IReadOnlyList<ChatTurn> Messages, strin
 /// <param name="InputTokens">Prompt tokens, when the server reports usage.</param>
 /// <param name="OutputTokens">Completion tokens, when the server reports usage.</param>
 /// <param name="Retries">How many retries (after 429 or 5xx) it took.</param>
-internal sealed record AdapterResult(string Text, string Model, long? InputTokens, long? OutputTokens, int Retries);
+internal sealed record AdapterResult(string Text, string Model, long? InputTokens, long? OutputTokens, int Retries)
+{
+    /// <summary>The delay before each retry: the server's <c>Retry-After</c> when it sent one, else the exponential backoff.</summary>
+    public IReadOnlyList<TimeSpan> RetryDelays { get; init; } = [];
+}
 
 /// <summary>One piece of streamed output.</summary>
 /// <param name="Text">The text of this piece (may be empty on the last one).</param>

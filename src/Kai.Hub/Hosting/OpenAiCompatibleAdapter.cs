@@ -30,7 +30,7 @@ internal sealed class OpenAiCompatibleAdapter : IAgentInterfaceAdapter
     private readonly TimeSpan _timeout;
     private readonly ResiliencePipeline _retry;
     private readonly TimeProvider _time;
-    private readonly AsyncLocal<StrongBox<int>> _retries = new();
+    private readonly AsyncLocal<RetryLog> _retries = new();
 
     /// <param name="baseUrl">The API root, for example <c>http://127.0.0.1:11434/v1</c>.</param>
     /// <param name="apiKey">The key sent as <c>Authorization: Bearer</c>; local servers accept any non-empty value.</param>
@@ -63,12 +63,9 @@ internal sealed class OpenAiCompatibleAdapter : IAgentInterfaceAdapter
                 UseJitter = false,
                 ShouldHandle = args => ValueTask.FromResult(provider.MaxRetries > 0 && args.Outcome.Exception is { } e && IsTransient(e)),
                 DelayGenerator = args => ValueTask.FromResult(RetryAfter(args.Outcome.Exception, maxDelay)),
-                OnRetry = _ =>
+                OnRetry = args =>
                 {
-                    if (_retries.Value is { } box)
-                    {
-                        box.Value++;
-                    }
+                    _retries.Value?.Delays.Add(args.RetryDelay);
                     return ValueTask.CompletedTask;
                 },
             })
@@ -78,7 +75,7 @@ internal sealed class OpenAiCompatibleAdapter : IAgentInterfaceAdapter
     public async Task<AdapterResult> InvokeAsync(AdapterInvocation invocation, CancellationToken ct)
     {
         var (messages, options) = Map(invocation);
-        var retries = _retries.Value = new StrongBox<int>(0);
+        var retries = _retries.Value = new RetryLog();
         using var deadline = new CancellationTokenSource(_timeout, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, deadline.Token);
         try
@@ -89,7 +86,7 @@ internal sealed class OpenAiCompatibleAdapter : IAgentInterfaceAdapter
                 throw new LlmException(ErrorCodes.LlmBadResponse, "The LLM server answered with no choices.", retries: retries.Value);
             }
             return new AdapterResult(response.Text, response.ModelId ?? options.ModelId ?? _model,
-                response.Usage?.InputTokenCount, response.Usage?.OutputTokenCount, retries.Value);
+                response.Usage?.InputTokenCount, response.Usage?.OutputTokenCount, retries.Value) { RetryDelays = retries.Delays };
         }
         catch (Exception e) when (e is not LlmException)
         {
@@ -100,7 +97,7 @@ internal sealed class OpenAiCompatibleAdapter : IAgentInterfaceAdapter
     public async IAsyncEnumerable<AdapterChunk> StreamAsync(AdapterInvocation invocation, [EnumeratorCancellation] CancellationToken ct)
     {
         var (messages, options) = Map(invocation);
-        var retries = _retries.Value = new StrongBox<int>(0);
+        var retries = _retries.Value = new RetryLog();
         using var deadline = new CancellationTokenSource(_timeout, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, deadline.Token);
         IAsyncEnumerator<ChatResponseUpdate>? updates = null;
@@ -170,6 +167,14 @@ internal sealed class OpenAiCompatibleAdapter : IAgentInterfaceAdapter
             MaxOutputTokens = invocation.MaxTokens,
         };
         return (messages, options);
+    }
+
+    /// <summary>The retries of one call (Polly's OnRetry runs in the call's async flow).</summary>
+    private sealed class RetryLog
+    {
+        public List<TimeSpan> Delays { get; } = [];
+
+        public int Value => Delays.Count;
     }
 
     private static bool IsTransient(Exception e) => e switch
