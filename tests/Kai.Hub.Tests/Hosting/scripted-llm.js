@@ -5,10 +5,11 @@
 //   "fail503:<n>"                   the first n requests with this content get 503
 //   "sleep:<ms>"                    waits <ms> before answering
 //   anything else                   echoes, as the assistant's content, JSON of what it received:
-//                                   {messages, model, temperature, max_tokens, max_completion_tokens, authorization}
+//                                   {messages, model, temperature, max_tokens, max_completion_tokens, authorization_sha256, attempt}
 // With "stream": true the content goes out as SSE chunks of 5 characters. mock-llm (npm) cannot send Retry-After,
 // delay, or echo text with quotes or newlines (its templates are pasted into JSON unescaped), hence this file.
 const http = require('http');
+const crypto = require('crypto');
 const seen = new Map();
 
 function send(res, status, body, headers = {}) {
@@ -38,7 +39,9 @@ const server = http.createServer((req, res) => {
     const content = JSON.stringify({
       messages: body.messages, model: body.model, temperature: body.temperature ?? null,
       max_tokens: body.max_tokens ?? null, max_completion_tokens: body.max_completion_tokens ?? null,
-      authorization: req.headers.authorization ?? null, attempt: count,
+      // A digest, not the header: the answer is stored by the hub (command results), and a test proves keys are not.
+      authorization_sha256: req.headers.authorization ? crypto.createHash('sha256').update(req.headers.authorization).digest('hex') : null,
+      attempt: count,
     });
     setTimeout(() => {
       if (res.destroyed) return;
