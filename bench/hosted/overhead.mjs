@@ -14,7 +14,7 @@ const post = (url, body, token) => fetch(url, {
 });
 
 const email = `bench-${Date.now()}@example.com`;
-await post(`${hub}/api/v1/auth/register`, { email, password: 'correct-horse-battery', display_name: 'bench' });
+await post(`${hub}/api/v1/auth/register`, { email, password: 'correct-horse-battery', display_name: 'bench', terms_accepted: true });
 const { access_token: token } = await post(`${hub}/api/v1/auth/login`, { email, password: 'correct-horse-battery' }).then(json);
 const created = await post(`${hub}/api/v1/agents`, { name: 'bench', type: 'llm', auto_start: true, config: { provider: 'bench' } }, token).then(json);
 const agent = created.agent_id;
