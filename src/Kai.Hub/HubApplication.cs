@@ -4,6 +4,7 @@ using Kai.Hub.Cluster;
 using Kai.Hub.Commands;
 using Kai.Hub.Errors;
 using Kai.Hub.Events;
+using Kai.Hub.Hosting;
 using Kai.Hub.Housekeeping;
 using Kai.Hub.Logs;
 using Kai.Hub.Messaging;
@@ -86,6 +87,7 @@ public static class HubApplication
         services.AddKaiEvents();
         services.AddKaiStreams();
         services.AddKaiLogs();
+        services.AddKaiHosting();
         services.AddKaiHousekeeping();
     }
 
@@ -152,5 +154,6 @@ public static class HubApplication
         app.MapStreamsApi();
         app.MapLogsApi();
         app.MapAdminApi();
+        app.MapKaiHosting();
     }
 }

@@ -48,6 +48,23 @@ public static class ErrorCodes
     public const string InsufficientStorage = "INSUFFICIENT_STORAGE";
     /// <summary>The frame type is unknown or not allowed on this link. WebSocket only.</summary>
     public const string UnsupportedFrame = "UNSUPPORTED_FRAME";
+    /// <summary>
+    /// A hosted agent's LLM provider kept answering 429 (too many requests) after the hub's retries, which honour its
+    /// <c>Retry-After</c>. HTTP 429. Source: seed 002 §V (adapters), issue 11 item 14.
+    /// </summary>
+    public const string LlmRateLimited = "LLM_RATE_LIMITED";
+    /// <summary>
+    /// A hosted agent's LLM provider could not be reached or kept answering 5xx after the hub's retries. HTTP 503.
+    /// Source: seed 002 §V.
+    /// </summary>
+    public const string LlmUnavailable = "LLM_UNAVAILABLE";
+    /// <summary>A call to a hosted agent's LLM provider passed its per-call timeout (the provider's <c>timeout</c>, seconds). HTTP 504.</summary>
+    public const string LlmTimeout = "LLM_TIMEOUT";
+    /// <summary>
+    /// A hosted agent's LLM provider answered something that is not a usable chat completion (a 4xx other than 429,
+    /// malformed JSON, no choices). HTTP 502.
+    /// </summary>
+    public const string LlmBadResponse = "LLM_BAD_RESPONSE";
 
     /// <summary>Returns the HTTP status a code maps to (400 for an unknown code).</summary>
     /// <param name="code">One of the constants of this class.</param>
@@ -71,6 +88,10 @@ public static class ErrorCodes
         UnsupportedMediaType => 415,
         InternalError => 500,
         InsufficientStorage => 507,
+        LlmRateLimited => 429,
+        LlmUnavailable => 503,
+        LlmTimeout => 504,
+        LlmBadResponse => 502,
         _ => 400,
     };
 }

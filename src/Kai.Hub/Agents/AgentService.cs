@@ -15,8 +15,12 @@ namespace Kai.Hub.Agents;
 /// <summary>The agent registry (seeds 000 and 004): creation with client credentials, listing, updates, deletion, status.</summary>
 internal sealed partial class AgentService(
     IAgentStore store, AgentAccess access, AgentPresence presence, ConnectionRegistry links, CommandService commands,
-    TimeProvider time, IOptions<HubOptions> options, Router router, SessionRevocations revocations, IAuthStore authStore)
+    TimeProvider time, IOptions<HubOptions> options, Router router, SessionRevocations revocations, IAuthStore authStore,
+    IEnumerable<IHostedAgentHooks> hostedHooks)
 {
+    // Agents the hub runs itself (Hosting/, type "llm"); absent when hosting is not registered.
+    private readonly IHostedAgentHooks? _hosted = hostedHooks.FirstOrDefault();
+
     private readonly LinkOptions _links = options.Value.Links;
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")]
@@ -31,28 +35,39 @@ internal sealed partial class AgentService(
             .Check(r.HealthCheckUrl is null || (Uri.TryCreate(r.HealthCheckUrl, UriKind.Absolute, out var u) && u.Scheme is "http" or "https"),
                 "health_check_url", "must be an absolute http or https URL")
             .Object(r.Configuration, "configuration");
-        return CreateAsync(owner, v, r.Id, r.Name ?? r.Id, r.Type, r.Version, r.Capabilities, r.Configuration, r.HealthCheckUrl, baseUrl, ct);
+        return CreateAsync(owner, v, r.Id, r.Name ?? r.Id, r.Type, r.Version, r.Capabilities, r.Configuration, r.HealthCheckUrl, baseUrl, null, ct);
     }
 
     public Task<AgentCreatedResponse> CreateAsync(KaiPrincipal owner, CreateAgentRequest r, string baseUrl, CancellationToken ct) =>
         CreateAsync(owner, new Validation().Length(r.Name, "name", 1, 100).Object(r.Config, "config"),
-            null, r.Name, r.Type, null, r.Capabilities, r.Config, null, baseUrl, ct);
+            null, r.Name, r.Type, null, r.Capabilities, r.Config, null, baseUrl, r.AutoStart, ct);
 
     private async Task<AgentCreatedResponse> CreateAsync(
         KaiPrincipal owner, Validation v, string? id, string? name, string? type, string? version, IReadOnlyList<string>? capabilities,
-        JsonElement? config, string? healthUrl, string baseUrl, CancellationToken ct)
+        JsonElement? config, string? healthUrl, string baseUrl, bool? autoStart, CancellationToken ct)
     {
         v.Length(type, "type", 1, 64).Names(capabilities, "capabilities", 64, 64).ThrowIfInvalid();
+        HostedAgentPlan? plan = null;
+        if (_hosted is not null && _hosted.IsHostedType(type))
+        {
+            // Validated (and its inline API key taken out) before anything is stored.
+            plan = await _hosted.PrepareAsync(owner, type!, config, autoStart, ct);
+            capabilities = [.. capabilities ?? [], .. plan.Capabilities];
+        }
         var agentId = id ?? "agent-" + Guid.NewGuid().ToString("N")[..12];
         var secret = "kas_" + TokenService.NewId(32);
         var now = time.GetUtcNow();
         var record = new AgentRecord(
             agentId, owner.OwnerId, name ?? agentId, type!, version, capabilities?.Distinct(StringComparer.Ordinal).ToArray() ?? [],
-            config is { ValueKind: JsonValueKind.Object } c ? c.GetRawText() : "{}", healthUrl, TokenService.HashSecret(secret),
+            plan?.ConfigJson ?? (config is { ValueKind: JsonValueKind.Object } c ? c.GetRawText() : "{}"), healthUrl, TokenService.HashSecret(secret),
             AgentStatuses.Offline, null, 0, null, null, null, now, now);
         if (!await store.TryCreateAgentAsync(record, ct))
         {
             throw new ApiException(ErrorCodes.Conflict, $"An agent with id '{agentId}' already exists.", new Dictionary<string, string> { ["agent_id"] = agentId });
+        }
+        if (plan is not null)
+        {
+            await _hosted!.CommitAsync(record, plan, ct);
         }
         await router.PublishAsync(new SystemEvent("agent.registered", agentId,
             new { agent_id = agentId, record.Name, record.Type, record.Version, record.Capabilities }, record.OwnerId, SourceAgent: agentId), KaiPrincipal.System, ct);
@@ -94,6 +109,13 @@ internal sealed partial class AgentService(
         var agent = await access.GetAsync(p, agentId, ct);
         var updated = agent;
         var fields = new List<string>();
+        HostedAgentPlan? plan = null;
+        if (_hosted is not null && _hosted.IsHostedType(r.Type ?? agent.Type) && (r.Config is { ValueKind: JsonValueKind.Object } || r.Type is not null))
+        {
+            // A hosted agent's new config is validated and its inline API key protected, exactly as at creation.
+            plan = await _hosted.PrepareAsync(p, r.Type ?? agent.Type, r.Config ?? JsonDocument.Parse(agent.ConfigJson).RootElement, null, ct);
+            r = r with { Config = JsonDocument.Parse(plan.ConfigJson).RootElement };
+        }
         if (r.Name is not null && r.Name != agent.Name) { updated = updated with { Name = r.Name }; fields.Add("name"); }
         if (r.Type is not null && r.Type != agent.Type) { updated = updated with { Type = r.Type }; fields.Add("type"); }
         if (r.Version is not null && r.Version != agent.Version) { updated = updated with { Version = r.Version }; fields.Add("version"); }
@@ -111,12 +133,20 @@ internal sealed partial class AgentService(
         {
             await store.UpdateAgentAsync(updated with { UpdatedAt = time.GetUtcNow() }, ct);
         }
+        if (plan is not null)
+        {
+            await _hosted!.CommitAsync(updated, plan, ct);
+        }
         return new UpdateAgentResponse(agentId, fields, fields.Contains("config") && links.AgentLink(agentId) is not null);
     }
 
     public async Task<DeleteAgentResponse> DeleteAsync(KaiPrincipal p, string agentId, CancellationToken ct)
     {
         var agent = await access.GetAsync(p, agentId, ct);
+        if (_hosted is not null)
+        {
+            await _hosted.DeletedAsync(agent.AgentId, ct);
+        }
         // The agent's credentials die with it: the session of its tokens is revoked (in memory first, so no request sees the agent gone
         // and its token still good) and recorded, so a restart keeps it revoked for longer than any access token lives.
         var sessionId = AuthService.AgentSessionId(agent.SecretHash);
@@ -160,6 +190,10 @@ internal sealed partial class AgentService(
     public async Task<RestartResponse> RestartAsync(KaiPrincipal p, string agentId, RestartRequest? r, CancellationToken ct)
     {
         var agent = await access.GetAsync(p, agentId, ct);
+        if (_hosted is not null && await _hosted.TryRestartAsync(agent, ct))
+        {
+            return new RestartResponse("restart_" + Guid.NewGuid().ToString("N")[..12], 0);
+        }
         if (links.AgentLink(agentId) is null)
         {
             throw new ApiException(ErrorCodes.AgentUnavailable, $"Agent '{agentId}' has no live link to receive the restart.",

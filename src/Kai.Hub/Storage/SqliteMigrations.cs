@@ -220,5 +220,23 @@ internal static class SqliteMigrations
             ALTER TABLE agents ADD COLUMN link_node TEXT;
             CREATE INDEX ix_agents_link_node ON agents (link_node) WHERE linked = 1;
             """),
+        // Hosting/ (helper "hosted", issue 11 item 15): hosted agents' start flag and protected key, and chat history per thread.
+        (7, "hosted_agents", """
+            CREATE TABLE hosted_agents (
+                agent_id          TEXT PRIMARY KEY,
+                auto_start        INTEGER NOT NULL,
+                protected_api_key TEXT,
+                updated_at        INTEGER NOT NULL
+            );
+            CREATE TABLE hosted_chat_messages (
+                message_id INTEGER PRIMARY KEY AUTOINCREMENT,
+                agent_id   TEXT NOT NULL,
+                thread_id  TEXT NOT NULL,
+                role       TEXT NOT NULL,
+                content    TEXT NOT NULL,
+                created_at INTEGER NOT NULL
+            );
+            CREATE INDEX ix_hosted_chat_thread ON hosted_chat_messages (agent_id, thread_id, message_id);
+            """),
     ];
 }

@@ -19,7 +19,7 @@ public sealed record RegisterAgentRequest(
 /// <param name="Type">The agent type, 1 to 64 characters.</param>
 /// <param name="Capabilities">Capability names, at most 64.</param>
 /// <param name="Config">Optional configuration object.</param>
-/// <param name="AutoStart">Accepted for seed compatibility; agents are external processes, so it has no effect.</param>
+/// <param name="AutoStart">For a hub-hosted agent (<c>type: "llm"</c>, issue 11 item 15): start it now and at every hub start. Other agents are external processes, so it has no effect on them.</param>
 public sealed record CreateAgentRequest(string Name, string Type, IReadOnlyList<string>? Capabilities, JsonElement? Config, bool? AutoStart);
 
 /// <summary>201 response of both agent-creation routes. The secret is shown only here; the hub keeps a hash.</summary>

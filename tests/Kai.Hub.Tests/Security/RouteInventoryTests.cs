@@ -53,6 +53,7 @@ public sealed class RouteInventoryTests
         ["GET /api/v1/events/stream"] = "EventFallbackTests.Another_users_events_are_never_seen_over_websocket_sse_or_polling",
         ["GET /api/v1/events/"] = "EventFallbackTests.Another_users_events_are_never_seen_over_websocket_sse_or_polling",
         ["POST /api/v1/events/"] = "EventLinkTests.Publish_namespaces_depend_on_the_role_and_system_alerts_reach_everyone",
+        ["GET /api/v1/providers/"] = "HostedAgentLifecycleTests.Providers_are_listed_without_secrets_or_addresses_and_agents_are_refused",
     };
 
     /// <summary>Frame type (per edge) → the test proving the cross-tenant negative case over WebSocket.</summary>
