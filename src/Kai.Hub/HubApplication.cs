@@ -3,6 +3,7 @@ using Kai.Hub.Auth;
 using Kai.Hub.Commands;
 using Kai.Hub.Errors;
 using Kai.Hub.Events;
+using Kai.Hub.Files;
 using Kai.Hub.Messaging;
 using Kai.Hub.Observability;
 using Kai.Hub.Security;
@@ -90,6 +91,7 @@ public static class HubApplication
         services.AddSingleton<HubSweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<HubSweeper>());
         services.AddKaiEvents();
+        services.AddKaiFiles();
 
         services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
@@ -162,5 +164,6 @@ public static class HubApplication
         app.MapMetricsApi();
         app.MapKaiEvents();
         app.MapAdminApi();
+        app.MapFilesApi();
     }
 }

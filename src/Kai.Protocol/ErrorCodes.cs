@@ -45,6 +45,10 @@ public static class ErrorCodes
     public const string InternalError = "INTERNAL_ERROR";
     /// <summary>The frame type is unknown or not allowed on this link. WebSocket only.</summary>
     public const string UnsupportedFrame = "UNSUPPORTED_FRAME";
+    /// <summary>The upload would take the owner past its storage quota (<c>storage_limit</c>); nothing is stored. HTTP 413.</summary>
+    public const string QuotaExceeded = "QUOTA_EXCEEDED";
+    /// <summary>The uploaded content does not match the <c>sha256</c> the client gave; nothing is stored. HTTP 400.</summary>
+    public const string ChecksumMismatch = "CHECKSUM_MISMATCH";
 
     /// <summary>Returns the HTTP status a code maps to (400 for an unknown code).</summary>
     /// <param name="code">One of the constants of this class.</param>
@@ -67,6 +71,8 @@ public static class ErrorCodes
         PayloadTooLarge => 413,
         UnsupportedMediaType => 415,
         InternalError => 500,
+        QuotaExceeded => 413,
+        ChecksumMismatch => 400,
         _ => 400,
     };
 }

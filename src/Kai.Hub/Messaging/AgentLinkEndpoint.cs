@@ -29,7 +29,7 @@ internal static partial class AgentLinkEndpoint
     private static async Task HandleAsync(
         HttpContext http, string agentId, TokenService tokens, IHubStore store, ConnectionRegistry registry, AgentPresence presence,
         CommandService commands, TaskService tasks, Router router, HubMetrics metrics, IOptions<HubOptions> options, TimeProvider time, ILogger<LinkSession> logger,
-        PromptStreams streams, AgentLogs logs, WebSocketGate gate, AuditLog audit)
+        PromptStreams streams, AgentLogs logs, WebSocketGate gate, AuditLog audit, Files.ChunkedUploads uploads)
     {
         var links = options.Value.Links;
         var (accepted, principal) = await WebSocketEdge.AcceptAsync(http, tokens);
@@ -57,7 +57,7 @@ internal static partial class AgentLinkEndpoint
         var link = new LinkConnection(socket, agent.AgentId, agent.OwnerId, role, principal, links.SendQueueBytes, time, metrics);
         var dispatcher = new FrameDispatcher(link, role == LinkRole.Agent ? FramePermissions.AgentLink : FramePermissions.ObserverLink,
             gate.NewMessageLimiter(), metrics, audit, time, logger);
-        var session = new LinkSession(link, dispatcher, commands, tasks, presence, router, store, time, streams, logs);
+        var session = new LinkSession(link, dispatcher, commands, tasks, presence, router, store, time, streams, logs, uploads);
         registry.Add(link);
         var writer = link.RunWriterAsync();
         try
@@ -106,7 +106,7 @@ internal static partial class AgentLinkEndpoint
 /// <summary>Handles the frames of one link. Every client frame with an <c>id</c> gets an <c>ack</c> or an <c>error</c> with that id.</summary>
 internal sealed class LinkSession(
     LinkConnection link, FrameDispatcher dispatcher, CommandService commands, TaskService tasks, AgentPresence presence, Router router, IHubStore store,
-    TimeProvider time, PromptStreams streams, AgentLogs logs)
+    TimeProvider time, PromptStreams streams, AgentLogs logs, Files.ChunkedUploads uploads)
 {
     public ValueTask HandleAsync(ReadOnlyMemory<byte> utf8) =>
         dispatcher.HandleAsync(utf8, frame => link.Role == LinkRole.Agent ? AgentFrameAsync(frame) : ObserverFrameAsync(frame));
@@ -205,8 +205,11 @@ internal sealed class LinkSession(
                 streams.Attach(link, resume.StreamId, resume.FromChunkIndex, ack => frame.Id is null ? null : Frame.Encode(FrameTypes.Ack, ack, frame.Id, time.GetUtcNow()));
                 return FrameDispatcher.Acked;
 
+            case FrameTypes.Upload:
+                return await uploads.HandleAsync(link.Principal, link.AgentId, Required<UploadChunkPayload>(frame), CancellationToken.None);
+
             default:
-                throw Unsupported(frame.Type, "command, heartbeat, stream_control, stream_resume");
+                throw Unsupported(frame.Type, "command, heartbeat, stream_control, stream_resume, upload");
         }
     }
 
