@@ -309,8 +309,7 @@ internal sealed class FileService : IAgentDataOwner
         var headers = http.Response.Headers;
         headers.ContentDisposition = disposition.ToString();
         headers.XContentTypeOptions = "nosniff";
-        headers.ContentSecurityPolicy = "default-src 'none'; sandbox";
-        headers.CacheControl = "private, no-cache";
+        // Content-Security-Policy (default-src 'none') and Cache-Control (no-store) come from the security headers middleware.
         return Results.Stream(stream, file.MimeType, fileDownloadName: null, lastModified: file.CreatedAt,
             entityTag: new EntityTagHeaderValue($"\"{file.Sha256}\""), enableRangeProcessing: true);
     }

@@ -110,6 +110,7 @@ internal static class FilesApi
         var (allowance, byQuota) = await files.UploadAllowanceAsync(target.OwnerId, ct);
         if (request.ContentLength is { } declared && declared > allowance + MultipartOverhead)
         {
+            await DrainAsync(request.Body, ct);
             throw FileService.TooLarge(allowance, byQuota);
         }
 
@@ -124,7 +125,7 @@ internal static class FilesApi
         {
             while (await reader.ReadNextSectionAsync(ct) is { } section)
             {
-                if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var cd) || !cd.IsFormDisposition())
+                if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var cd) || !cd.DispositionType.Equals("form-data", StringComparison.OrdinalIgnoreCase))
                 {
                     throw Malformed("every part needs Content-Disposition: form-data");
                 }
@@ -142,6 +143,7 @@ internal static class FilesApi
                     {
                         if (staging.Size + n > allowance)
                         {
+                            await DrainAsync(request.Body, ct);
                             throw FileService.TooLarge(allowance, byQuota);
                         }
                         await staging.WriteAsync(buffer.AsMemory(0, n), ct);
@@ -193,6 +195,34 @@ internal static class FilesApi
             staging?.Dispose();
         }
     }
+
+    /// <summary>
+    /// Reads and discards up to 1 MiB more of a refused body, nothing stored, so that a client which is still sending a little reads the
+    /// 413 instead of a connection reset. A larger remainder is not read: the connection is closed after the answer.
+    /// </summary>
+    private static async Task DrainAsync(Stream body, CancellationToken ct)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            long total = 0;
+            int n;
+            while (total < DrainLimit && (n = await body.ReadAsync(buffer, ct)) > 0)
+            {
+                total += n;
+            }
+        }
+        catch (IOException)
+        {
+            // The client gave up or the body is malformed: the 413 stands.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private const long DrainLimit = 1024 * 1024;
 
     private static DateTimeOffset? Expiry(Dictionary<string, string> fields, FileService files)
     {
