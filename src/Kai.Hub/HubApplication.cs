@@ -4,6 +4,7 @@ using Kai.Hub.Cluster;
 using Kai.Hub.Commands;
 using Kai.Hub.Errors;
 using Kai.Hub.Events;
+using Kai.Hub.Files;
 using Kai.Hub.Hosting;
 using Kai.Hub.Housekeeping;
 using Kai.Hub.Logs;
@@ -87,6 +88,7 @@ public static class HubApplication
         services.AddKaiEvents();
         services.AddKaiStreams();
         services.AddKaiLogs();
+        services.AddKaiFiles();
         services.AddKaiHosting();
         services.AddKaiHousekeeping();
     }
@@ -155,5 +157,6 @@ public static class HubApplication
         app.MapLogsApi();
         app.MapAdminApi();
         app.MapKaiHosting();
+        app.MapFilesApi();
     }
 }

@@ -65,6 +65,10 @@ public static class ErrorCodes
     /// malformed JSON, no choices). HTTP 502.
     /// </summary>
     public const string LlmBadResponse = "LLM_BAD_RESPONSE";
+    /// <summary>The upload would take the owner past its storage quota (<c>storage_limit</c>); nothing is stored. HTTP 413.</summary>
+    public const string QuotaExceeded = "QUOTA_EXCEEDED";
+    /// <summary>The uploaded content does not match the <c>sha256</c> the client gave; nothing is stored. HTTP 400.</summary>
+    public const string ChecksumMismatch = "CHECKSUM_MISMATCH";
 
     /// <summary>Returns the HTTP status a code maps to (400 for an unknown code).</summary>
     /// <param name="code">One of the constants of this class.</param>
@@ -92,6 +96,8 @@ public static class ErrorCodes
         LlmUnavailable => 503,
         LlmTimeout => 504,
         LlmBadResponse => 502,
+        QuotaExceeded => 413,
+        ChecksumMismatch => 400,
         _ => 400,
     };
 }

@@ -56,9 +56,15 @@ internal static class AgentsApi
     private static async Task<Ok<UpdateAgentResponse>> UpdateAsync(string agentId, UpdateAgentRequest request, HttpContext http, AgentService agents, CancellationToken ct) =>
         TypedResults.Ok(await agents.UpdateAsync(http.Principal(), agentId, request, ct));
 
-    private static async Task<Ok<DeleteAgentResponse>> DeleteAsync(string agentId, HttpContext http, AgentService agents, AuditLog audit, CancellationToken ct)
+    private static async Task<Ok<DeleteAgentResponse>> DeleteAsync(
+        string agentId, HttpContext http, AgentService agents, AuditLog audit, CancellationToken ct, [FromQuery(Name = "preserve_data")] bool? preserveData = null)
     {
         var deleted = await agents.DeleteAsync(http.Principal(), agentId, ct);
+        // Capabilities that keep per-agent data (files) delete it too, unless the caller asked to keep it.
+        foreach (var owner in http.RequestServices.GetServices<IAgentDataOwner>())
+        {
+            await owner.AgentDeletedAsync(agentId, preserveData == true, CancellationToken.None);
+        }
         await audit.WriteAsync(http, AuditActions.AgentDeleted, agentId, AuditOutcomes.Success, null);
         return TypedResults.Ok(deleted);
     }

@@ -42,6 +42,7 @@ internal static class FramePermissions
         [(EventLink, FrameTypes.Unsubscribe)] = Permissions.EventSubscribe,
         [(EventLink, FrameTypes.Heartbeat)] = Permissions.EventSubscribe,
         [(EventLink, FrameTypes.Publish)] = Permissions.EventPublish,
+        [(ObserverLink, FrameTypes.Upload)] = Permissions.FileUpload,
     };
 
     private static readonly HashSet<string> KnownTypes = Table.Keys.Select(k => k.Type).ToHashSet(StringComparer.Ordinal);

@@ -46,7 +46,7 @@ internal sealed class AgentLinkEdge(AgentLinkServices services) : IWebSocketEdge
 /// <summary>What the agent link's sessions use, as one parameter object.</summary>
 internal sealed record AgentLinkServices(
     WebSocketEdgeHost Host, IAgentStore Store, CommandService Commands, TaskService Tasks, AgentPresence Presence, Router Router,
-    PromptStreams Streams, AgentLogs Logs, IOptions<EventOptions> Events, IOptions<HubOptions> Hub, TimeProvider Time);
+    PromptStreams Streams, AgentLogs Logs, Files.ChunkedUploads Uploads, IOptions<EventOptions> Events, IOptions<HubOptions> Hub, TimeProvider Time);
 
 internal static class AgentLinkEndpoint
 {
@@ -206,8 +206,11 @@ internal sealed class LinkSession(LinkConnection link, FrameDispatcher dispatche
                 services.Streams.Attach(link, resume.StreamId, resume.FromChunkIndex, ack => frame.Id is null ? null : Frame.Encode(FrameTypes.Ack, ack, frame.Id, services.Time.GetUtcNow()));
                 return FrameDispatcher.Acked;
 
+            case FrameTypes.Upload:
+                return await services.Uploads.HandleAsync(link.Principal, link.AgentId, Required<UploadChunkPayload>(frame), CancellationToken.None);
+
             default:
-                throw Unsupported(frame.Type, "command, heartbeat, stream_control, stream_resume");
+                throw Unsupported(frame.Type, "command, heartbeat, stream_control, stream_resume, upload");
         }
     }
 

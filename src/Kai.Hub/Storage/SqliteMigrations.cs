@@ -238,5 +238,48 @@ internal static class SqliteMigrations
             );
             CREATE INDEX ix_hosted_chat_thread ON hosted_chat_messages (agent_id, thread_id, message_id);
             """),
+        // Files capability (Files/): file metadata; the bytes live in the blob store (local directory or S3), addressed by sha256.
+        // file_uploads/file_upload_chunks track chunked WebSocket uploads until they are assembled; chunk bytes are on local disk.
+        (8, "files", """
+            CREATE TABLE files (
+                file_id    TEXT PRIMARY KEY,
+                owner_id   TEXT NOT NULL,
+                uploaded_by TEXT NOT NULL,
+                agent_id   TEXT,
+                task_id    TEXT,
+                filename   TEXT NOT NULL,
+                mime_type  TEXT NOT NULL,
+                size       INTEGER NOT NULL,
+                sha256     TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                expires_at INTEGER
+            );
+            CREATE INDEX ix_files_owner ON files (owner_id, created_at, file_id);
+            CREATE INDEX ix_files_agent ON files (agent_id, created_at) WHERE agent_id IS NOT NULL;
+            CREATE INDEX ix_files_task ON files (task_id) WHERE task_id IS NOT NULL;
+            CREATE INDEX ix_files_sha ON files (sha256);
+            CREATE INDEX ix_files_expiry ON files (expires_at) WHERE expires_at IS NOT NULL;
+            CREATE TABLE file_uploads (
+                upload_key   TEXT PRIMARY KEY,
+                upload_id    TEXT NOT NULL,
+                owner_id     TEXT NOT NULL,
+                uploaded_by  TEXT NOT NULL,
+                agent_id     TEXT,
+                filename     TEXT NOT NULL,
+                mime_type    TEXT NOT NULL,
+                total_chunks INTEGER NOT NULL,
+                sha256       TEXT,
+                created_at   INTEGER NOT NULL,
+                updated_at   INTEGER NOT NULL
+            );
+            CREATE INDEX ix_file_uploads_updated ON file_uploads (updated_at);
+            CREATE TABLE file_upload_chunks (
+                upload_key  TEXT NOT NULL,
+                chunk_index INTEGER NOT NULL,
+                size        INTEGER NOT NULL,
+                sha256      TEXT NOT NULL,
+                PRIMARY KEY (upload_key, chunk_index)
+            );
+            """),
     ];
 }

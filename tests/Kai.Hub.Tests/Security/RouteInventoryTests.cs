@@ -54,6 +54,14 @@ public sealed class RouteInventoryTests
         ["GET /api/v1/events/"] = "EventFallbackTests.Another_users_events_are_never_seen_over_websocket_sse_or_polling",
         ["POST /api/v1/events/"] = "EventLinkTests.Publish_namespaces_depend_on_the_role_and_system_alerts_reach_everyone",
         ["GET /api/v1/providers/"] = "HostedAgentLifecycleTests.Providers_are_listed_without_secrets_or_addresses_and_agents_are_refused",
+        ["POST /api/v1/files/upload"] = "FileAccessTests.Agent_upload_tells_the_agent_which_may_read_that_file_and_no_other",
+        ["POST /api/v1/agents/{agentId}/upload"] = "FileAccessTests.Other_tenants_get_404_for_every_file_route_and_the_file_is_unchanged",
+        ["GET /api/v1/files/"] = "FileAccessTests.Other_tenants_get_404_for_every_file_route_and_the_file_is_unchanged",
+        ["GET /api/v1/files/{fileId}"] = "FileAccessTests.Other_tenants_get_404_for_every_file_route_and_the_file_is_unchanged",
+        ["GET /api/v1/files/{fileId}/download"] = "FileAccessTests.Other_tenants_get_404_for_every_file_route_and_the_file_is_unchanged",
+        ["POST /api/v1/files/{fileId}/signed-url"] = "FileAccessTests.Other_tenants_get_404_for_every_file_route_and_the_file_is_unchanged",
+        ["GET /api/v1/files/{fileId}/content"] = "FileUploadTests.Signed_urls_work_without_a_bearer_header_until_they_expire_and_cannot_be_forged",
+        ["DELETE /api/v1/files/{fileId}"] = "FileAccessTests.Other_tenants_get_404_for_every_file_route_and_the_file_is_unchanged",
     };
 
     /// <summary>Frame type (per edge) → the test proving the cross-tenant negative case over WebSocket.</summary>
@@ -78,6 +86,7 @@ public sealed class RouteInventoryTests
         [$"{FramePermissions.EventLink} unsubscribe"] = "EventFallbackTests.Another_users_events_are_never_seen_over_websocket_sse_or_polling",
         [$"{FramePermissions.EventLink} heartbeat"] = "EventFallbackTests.Another_users_events_are_never_seen_over_websocket_sse_or_polling",
         [$"{FramePermissions.EventLink} publish"] = "EventLinkTests.Publish_namespaces_depend_on_the_role_and_system_alerts_reach_everyone",
+        [$"{FramePermissions.ObserverLink} upload"] = "ChunkedUploadTests.Another_tenant_cannot_upload_to_an_agent_it_does_not_own",
     };
 
     internal static async Task<IReadOnlyList<(string Key, EndpointMetadataCollection Metadata)>> LiveRoutesAsync()
