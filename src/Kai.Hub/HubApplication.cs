@@ -91,12 +91,7 @@ public static class HubApplication
         services.AddHostedService(sp => sp.GetRequiredService<HubSweeper>());
         services.AddKaiEvents();
 
-        services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
-        {
-            doc.Info.Title = "Kai Hub API";
-            doc.Info.Description = "REST API of Kai Hub. WebSocket frames are described in docs/protocol.md.";
-            return Task.CompletedTask;
-        }));
+        services.AddKaiOpenApi();
         services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
             .AddCheck<BusHealthCheck>("bus", tags: ["ready"]);
