@@ -46,6 +46,7 @@ public static class HubApplication
         var registry = app.Services.GetRequiredService<ConnectionRegistry>();
         app.Lifetime.ApplicationStopping.Register(() => registry.CloseEverything(Kai.Protocol.CloseCodes.GoingAway, "hub shutting down"));
         UsePipeline(app);
+        StartupBanner.Register(app);
         return app;
     }
 

@@ -1,5 +1,5 @@
-using Kai.Hub.Errors;
 using Kai.Hub.Auth;
+using Kai.Hub.Errors;
 using Kai.Hub.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 

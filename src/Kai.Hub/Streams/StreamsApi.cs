@@ -1,6 +1,6 @@
-using Kai.Hub.Errors;
 using Kai.Hub.Agents;
 using Kai.Hub.Auth;
+using Kai.Hub.Errors;
 using Kai.Protocol.Events;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;

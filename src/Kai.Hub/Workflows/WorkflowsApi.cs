@@ -1,5 +1,5 @@
-using Kai.Hub.Errors;
 using Kai.Hub.Auth;
+using Kai.Hub.Errors;
 using Kai.Protocol.Rest;
 using Microsoft.AspNetCore.Http.HttpResults;
 
