@@ -13,4 +13,6 @@ foreach (var command in AuthCommands.Create().Concat([AgentsCommands.Create()]).
 {
     root.Subcommands.Add(command);
 }
-return await root.Parse(args).InvokeAsync();
+// Ctrl-C cancels the command's token; a command gets 30 s to finish (say, to ask whether to cancel a workflow run) before the
+// process is ended (System.CommandLine's default is 2 s).
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });

@@ -30,6 +30,17 @@ public sealed class AgentHostOptions
 
     /// <summary>Logger. Default: none.</summary>
     public ILogger Logger { get; init; } = NullLogger.Instance;
+
+    /// <summary>
+    /// Called when the hub rejects the credentials at the token exchange (<c>AUTHENTICATION_FAILED</c>, for example after the
+    /// client secret was rotated): return the current credentials (re-read from where they are saved) or null. A different
+    /// secret is tried at once; an unchanged one is re-read with the reconnect backoff, up to <see cref="CredentialReloadAttempts"/>
+    /// times, and then <see cref="AgentHost.RunAsync"/> throws the rejection. Default: none (a rejection ends the run at once).
+    /// </summary>
+    public Func<CancellationToken, ValueTask<AgentCredentials?>>? ReloadCredentials { get; init; }
+
+    /// <summary>Consecutive rejections with an unchanged secret before giving up, when <see cref="ReloadCredentials"/> is set. Default: 6.</summary>
+    public int CredentialReloadAttempts { get; init; } = 6;
 }
 
 /// <summary>What a command handler receives (seed 000 <c>command</c> frame).</summary>
@@ -71,12 +82,15 @@ public sealed partial class AgentHost : IAsyncDisposable
     private readonly SemaphoreSlim _concurrency;
     private TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private HubLink? _link;
+    private AgentCredentials _credentials;
+    private int _rejections;
 
     /// <summary>Creates the host; nothing connects until <see cref="RunAsync"/>.</summary>
     public AgentHost(AgentHostOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
+        _credentials = options.Credentials;
         _client = new HubClient(new Uri(options.Credentials.HubUrl), time: options.Time);
         _concurrency = new SemaphoreSlim(options.MaxConcurrentCommands);
     }
@@ -206,7 +220,7 @@ public sealed partial class AgentHost : IAsyncDisposable
 
     private async ValueTask ServeOnceAsync(CancellationToken ct)
     {
-        await _client.LoginAgentAsync(_options.Credentials.ClientId, _options.Credentials.ClientSecret, ct);
+        await LoginAsync(ct);
         await using var link = await _client.ConnectAsync(AgentId, ct);
         var opened = _options.Time.GetUtcNow();
         _link = link;
@@ -394,8 +408,43 @@ public sealed partial class AgentHost : IAsyncDisposable
         _concurrency.Dispose();
     }
 
+    /// <summary>The token exchange, re-reading the credentials after a rejection when the options say how.</summary>
+    private async Task LoginAsync(CancellationToken ct)
+    {
+        try
+        {
+            await _client.LoginAgentAsync(_credentials.ClientId, _credentials.ClientSecret, ct);
+            _rejections = 0;
+        }
+        catch (HubApiException ex) when (ex.Code == ErrorCodes.AuthenticationFailed && _options.ReloadCredentials is { } reload)
+        {
+            var fresh = await reload(ct);
+            if (fresh is not null && fresh.ClientId == _credentials.ClientId && fresh.ClientSecret != _credentials.ClientSecret)
+            {
+                Log.CredentialsReloaded(_options.Logger, AgentId);
+                _credentials = fresh;
+                await _client.LoginAgentAsync(_credentials.ClientId, _credentials.ClientSecret, ct);
+                _rejections = 0;
+                return;
+            }
+            if (++_rejections >= _options.CredentialReloadAttempts)
+            {
+                throw;
+            }
+            // Not terminal: the pipeline retries with backoff, and the saved secret may have changed by then.
+            throw new CredentialsRejectedException(ex);
+        }
+    }
+
+    /// <summary>The secret was refused and the saved one is unchanged (yet): retried with backoff.</summary>
+    private sealed class CredentialsRejectedException(HubApiException inner)
+        : Exception($"the hub rejected the client secret ({inner.Message}); re-reading the saved credentials", inner);
+
     private static partial class Log
     {
+        [LoggerMessage(7, LogLevel.Warning, "Agent {AgentId}: the hub rejected the client secret; using the newly saved one")]
+        public static partial void CredentialsReloaded(ILogger logger, string agentId);
+
         [LoggerMessage(1, LogLevel.Information, "Agent {AgentId} connected to the hub")]
         public static partial void Connected(ILogger logger, string agentId);
 

@@ -60,6 +60,7 @@ public static class HubApplication
         var registry = app.Services.GetRequiredService<Routing.ConnectionRegistry>();
         app.Lifetime.ApplicationStopping.Register(() => registry.CloseEverything(Kai.Protocol.CloseCodes.GoingAway, "hub shutting down"));
         UsePipeline(app);
+        StartupBanner.Register(app);
         return app;
     }
 

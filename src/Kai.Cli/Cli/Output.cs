@@ -2,10 +2,12 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Kai.Protocol;
+using Spectre.Console;
+using Spectre.Console.Rendering;
 
 namespace Kai.Cli.Cli;
 
-/// <summary>Printing helpers: aligned tables, indented JSON, and the password prompt.</summary>
+/// <summary>Printing helpers: tables (Spectre.Console), indented JSON, and the password prompt.</summary>
 internal static class Output
 {
     private static readonly JsonSerializerOptions Indented = new(KaiJson.Options) { WriteIndented = true };
@@ -24,31 +26,63 @@ internal static class Output
         return text.Length <= max ? text : string.Concat(text.AsSpan(0, max - 1), "…");
     }
 
-    /// <summary>Formats rows as columns separated by two spaces, each as wide as its widest cell.</summary>
-    public static string Table(IReadOnlyList<string> headers, IEnumerable<IReadOnlyList<string>> rows)
+    /// <summary>
+    /// A table (Spectre.Console). On a terminal: a rounded border and bold headers, as wide as the window. Redirected (scripts,
+    /// pipes, tests): no border, columns separated by two spaces, each as wide as its widest cell, one line per row, never wrapped.
+    /// </summary>
+    public static string Table(IReadOnlyList<string> headers, IEnumerable<IReadOnlyList<string>> rows, bool? terminal = null)
     {
         ArgumentNullException.ThrowIfNull(headers);
-        var all = new List<IReadOnlyList<string>> { headers };
-        all.AddRange(rows);
-        var widths = new int[headers.Count];
-        foreach (var row in all)
+        ArgumentNullException.ThrowIfNull(rows);
+        var fancy = terminal ?? !Console.IsOutputRedirected;
+        var table = new Spectre.Console.Table();
+        if (fancy)
         {
-            for (var i = 0; i < widths.Length; i++)
-            {
-                widths[i] = Math.Max(widths[i], i < row.Count ? row[i].Length : 0);
-            }
+            table.Border(TableBorder.Rounded);
         }
-        var sb = new StringBuilder();
-        foreach (var row in all)
+        else
         {
-            for (var i = 0; i < widths.Length; i++)
-            {
-                var cell = i < row.Count ? row[i] : "";
-                sb.Append(i == widths.Length - 1 ? cell : cell.PadRight(widths[i] + 2));
-            }
-            sb.Append('\n');
+            table.NoBorder();
         }
-        return sb.ToString();
+        foreach (var header in headers)
+        {
+            var column = new TableColumn(fancy ? new Markup($"[bold]{Markup.Escape(header)}[/]") : new Text(header));
+            if (!fancy)
+            {
+                column.Padding(0, 0, 2, 0);
+                column.NoWrap();
+            }
+            table.AddColumn(column);
+        }
+        foreach (var row in rows)
+        {
+            table.AddRow(headers.Select((_, i) => (IRenderable)new Text(i < row.Count ? row[i] : "")));
+        }
+        using var writer = new StringWriter(CultureInfo.InvariantCulture);
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(writer),
+            Ansi = fancy ? AnsiSupport.Yes : AnsiSupport.No,
+            ColorSystem = fancy ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+        });
+        console.Profile.Width = fancy ? WindowWidth() : 100_000;
+        console.Profile.Capabilities.Unicode = fancy;
+        console.Write(table);
+        // Without a border the last column still carries its right padding: trim it, so lines end at their text.
+        return fancy ? writer.ToString() : string.Join('\n', writer.ToString().Split('\n').Select(l => l.TrimEnd())).TrimEnd('\n') + "\n";
+    }
+
+    private static int WindowWidth()
+    {
+        try
+        {
+            return Console.WindowWidth > 0 ? Console.WindowWidth : 120;
+        }
+        catch (IOException)
+        {
+            return 120;
+        }
     }
 
     /// <summary>A timestamp as local-free ISO 8601 UTC, or <c>-</c>.</summary>

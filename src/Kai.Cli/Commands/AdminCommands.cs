@@ -32,7 +32,11 @@ internal static class AdminCommands
         {
             Description = "The password for a new account (default: $KAI_ADMIN_PASSWORD, else asked without echo). It reaches the hub through KAI_ADMIN_PASSWORD, never its command line.",
         };
-        var dataDir = new Option<string?>("--data-dir") { Description = "The hub's data directory (default: the hub's own setting, ./data)." };
+        var dataDir = new Option<string?>("--data-dir")
+        {
+            Description = "The hub's data directory. Default: $Kai__DataDirectory, else the one existing database of ./data and "
+                + "src/Kai.Hub/data (where `dotnet run --project src/Kai.Hub` keeps it); with none or both, kai asks you to say which.",
+        };
         var hubDll = new Option<string?>("--hub-dll") { Description = "Path of the built Kai.Hub.dll (default: $KAI_HUB_DLL, else found next to kai in a source checkout)." };
         var command = new Command("bootstrap", """
             Make the first admin by running the hub's own verb (`Kai.Hub admin create`) on its data directory, with the hub stopped or not.
@@ -54,10 +58,8 @@ internal static class AdminCommands
             {
                 start.ArgumentList.Add(arg);
             }
-            if (parse.GetValue(dataDir) is { } dir)
-            {
-                start.ArgumentList.Add($"--Kai:DataDirectory={Path.GetFullPath(dir)}");
-            }
+            var dir = FindDataDirectory(parse.GetValue(dataDir), CliContext.Env("Kai__DataDirectory"), Environment.CurrentDirectory, RepositoryRootOf(dll));
+            start.ArgumentList.Add($"--Kai:DataDirectory={dir}");
             // The password goes through the environment: a child's command line is visible to every user of the machine (ps).
             start.Environment["KAI_ADMIN_PASSWORD"] = secret;
             using var process = Process.Start(start) ?? throw new CliException("could not start dotnet", ExitCodes.Error);
@@ -73,6 +75,58 @@ internal static class AdminCommands
             return process.ExitCode;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// The hub's data directory, by the hub's own rule (<c>Kai:DataDirectory</c>, default <c>data</c> under its working
+    /// directory), so bootstrap never makes a second database by accident: <paramref name="explicitDir"/> (<c>--data-dir</c>),
+    /// else <c>Kai__DataDirectory</c>, else whichever of <c>./data</c> and <c>src/Kai.Hub/data</c> of the checkout
+    /// (<c>dotnet run</c>'s working directory) holds a <c>kai.db</c>. Refuses when neither or both do, naming them.
+    /// </summary>
+    internal static string FindDataDirectory(string? explicitDir, string? environmentDir, string workingDirectory, string? repositoryRoot)
+    {
+        if (explicitDir is { Length: > 0 })
+        {
+            var full = Path.GetFullPath(explicitDir, workingDirectory);
+            if (!File.Exists(Path.Combine(full, "kai.db")))
+            {
+                Console.Error.WriteLine($"note: {full} has no database yet; bootstrap creates it (start the hub with --Kai:DataDirectory={full})");
+            }
+            return full;
+        }
+        if (environmentDir is { Length: > 0 })
+        {
+            return Path.GetFullPath(environmentDir, workingDirectory);
+        }
+        var candidates = new List<string> { Path.GetFullPath("data", workingDirectory) };
+        if (repositoryRoot is not null)
+        {
+            candidates.Add(Path.Combine(repositoryRoot, "src", "Kai.Hub", "data"));
+        }
+        candidates = candidates.Distinct(StringComparer.Ordinal).ToList();
+        var existing = candidates.Where(c => File.Exists(Path.Combine(c, "kai.db"))).ToList();
+        if (existing.Count == 1)
+        {
+            Console.Error.WriteLine($"using the hub's data directory {existing[0]}");
+            return existing[0];
+        }
+        var list = string.Join(" and ", candidates);
+        throw new CliException(existing.Count == 0
+            ? $"cannot tell which data directory the hub uses: no database in {list}. Start the hub once, or pass --data-dir DIR (the hub's --Kai:DataDirectory)."
+            : $"cannot tell which data directory the hub uses: both {list} hold a database. Pass --data-dir DIR (the hub's --Kai:DataDirectory).", ExitCodes.Usage);
+    }
+
+    /// <summary>The checkout (the directory with Kai.sln) above the hub's dll, if any.</summary>
+    private static string? RepositoryRootOf(string dll)
+    {
+        for (var dir = new DirectoryInfo(Path.GetDirectoryName(Path.GetFullPath(dll))!); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Kai.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+        return null;
     }
 
     /// <summary><c>src/Kai.Hub/bin/{configuration}/{tfm}/Kai.Hub.dll</c> of the source checkout kai runs from (the way the CLI tests find kai.dll).</summary>

@@ -45,9 +45,16 @@ internal static class AgentRunCommand
             {
                 throw new CliException("--shell-max-output must be 1 byte to 16 MiB.", ExitCodes.Usage);
             }
-            var creds = await ResolveCredentialsAsync(ctx, parse.GetValue(credentials), parse.GetValue(id), parse.GetValue(name), parse.GetValue(type), parse.GetValue(capability) ?? [], ct);
+            var (creds, saved) = await ResolveCredentialsAsync(ctx, parse.GetValue(credentials), parse.GetValue(id), parse.GetValue(name), parse.GetValue(type), parse.GetValue(capability) ?? [], ct);
             var logger = new StderrLogger();
-            await using var host = new AgentHost(new AgentHostOptions { Credentials = creds, Logger = logger });
+            await using var host = new AgentHost(new AgentHostOptions
+            {
+                Credentials = creds,
+                Logger = logger,
+                // After `kai agents rotate-secret` the hub closes the link and refuses the old secret: re-read the saved file
+                // (rotate-secret rewrites it) instead of exiting.
+                ReloadCredentials = _ => ValueTask.FromResult(File.Exists(saved) ? Reload(saved, creds, ctx) : null),
+            });
             var shell = new ShellRunner(new ShellOptions
             {
                 Allowed = parse.GetValue(allowShell) ?? [], Timeout = TimeSpan.FromSeconds(timeout), MaxOutputBytes = maxOutput,
@@ -63,17 +70,35 @@ internal static class AgentRunCommand
         return agent;
     }
 
-    private static async Task<AgentCredentials> ResolveCredentialsAsync(
+    private static AgentCredentials? Reload(string path, AgentCredentials current, CliContext ctx)
+    {
+        try
+        {
+            var fresh = AgentCredentials.Load(path);
+            return ctx.ExplicitUrl is null ? fresh with { HubUrl = current.HubUrl } : fresh with { HubUrl = ctx.Url };
+        }
+        catch (Exception ex) when (ex is IOException or System.Text.Json.JsonException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            // Half-written or unreadable right now: the host retries with backoff and reads it again.
+            return null;
+        }
+    }
+
+    /// <summary>The credentials and the file they are saved in (re-read after a rotation).</summary>
+    private static async Task<(AgentCredentials Credentials, string Path)> ResolveCredentialsAsync(
         CliContext ctx, string? file, string? id, string? name, string? type, string[] capabilities, CancellationToken ct)
     {
         AgentCredentials creds;
+        string path;
         if (file is not null)
         {
+            path = Path.GetFullPath(file);
             creds = AgentCredentials.Load(file);
         }
         else if (id is not null && File.Exists(ctx.Store.AgentCredentialsPath(id)))
         {
-            creds = AgentCredentials.Load(ctx.Store.AgentCredentialsPath(id));
+            path = ctx.Store.AgentCredentialsPath(id);
+            creds = AgentCredentials.Load(path);
         }
         else if (type is not null)
         {
@@ -81,7 +106,8 @@ internal static class AgentRunCommand
             var created = await owner.RegisterAgentAsync(new RegisterAgentRequest(id, type, name, null, capabilities, null, null), ct);
             creds = new AgentCredentials(ctx.Url, created.AgentId, created.ClientId, created.ClientSecret);
             ConfigStore.EnsureDirectory(ctx.Store.AgentsDirectory);
-            creds.Save(ctx.Store.AgentCredentialsPath(created.AgentId));
+            path = ctx.Store.AgentCredentialsPath(created.AgentId);
+            creds.Save(path);
             Console.Error.WriteLine($"registered agent {created.AgentId}; credentials saved to {ctx.Store.AgentCredentialsPath(created.AgentId)}");
         }
         else if (id is not null)
@@ -93,6 +119,6 @@ internal static class AgentRunCommand
             throw new CliException("say which agent to run: --credentials FILE, --id ID (saved credentials), or --name NAME --type TYPE [--capability C]... to register a new one.", ExitCodes.Usage);
         }
         // An explicit --url or KAI_URL wins over the URL saved with the credentials (the hub may have moved).
-        return ctx.ExplicitUrl is null ? creds : creds with { HubUrl = ctx.Url };
+        return (ctx.ExplicitUrl is null ? creds : creds with { HubUrl = ctx.Url }, path);
     }
 }

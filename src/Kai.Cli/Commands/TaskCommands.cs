@@ -36,9 +36,17 @@ internal static class TaskCommands
         var timeout = new Option<int?>("--timeout") { Description = "Seconds one attempt may take." };
         var id = new Option<string?>("--id") { Description = "The task id (a repeated id returns the existing task)." };
         var key = new Option<string?>("--idempotency-key") { Description = "Sent as Idempotency-Key: a repeated create with the same key returns the existing task." };
-        var command = new Command("create", "Enqueue a durable task and print it.")
+        var wait = new Option<double>("--wait")
         {
-            type, json, priority, agent, dependsOn, maxAttempts, backoff, timeout, id, key, JsonOutput,
+            Description = "Seconds to wait for the task to end before printing it (0: print it as created). Default 5.",
+            DefaultValueFactory = _ => 5,
+        };
+        var command = new Command("create", """
+            Enqueue a durable task, wait up to --wait seconds for it to end, and print it as it is then
+            (completed with its result, failed with its error, or still queued/in progress when the wait ran out).
+            """)
+        {
+            type, json, priority, agent, dependsOn, maxAttempts, backoff, timeout, id, key, wait, JsonOutput,
         };
         command.SetAction(CliContext.Action(async (ctx, parse, ct) =>
         {
@@ -49,8 +57,14 @@ internal static class TaskCommands
                 parse.GetValue(id), parse.GetRequiredValue(type), parse.GetValue(priority), parse.GetValue(agent), null, input,
                 parse.GetValue(dependsOn) is { Length: > 0 } deps ? deps : null, parse.GetValue(timeout),
                 attempts is null && strategy is null ? null : new RetryPolicy(attempts, strategy));
+            var seconds = parse.GetValue(wait);
+            if (seconds is < 0 or > 3600)
+            {
+                throw new CliException("--wait must be 0 to 3600 seconds.", ExitCodes.Usage);
+            }
             using var client = await ctx.UserClientAsync(ct);
             var task = await client.CreateTaskAsync(request, parse.GetValue(key), ct);
+            task = await WaitForEndAsync(client, task, TimeSpan.FromSeconds(seconds), ct);
             Print(task, parse.GetValue(JsonOutput));
             return ExitCodes.Ok;
         }));
@@ -115,6 +129,21 @@ internal static class TaskCommands
             return ExitCodes.Ok;
         }));
         return command;
+    }
+
+    /// <summary>The terminal states of a task (docs/tasks.md).</summary>
+    internal static bool HasEnded(TaskView t) => t.Status is "completed" or "failed" or "canceled";
+
+    /// <summary>Polls the task (100 ms apart) until it ends or <paramref name="wait"/> passes; returns the last view.</summary>
+    internal static async Task<TaskView> WaitForEndAsync(HubClient client, TaskView task, TimeSpan wait, CancellationToken ct)
+    {
+        var deadline = DateTimeOffset.UtcNow + wait;
+        while (!HasEnded(task) && DateTimeOffset.UtcNow < deadline)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(100), ct);
+            task = await client.GetTaskAsync(task.TaskId, ct);
+        }
+        return task;
     }
 
     /// <summary>Prints a task as aligned <c>field: value</c> lines (or its JSON).</summary>

@@ -16,19 +16,20 @@ internal static class AgentsApi
     public static RouteGroupBuilder MapAgentsApi(this IEndpointRouteBuilder app)
     {
         // The admin's view of every tenant's agents (docs/security.md, admin routes).
-        app.MapGet("/api/v1/admin/agents", ListAllAgentsAsync).WithTags("Admin").RequirePermission(Permissions.AgentManageAll);
+        app.MapGet("/api/v1/admin/agents", ListAllAgentsAsync).WithTags("Admin").WithName("listAllAgents").WithSummary("List every agent of every owner")
+            .RequirePermission(Permissions.AgentManageAll);
         var api = app.MapGroup("/api/v1/agents").WithTags("Agents");
-        api.MapPost("/register", RegisterAsync).RequirePermission(Permissions.AgentCreate).RequireRateLimiting(RateLimitCategories.AgentOperations);
-        api.MapPost("/", CreateAsync).RequirePermission(Permissions.AgentCreate).RequireRateLimiting(RateLimitCategories.AgentOperations);
-        api.MapGet("/", ListAsync).RequirePermission(Permissions.AgentReadOwn);
-        api.MapGet("/{agentId}", GetAsync).RequirePermission(Permissions.AgentReadOwn);
-        api.MapPut("/{agentId}", UpdateAsync).RequirePermission(Permissions.AgentUpdateOwn);
-        api.MapDelete("/{agentId}", DeleteAsync).RequirePermission(Permissions.AgentDeleteOwn).RequireRateLimiting(RateLimitCategories.AgentOperations);
-        api.MapGet("/{agentId}/status", StatusAsync).RequirePermission(Permissions.AgentReadOwn);
-        api.MapPost("/{agentId}/heartbeat", HeartbeatAsync).RequirePermission(Permissions.AgentHeartbeat);
-        api.MapPost("/{agentId}/restart", RestartAsync).RequirePermission(Permissions.AgentCommandOwn);
-        api.MapPost("/{agentId}/command", CommandAsync).RequirePermission(Permissions.AgentCommandOwn);
-        api.MapPost("/{agentId}/rotate-secret", RotateSecretAsync).RequirePermission(Permissions.AgentUpdateOwn).RequireRateLimiting(RateLimitCategories.AgentOperations);
+        api.MapPost("/register", RegisterAsync).WithName("registerAgent").WithSummary("Register an agent and get its client secret (seed 000 shape)").WithErrors(409).RequirePermission(Permissions.AgentCreate).RequireRateLimiting(RateLimitCategories.AgentOperations);
+        api.MapPost("/", CreateAsync).WithName("createAgent").WithSummary("Create an agent and get its client secret (shown once)").WithErrors(409).RequirePermission(Permissions.AgentCreate).RequireRateLimiting(RateLimitCategories.AgentOperations);
+        api.MapGet("/", ListAsync).WithName("listAgents").WithSummary("List the agents the caller can see, with filters and paging").RequirePermission(Permissions.AgentReadOwn);
+        api.MapGet("/{agentId}", GetAsync).WithName("getAgent").WithSummary("Get one agent").RequirePermission(Permissions.AgentReadOwn);
+        api.MapPut("/{agentId}", UpdateAsync).WithName("updateAgent").WithSummary("Update an agent's name, capabilities or metadata").RequirePermission(Permissions.AgentUpdateOwn);
+        api.MapDelete("/{agentId}", DeleteAsync).WithName("deleteAgent").WithSummary("Delete an agent and close its live link").RequirePermission(Permissions.AgentDeleteOwn).RequireRateLimiting(RateLimitCategories.AgentOperations);
+        api.MapGet("/{agentId}/status", StatusAsync).WithName("getAgentStatus").WithSummary("An agent's presence, load and last heartbeat").RequirePermission(Permissions.AgentReadOwn);
+        api.MapPost("/{agentId}/heartbeat", HeartbeatAsync).WithName("agentHeartbeat").WithSummary("Report an agent's heartbeat and load over REST").RequirePermission(Permissions.AgentHeartbeat);
+        api.MapPost("/{agentId}/restart", RestartAsync).WithName("restartAgent").WithSummary("Ask an agent to restart over its live link").WithErrors(503).RequirePermission(Permissions.AgentCommandOwn);
+        api.MapPost("/{agentId}/command", CommandAsync).WithName("sendCommand").WithSummary("Send a command to an agent and wait up to `timeout` seconds for its result").WithErrors(503).RequirePermission(Permissions.AgentCommandOwn);
+        api.MapPost("/{agentId}/rotate-secret", RotateSecretAsync).WithName("rotateAgentSecret").WithSummary("Issue a new client secret; the old one and its tokens stop working").RequirePermission(Permissions.AgentUpdateOwn).RequireRateLimiting(RateLimitCategories.AgentOperations);
         return api;
     }
 

@@ -17,18 +17,19 @@ internal static class AuthApi
 
     public static RouteGroupBuilder MapAuthApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/.well-known/jwks.json", Jwks).WithTags("Auth").AllowAnonymous("public keys that verify access tokens (RFC 7517)");
+        app.MapGet("/.well-known/jwks.json", Jwks).WithName("getJwks").WithSummary("The public keys that verify access tokens (JWKS, RFC 7517)").WithTags("Auth").AllowAnonymous("public keys that verify access tokens (RFC 7517)");
         // Credentials and ids only: a 16 KiB body limit per route instead of the hub-wide 1 MiB.
         var api = app.MapGroup("/api/v1/auth").WithTags("Auth").WithBodyLimit(BodyLimitExtensions.Small);
-        api.MapPost("/register", RegisterAsync).AllowAnonymous("creates an account").RequireRateLimiting(RateLimitCategories.Auth);
-        api.MapPost("/login", LoginAsync).AllowAnonymous("exchanges a password for a session").RequireRateLimiting(RateLimitCategories.Auth);
-        api.MapPost("/magic-link", MagicLinkAsync).AllowAnonymous("mails a sign-in link; same answer for every email").RequireRateLimiting(RateLimitCategories.Auth);
-        api.MapPost("/verify-magic", VerifyMagicAsync).AllowAnonymous("exchanges a magic-link token for a session").RequireRateLimiting(RateLimitCategories.TokenVerify);
-        api.MapPost("/refresh", RefreshAsync).AllowAnonymous("exchanges a refresh token (the credential) for new tokens").RequireRateLimiting(RateLimitCategories.TokenVerify);
-        api.MapPost("/token", TokenAsync).AllowAnonymous("OAuth client_credentials: the client secret is the credential")
+        api.MapPost("/register", RegisterAsync).WithName("registerUser").WithSummary("Create a user account").WithErrors(409).AllowAnonymous("creates an account").RequireRateLimiting(RateLimitCategories.Auth);
+        api.MapPost("/login", LoginAsync).WithName("login").WithSummary("Log in with email and password; returns access and refresh tokens").WithErrors(401, 403).AllowAnonymous("exchanges a password for a session").RequireRateLimiting(RateLimitCategories.Auth);
+        api.MapPost("/magic-link", MagicLinkAsync).WithName("requestMagicLink").WithSummary("Mail a sign-in link (the same answer for every email)").AllowAnonymous("mails a sign-in link; same answer for every email").RequireRateLimiting(RateLimitCategories.Auth);
+        api.MapPost("/verify-magic", VerifyMagicAsync).WithName("verifyMagicLink").WithSummary("Exchange a magic-link token for a session").WithErrors(401).AllowAnonymous("exchanges a magic-link token for a session").RequireRateLimiting(RateLimitCategories.TokenVerify);
+        api.MapPost("/refresh", RefreshAsync).WithName("refreshTokens").WithSummary("Exchange a refresh token for new tokens (rotation)").WithErrors(401).AllowAnonymous("exchanges a refresh token (the credential) for new tokens").RequireRateLimiting(RateLimitCategories.TokenVerify);
+        api.MapPost("/token", TokenAsync).WithName("issueAgentToken").WithSummary("OAuth 2.0 client credentials: exchange an agent's client id and secret for an access token").WithErrors(400, 401, 413, 415)
+            .Accepts<AgentTokenForm>("application/x-www-form-urlencoded").AllowAnonymous("OAuth client_credentials: the client secret is the credential")
             .RequireRateLimiting(RateLimitCategories.TokenVerify).DisableAntiforgery();
-        api.MapPost("/logout", LogoutAsync).RequirePermission(Permissions.SessionSelf);
-        api.MapGet("/session", Session).RequirePermission(Permissions.SessionSelf);
+        api.MapPost("/logout", LogoutAsync).WithName("logout").WithSummary("End the current session and revoke its tokens").RequirePermission(Permissions.SessionSelf);
+        api.MapGet("/session", Session).WithName("getSession").WithSummary("The current principal and session").RequirePermission(Permissions.SessionSelf);
         return api;
     }
 

@@ -17,9 +17,9 @@ internal static class EventsApi
     public static RouteGroupBuilder MapEventsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/events").WithTags("Events");
-        api.MapGet("/stream", StreamAsync).AllowAnonymous("EventSource cannot send headers: validates the bearer header or ?token= itself");
-        api.MapGet("/", PollAsync).RequirePermission(Permissions.EventSubscribe);
-        api.MapPost("/", PublishAsync).RequirePermission(Permissions.EventPublish);
+        api.MapGet("/stream", StreamAsync).WithName("streamEvents").WithSummary("Subscribe to events as server-sent events (resumes with Last-Event-ID)").WithErrors(400, 401, 403).AllowAnonymous("EventSource cannot send headers: validates the bearer header or ?token= itself");
+        api.MapGet("/", PollAsync).WithName("pollEvents").WithSummary("Long-poll events after a cursor").RequirePermission(Permissions.EventSubscribe);
+        api.MapPost("/", PublishAsync).WithName("publishEvent").WithSummary("Publish an event to a topic").RequirePermission(Permissions.EventPublish);
         return api;
     }
 

@@ -11,7 +11,7 @@ internal static class LogsApi
     public static RouteGroupBuilder MapLogsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/agents").WithTags("Logs");
-        api.MapGet("/{agentId}/logs", ListAsync).RequirePermission(Permissions.AgentReadOwn);
+        api.MapGet("/{agentId}/logs", ListAsync).WithName("listAgentLogs").WithSummary("An agent's stored logs, filtered by level and time").RequirePermission(Permissions.AgentReadOwn);
         return api;
     }
 

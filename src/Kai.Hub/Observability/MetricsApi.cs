@@ -1,4 +1,5 @@
 using Kai.Hub.Auth;
+using Kai.Hub.Errors;
 using Kai.Hub.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -9,7 +10,7 @@ internal static class MetricsApi
     public static void MapMetricsApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/metrics", Prometheus).ExcludeFromDescription().AllowAnonymous("Prometheus scrape: aggregate counters only, no ids of other tenants");
-        app.MapGet("/api/v1/metrics", SummaryAsync).WithTags("Metrics").RequirePermission(Permissions.SystemMetricsRead);
+        app.MapGet("/api/v1/metrics", SummaryAsync).WithName("getMetrics").WithSummary("A summary of the hub's metrics").WithTags("Metrics").RequirePermission(Permissions.SystemMetricsRead);
     }
 
     /// <summary>Prometheus text exposition format 0.0.4.</summary>

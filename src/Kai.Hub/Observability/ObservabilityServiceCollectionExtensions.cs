@@ -10,12 +10,7 @@ internal static class ObservabilityServiceCollectionExtensions
         services.AddSingleton<HubMetrics>();
         services.AddSingleton<PrometheusExporter>();
         services.AddSingleton<RequestStats>();
-        services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
-        {
-            doc.Info.Title = "Kai Hub API";
-            doc.Info.Description = "REST API of Kai Hub. WebSocket frames are described in docs/protocol.md.";
-            return Task.CompletedTask;
-        }));
+        services.AddKaiOpenApi();
         services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
             .AddCheck<BusHealthCheck>("bus", tags: ["ready"]);

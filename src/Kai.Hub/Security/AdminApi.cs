@@ -12,13 +12,13 @@ internal static class AdminApi
 {
     public static RouteGroupBuilder MapAdminApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/v1/audit", ListAuditAsync).WithTags("Admin").RequirePermission(Permissions.AuditRead);
+        app.MapGet("/api/v1/audit", ListAuditAsync).WithName("listAudit").WithSummary("The audit log, filtered by time, actor and action").WithTags("Admin").RequirePermission(Permissions.AuditRead);
         var api = app.MapGroup("/api/v1/admin").WithTags("Admin");
-        api.MapGet("/users", ListUsersAsync).RequirePermission(Permissions.UserManage);
-        api.MapPut("/users/{userId}/role", SetRoleAsync).RequirePermission(Permissions.UserManage);
-        api.MapPost("/users/{userId}/disable", DisableAsync).RequirePermission(Permissions.UserManage);
-        api.MapPost("/users/{userId}/enable", EnableAsync).RequirePermission(Permissions.UserManage);
-        api.MapPost("/keys/rotate", RotateKeysAsync).RequirePermission(Permissions.SystemConfigWrite);
+        api.MapGet("/users", ListUsersAsync).WithName("listUsers").WithSummary("List user accounts").RequirePermission(Permissions.UserManage);
+        api.MapPut("/users/{userId}/role", SetRoleAsync).WithName("setUserRole").WithSummary("Change a user's role").WithErrors(409).RequirePermission(Permissions.UserManage);
+        api.MapPost("/users/{userId}/disable", DisableAsync).WithName("disableUser").WithSummary("Disable a user account and revoke its sessions").WithErrors(409).RequirePermission(Permissions.UserManage);
+        api.MapPost("/users/{userId}/enable", EnableAsync).WithName("enableUser").WithSummary("Enable a user account").RequirePermission(Permissions.UserManage);
+        api.MapPost("/keys/rotate", RotateKeysAsync).WithName("rotateSigningKeys").WithSummary("Rotate the token signing key (the previous key stays listed)").RequirePermission(Permissions.SystemConfigWrite);
         return api;
     }
 

@@ -1,5 +1,6 @@
 using Kai.Hub.Agents;
 using Kai.Hub.Auth;
+using Kai.Hub.Errors;
 using Kai.Protocol.Events;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -11,7 +12,7 @@ internal static class StreamsApi
     public static RouteGroupBuilder MapStreamsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/agents").WithTags("Streams");
-        api.MapPost("/{agentId}/stream-prompt", StartAsync).RequirePermission(Permissions.AgentCommandOwn);
+        api.MapPost("/{agentId}/stream-prompt", StartAsync).WithName("streamPrompt").WithSummary("Send a prompt to an agent and stream its answer").WithErrors(409, 503).RequirePermission(Permissions.AgentCommandOwn);
         return api;
     }
 

@@ -15,24 +15,24 @@ internal static class TasksApi
     public static RouteGroupBuilder MapTasksApi(this IEndpointRouteBuilder app)
     {
         app.MapSchedulesApi();
-        app.MapPost("/api/v1/agents/{agentId}/task", CreateForAgentAsync).WithTags("Tasks").RequirePermission(Permissions.AgentCommandOwn);
+        app.MapPost("/api/v1/agents/{agentId}/task", CreateForAgentAsync).WithName("createAgentTask").WithSummary("Create a durable task for one agent").WithErrors(409).WithTags("Tasks").RequirePermission(Permissions.AgentCommandOwn);
         var api = app.MapGroup("/api/v1/tasks").WithTags("Tasks");
-        api.MapPost("/", CreateAsync).RequirePermission(Permissions.TaskCreate);
-        api.MapGet("/", ListAsync).RequirePermission(Permissions.TaskReadOwn);
-        api.MapGet("/{taskId}", GetAsync).RequirePermission(Permissions.TaskReadOwn);
-        api.MapGet("/{taskId}/status", StatusAsync).RequirePermission(Permissions.TaskReadOwn);
-        api.MapPatch("/{taskId}", UpdateAsync).RequirePermission(Permissions.TaskExecute);
-        api.MapPost("/{taskId}/cancel", CancelAsync).RequirePermission(Permissions.TaskCreate);
-        api.MapPost("/{taskId}/retry", RetryAsync).RequirePermission(Permissions.TaskCreate);
+        api.MapPost("/", CreateAsync).WithName("createTask").WithSummary("Create a durable task (idempotent by id or Idempotency-Key)").WithErrors(409).RequirePermission(Permissions.TaskCreate);
+        api.MapGet("/", ListAsync).WithName("listTasks").WithSummary("List tasks, with filters and paging").RequirePermission(Permissions.TaskReadOwn);
+        api.MapGet("/{taskId}", GetAsync).WithName("getTask").WithSummary("Get one task with its attempts").RequirePermission(Permissions.TaskReadOwn);
+        api.MapGet("/{taskId}/status", StatusAsync).WithName("getTaskStatus").WithSummary("A task's (or command's) status and progress").RequirePermission(Permissions.TaskReadOwn);
+        api.MapPatch("/{taskId}", UpdateAsync).WithName("updateTask").WithSummary("Report progress or a result for a leased task (fenced by lease)").WithErrors(409).RequirePermission(Permissions.TaskExecute);
+        api.MapPost("/{taskId}/cancel", CancelAsync).WithName("cancelTask").WithSummary("Cancel a task").WithErrors(409).RequirePermission(Permissions.TaskCreate);
+        api.MapPost("/{taskId}/retry", RetryAsync).WithName("retryTask").WithSummary("Re-drive a failed or canceled task (dead letter)").WithErrors(409).RequirePermission(Permissions.TaskCreate);
         return api;
     }
 
     private static RouteGroupBuilder MapSchedulesApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/schedules").WithTags("Tasks");
-        api.MapGet("/", ListSchedulesAsync).RequirePermission(Permissions.TaskReadOwn);
-        api.MapGet("/{scheduleId}", GetScheduleAsync).RequirePermission(Permissions.TaskReadOwn);
-        api.MapDelete("/{scheduleId}", DeleteScheduleAsync).RequirePermission(Permissions.TaskCreate);
+        api.MapGet("/", ListSchedulesAsync).WithName("listSchedules").WithSummary("List task schedules").RequirePermission(Permissions.TaskReadOwn);
+        api.MapGet("/{scheduleId}", GetScheduleAsync).WithName("getSchedule").WithSummary("Get one task schedule").RequirePermission(Permissions.TaskReadOwn);
+        api.MapDelete("/{scheduleId}", DeleteScheduleAsync).WithName("deleteSchedule").WithSummary("Delete a task schedule").RequirePermission(Permissions.TaskCreate);
         return api;
     }
 

@@ -1,4 +1,5 @@
 using Kai.Hub.Auth;
+using Kai.Hub.Errors;
 using Kai.Protocol.Rest;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -13,10 +14,10 @@ internal static class WorkflowsApi
     public static RouteGroupBuilder MapWorkflowsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/workflows").WithTags("Workflows");
-        api.MapPost("/", CreateAsync).RequirePermission(Permissions.TaskCreate);
-        api.MapGet("/", ListAsync).RequirePermission(Permissions.TaskReadOwn);
-        api.MapGet("/{workflowId}", GetAsync).RequirePermission(Permissions.TaskReadOwn);
-        api.MapPost("/{workflowId}/cancel", CancelAsync).RequirePermission(Permissions.TaskCreate);
+        api.MapPost("/", CreateAsync).WithName("createWorkflow").WithSummary("Create a multi-stage workflow").WithErrors(409).RequirePermission(Permissions.TaskCreate);
+        api.MapGet("/", ListAsync).WithName("listWorkflows").WithSummary("List workflows").RequirePermission(Permissions.TaskReadOwn);
+        api.MapGet("/{workflowId}", GetAsync).WithName("getWorkflow").WithSummary("Get one workflow with its stages").RequirePermission(Permissions.TaskReadOwn);
+        api.MapPost("/{workflowId}/cancel", CancelAsync).WithName("cancelWorkflow").WithSummary("Cancel a workflow and its open tasks").WithErrors(409).RequirePermission(Permissions.TaskCreate);
         return api;
     }
 

@@ -43,6 +43,15 @@ public sealed class KaiCli(string configDirectory, Uri hub)
         return File.Exists(dll) ? dll : throw new FileNotFoundException($"Build Kai.Cli first: {dll} is missing.", dll);
     }
 
+    /// <summary>The built kai.dll (the CLI's own build output).</summary>
+    public static string DllPath => Dll.Value;
+
+    /// <summary>Extra environment variables for every child (null removes one).</summary>
+    public Dictionary<string, string?> Environment { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The children's working directory (null: the test's).</summary>
+    public string? WorkingDirectory { get; set; }
+
     private ProcessStartInfo StartInfo(IEnumerable<string> args)
     {
         var start = new ProcessStartInfo("dotnet")
@@ -59,9 +68,24 @@ public sealed class KaiCli(string configDirectory, Uri hub)
         }
         start.Environment["KAI_CONFIG_DIR"] = ConfigDirectory;
         start.Environment["KAI_URL"] = hub.ToString().TrimEnd('/');
-        foreach (var name in new[] { "KAI_TOKEN", "KAI_EMAIL", "KAI_PASSWORD" })
+        foreach (var name in new[] { "KAI_TOKEN", "KAI_EMAIL", "KAI_PASSWORD", "Kai__DataDirectory" })
         {
             start.Environment.Remove(name);
+        }
+        foreach (var (name, value) in Environment)
+        {
+            if (value is null)
+            {
+                start.Environment.Remove(name);
+            }
+            else
+            {
+                start.Environment[name] = value;
+            }
+        }
+        if (WorkingDirectory is not null)
+        {
+            start.WorkingDirectory = WorkingDirectory;
         }
         return start;
     }

@@ -107,6 +107,8 @@ public sealed class WorkflowFlowTests : CliFlow
             "--max-attempts", "2", "--backoff", "linear", "--idempotency-key", "k-1", "--json-output");
         Assert.True(created.ExitCode == 0, created.ToString());
         var taskId = JsonDocument.Parse(created.Stdout).RootElement.GetProperty("task_id").GetString()!;
+        // `task create` waits for the end (up to --wait, 5 s): the agents are running, so it prints the completed task.
+        Assert.Equal("completed", JsonDocument.Parse(created.Stdout).RootElement.GetProperty("status").GetString());
         var again = await Kai("task", "create", "--type", "text.stats", "--idempotency-key", "k-1", "--json-output");
         Assert.Equal(taskId, JsonDocument.Parse(again.Stdout).RootElement.GetProperty("task_id").GetString());
         var deadline = DateTime.UtcNow.AddSeconds(20);
