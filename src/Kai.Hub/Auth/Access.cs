@@ -39,6 +39,17 @@ internal static class Access
     /// <summary>Whether <paramref name="sender"/> may route to a target of <paramref name="targetTenant"/>: by default, the same tenant only.</summary>
     public static bool MayReach(KaiPrincipal sender, string targetTenant) => MayAccess(sender, targetTenant);
 
+    /// <summary>
+    /// Files (seed 000 RBAC): admins read every file; a user the files of its tenant (<c>file.download.own</c>); an agent only the
+    /// files assigned to it (<c>file.read.assigned</c>).
+    /// </summary>
+    public static bool MayReadFile(KaiPrincipal p, string tenant, string? assignedAgent) =>
+        IsUnrestricted(p)
+        || (p.IsAgent ? p.Can(Permissions.FileReadAssigned) && assignedAgent == p.Id : p.Can(Permissions.FileDownloadOwn) && tenant == p.Id);
+
+    /// <summary>Only the owning user (or an admin) deletes a file; agents never do.</summary>
+    public static bool MayDeleteFile(KaiPrincipal p, string tenant) => IsUnrestricted(p) || (!p.IsAgent && tenant == p.Id);
+
     /// <summary>Whether a resource of <paramref name="resourceTenant"/> belongs to <paramref name="tenant"/> (an agent reporting on its owner's task).</summary>
     public static bool IsTenant(string resourceTenant, string tenant) => resourceTenant == tenant;
 

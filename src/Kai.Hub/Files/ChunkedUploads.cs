@@ -16,7 +16,7 @@ namespace Kai.Hub.Files;
 /// given, media type) and committed like a multipart upload; only then is it visible. Abandoned uploads are swept after
 /// <see cref="FilesOptions.AbandonedUploadAfter"/> without a new chunk.
 /// </summary>
-internal sealed partial class ChunkedUploads(FileService files, IHubStore hub, TimeProvider time)
+internal sealed partial class ChunkedUploads(FileService files, IAgentStore hub, TimeProvider time)
 {
     private readonly SemaphoreSlim[] _locks = [.. Enumerable.Range(0, 32).Select(_ => new SemaphoreSlim(1, 1))];
 

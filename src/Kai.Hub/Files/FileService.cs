@@ -177,9 +177,7 @@ internal sealed class FileService : IAgentDataOwner
     /// Admins read every file; a user the files of its own tenant (<c>file.download.own</c>); an agent the files assigned to it
     /// (<c>file.read.assigned</c>). Anything else, and an expired file, is 404 like a missing one.
     /// </summary>
-    public static bool CanRead(KaiPrincipal p, FileRecord f) =>
-        p.IsAdmin
-        || (p.IsAgent ? p.Can(Permissions.FileReadAssigned) && f.AgentId == p.Id : p.Can(Permissions.FileDownloadOwn) && f.OwnerId == p.Id);
+    public static bool CanRead(KaiPrincipal p, FileRecord f) => Access.MayReadFile(p, f.OwnerId, f.AgentId);
 
     public async Task<FileRecord> GetReadableAsync(KaiPrincipal principal, string fileId, CancellationToken ct)
     {
@@ -234,7 +232,7 @@ internal sealed class FileService : IAgentDataOwner
     public async Task<FileDeleteResponse> DeleteAsync(KaiPrincipal principal, string fileId, CancellationToken ct)
     {
         var file = await _store.GetFileAsync(FileRules.IsFileId(fileId) ? fileId : "-", ct);
-        if (file is null || !(principal.IsAdmin || (!principal.IsAgent && file.OwnerId == principal.Id)))
+        if (file is null || !Access.MayDeleteFile(principal, file.OwnerId))
         {
             throw ApiException.NotFound($"File '{Truncate(fileId)}'");
         }

@@ -30,14 +30,14 @@ internal static class FilesApi
         var options = app.ServiceProvider.GetRequiredService<FileService>().Options;
         var bodyLimit = options.MaxFileBytes + MultipartOverhead;
         var api = app.MapGroup("/api/v1/files").WithTags("Files");
-        api.MapPost("/upload", UploadAsync).RequirePermission(Permissions.FileUpload).WithBodyLimit(bodyLimit).DisableAntiforgery();
-        api.MapGet("/", ListAsync).RequireAuthorization(ReadPolicy).WithMetadata(new RequiredPermission(ReadPermission));
-        api.MapGet("/{fileId}", GetAsync).RequireAuthorization(ReadPolicy).WithMetadata(new RequiredPermission(ReadPermission));
-        api.MapGet("/{fileId}/download", DownloadAsync).RequireAuthorization(ReadPolicy).WithMetadata(new RequiredPermission(ReadPermission));
-        api.MapPost("/{fileId}/signed-url", SignedUrlAsync).RequireAuthorization(ReadPolicy).WithMetadata(new RequiredPermission(ReadPermission));
-        api.MapGet("/{fileId}/content", SignedContentAsync).AllowAnonymous("signed download URL: the HMAC signature and expiry in the query are the credential");
-        api.MapDelete("/{fileId}", DeleteAsync).RequirePermission(Permissions.FileUpload);
-        app.MapPost("/api/v1/agents/{agentId}/upload", AgentUploadAsync).WithTags("Files").RequirePermission(Permissions.FileUpload)
+        api.MapPost("/upload", UploadAsync).WithName("uploadFile").WithSummary("Upload a file (multipart/form-data, streamed)").WithErrors(413).RequirePermission(Permissions.FileUpload).WithBodyLimit(bodyLimit).DisableAntiforgery();
+        api.MapGet("/", ListAsync).WithName("listFiles").WithSummary("List files with storage used and the quota").RequireAuthorization(ReadPolicy).WithMetadata(new RequiredPermission(ReadPermission));
+        api.MapGet("/{fileId}", GetAsync).WithName("getFile").WithSummary("Get a file's metadata").RequireAuthorization(ReadPolicy).WithMetadata(new RequiredPermission(ReadPermission));
+        api.MapGet("/{fileId}/download", DownloadAsync).WithName("downloadFile").WithSummary("Download a file (Range, ETag, Last-Modified)").RequireAuthorization(ReadPolicy).WithMetadata(new RequiredPermission(ReadPermission));
+        api.MapPost("/{fileId}/signed-url", SignedUrlAsync).WithName("createSignedFileUrl").WithSummary("Create a short-lived signed download URL").RequireAuthorization(ReadPolicy).WithMetadata(new RequiredPermission(ReadPermission));
+        api.MapGet("/{fileId}/content", SignedContentAsync).WithName("downloadSignedFile").WithSummary("Download through a signed URL, without a bearer token").AllowAnonymous("signed download URL: the HMAC signature and expiry in the query are the credential");
+        api.MapDelete("/{fileId}", DeleteAsync).WithName("deleteFile").WithSummary("Delete a file and free its space").RequirePermission(Permissions.FileUpload);
+        app.MapPost("/api/v1/agents/{agentId}/upload", AgentUploadAsync).WithTags("Files").WithName("uploadFileForAgent").WithSummary("Upload a file assigned to an agent (it is told on its live link)").WithErrors(413).RequirePermission(Permissions.FileUpload)
             .WithBodyLimit(bodyLimit).DisableAntiforgery();
         return app;
     }

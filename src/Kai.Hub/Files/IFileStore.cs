@@ -16,7 +16,7 @@ internal sealed record UploadChunkRecord(int ChunkIndex, long Size, string Sha25
 /// <summary>Filter of <c>GET /api/v1/files</c>.</summary>
 internal sealed record FileQuery(string? OwnerId, string? AgentId, string? MimePrefix, int Limit, int Offset);
 
-/// <summary>File metadata storage (the files capability's own store; SQLite in <see cref="Storage.SqliteFileStore"/>).</summary>
+/// <summary>File metadata storage (the files capability's own store; SQLite in <see cref="SqliteFileStore"/>).</summary>
 internal interface IFileStore
 {
     /// <summary>Inserts the file unless the owner's usage plus its size would pass <paramref name="storageLimit"/>; false then (nothing stored).</summary>

@@ -49,7 +49,7 @@ internal static class HostingServiceCollectionExtensions
     public static RouteGroupBuilder MapKaiHosting(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/providers").WithTags("Hosting");
-        api.MapGet("/", List).RequirePermission(Permissions.AgentCreate);
+        api.MapGet("/", List).WithName("listProviders").WithSummary("List the configured LLM providers and their models (no secrets)").RequirePermission(Permissions.AgentCreate);
         return api;
     }
 

@@ -218,8 +218,8 @@ public sealed class FileUploadTests
         var gone = await client.GetAsync(shortLived.Url.TrimStart('/'));
         Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
         Assert.Equal(ErrorCodes.NotFound, await FileKit.ErrorCodeAsync(gone));
-        Assert.Equal(2, FileKit.StoredFiles(hub).Length);
 
+        // The fake clock's advance may already have fired the background sweep; one more pass makes the outcome certain.
         await hub.Service<HubSweeper>().SweepOnceAsync(CancellationToken.None);
         Assert.Single(FileKit.StoredFiles(hub));
         var list = await FileKit.ListAsync(client);

@@ -1,8 +1,8 @@
+using Kai.Hub.Storage;
 using Dapper;
-using Kai.Hub.Files;
 using static Kai.Hub.Storage.SqliteHubStore;
 
-namespace Kai.Hub.Storage;
+namespace Kai.Hub.Files;
 
 /// <summary>
 /// SQLite implementation of <see cref="IFileStore"/> (tables of migration "files"). It shares the hub store's single writer
