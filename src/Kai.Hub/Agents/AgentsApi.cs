@@ -3,6 +3,8 @@ using Kai.Hub.Auth;
 using Kai.Hub.Commands;
 using Kai.Hub.Errors;
 using Kai.Hub.Security;
+using Kai.Protocol;
+using Kai.Protocol.Frames;
 using Kai.Protocol.Rest;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -93,19 +95,36 @@ internal static class AgentsApi
         string agentId, [FromBody(EmptyBodyBehavior = EmptyBodyBehavior.Allow)] RestartRequest? request, HttpContext http, AgentService agents, CancellationToken ct) =>
         TypedResults.Ok(await agents.RestartAsync(http.Principal(), agentId, request, ct));
 
-    /// <summary>Seed 000 command: stored, routed, and waited for up to <c>timeout</c> seconds.</summary>
+    /// <summary>
+    /// Seed 000 command: stored, routed, and waited for up to <c>timeout</c> seconds, which is also its deadline unless <c>ttl</c>
+    /// says otherwise. A command still open at its deadline fails with <c>TASK_TIMEOUT</c> (408). <c>Idempotency-Key</c> makes a retry
+    /// safe: the same key and body give the same command, delivered once.
+    /// </summary>
     private static async Task<Ok<CommandResponse>> CommandAsync(
-        string agentId, SendCommandRequest request, HttpContext http, AgentAccess access, CommandService commands, CancellationToken ct)
+        string agentId, SendCommandRequest request, HttpContext http, AgentAccess access, CommandService commands, TimeProvider time, CancellationToken ct)
     {
         new Validation().Check(request.Timeout is null or (>= 0 and <= 300), "timeout", "must be 0 to 300 seconds").ThrowIfInvalid();
         var principal = http.Principal();
         var agent = await access.GetAsync(principal, agentId, ct);
         var wait = request.Timeout ?? commands.DefaultWaitSeconds;
-        var command = await commands.CreateAsync(principal, agent, request.Command, request.Parameters, request.Priority, request.Ttl,
-            request.CorrelationId, willWait: wait > 0, ct);
-        if (wait > 0)
+        var deadlineSeconds = request.Ttl ?? (request.Timeout is > 0 ? request.Timeout : null);
+        var key = http.Request.Headers["Idempotency-Key"].FirstOrDefault();
+        var command = await commands.CreateAsync(principal, agent, request.Command, request.Parameters, request.Priority, deadlineSeconds,
+            request.CorrelationId, willWait: wait > 0, ct, key);
+        if (wait > 0 && command.Status is CommandStatuses.Queued or CommandStatuses.Executing)
         {
-            command = await commands.WaitAsync(command, TimeSpan.FromSeconds(wait), ct);
+            var waitEnd = time.GetUtcNow() + TimeSpan.FromSeconds(wait);
+            command = await commands.WaitAsync(command, (command.Deadline < waitEnd ? command.Deadline : waitEnd) - time.GetUtcNow(), ct);
+            if (command.Status is CommandStatuses.Queued or CommandStatuses.Executing && command.Deadline <= time.GetUtcNow())
+            {
+                // The deadline passed while the caller waited: fail it now rather than at the next sweep, and say so.
+                command = await commands.ExpireOneAsync(command, ct);
+            }
+        }
+        if (command.Status == CommandStatuses.Failed && command.Error == ErrorCodes.TaskTimeout)
+        {
+            throw new ApiException(ErrorCodes.TaskTimeout, $"Command '{command.CommandId}' got no result before its deadline ({command.Deadline:O}).",
+                new Dictionary<string, object?> { ["command_id"] = command.CommandId, ["status"] = command.Status, ["deadline"] = command.Deadline });
         }
         return TypedResults.Ok(new CommandResponse(command.CommandId, command.Status, CommandService.ResultElement(command), command.Error, command.Deadline));
     }

@@ -35,9 +35,10 @@ internal sealed partial class CommandService(
 
     public async Task<CommandRecord> CreateAsync(
         KaiPrincipal requester, AgentRecord agent, string? command, JsonElement? parameters, string? priority, int? ttlSeconds,
-        string? correlationId, bool willWait, CancellationToken ct)
+        string? correlationId, bool willWait, CancellationToken ct, string? idempotencyKey = null)
     {
         new Validation()
+            .Check(idempotencyKey is null || idempotencyKey.Length is >= 1 and <= 128, "Idempotency-Key", "must be 1 to 128 characters")
             .Length(command, "command", 1, 128)
             .Object(parameters, "parameters")
             .Check(priority is null || CommandStatuses.Priorities.Contains(priority), "priority", "must be low, normal, high or urgent")
@@ -55,12 +56,34 @@ internal sealed partial class CommandService(
             commandId, agent.AgentId, agent.OwnerId, requester.Id, command!,
             parameters is { ValueKind: JsonValueKind.Object } p ? p.GetRawText() : "{}", priority ?? "normal", CommandStatuses.Queued,
             null, null, correlationId, traceParent, 0, now.AddSeconds(ttlSeconds ?? _options.DefaultTtlSeconds), now, now);
+        if (idempotencyKey is not null)
+        {
+            // A retried request (its answer was lost) gets the command stored the first time: nothing is stored or delivered twice.
+            var (stored, created, conflict) = await store.CreateCommandOnceAsync(record, idempotencyKey, RequestHash(record, ttlSeconds), ct);
+            if (conflict)
+            {
+                throw new ApiException(ErrorCodes.Conflict,
+                    $"Idempotency-Key '{idempotencyKey}' was used for another request (command '{stored.CommandId}'); use a new key for a new command.",
+                    new Dictionary<string, string> { ["command_id"] = stored.CommandId, ["idempotency_key"] = idempotencyKey });
+            }
+            if (!created)
+            {
+                if (willWait && stored.Status is CommandStatuses.Queued or CommandStatuses.Executing)
+                {
+                    router.Pending.Register(stored.CommandId);
+                }
+                return stored;
+            }
+        }
         if (willWait)
         {
             // Registered before delivery, so a result that comes back at once is not missed.
             router.Pending.Register(record.CommandId);
         }
-        await store.CreateCommandAsync(record, ct);
+        if (idempotencyKey is null)
+        {
+            await store.CreateCommandAsync(record, ct);
+        }
         metrics.Commands.Add(1, new KeyValuePair<string, object?>("status", CommandStatuses.Queued));
         var frame = CommandFrame(record);
         await router.RouteAsync(new Envelope(FrameTypes.Command, Address.ObserversOf(agent.AgentId), frame, KaiPrincipal.System), ct);
@@ -155,6 +178,13 @@ internal sealed partial class CommandService(
         }
     }
 
+    /// <summary>Fails the open commands past their deadline now (this one among them), and returns this one's state after it.</summary>
+    public async Task<CommandRecord> ExpireOneAsync(CommandRecord command, CancellationToken ct)
+    {
+        await ExpireAsync(ct);
+        return await store.GetCommandAsync(command.CommandId, ct) ?? command;
+    }
+
     private async Task FinishedAsync(CommandRecord command, CancellationToken ct)
     {
         metrics.Commands.Add(1, new KeyValuePair<string, object?>("status", command.Status));
@@ -166,6 +196,10 @@ internal sealed partial class CommandService(
 
     public static JsonElement? ResultElement(CommandRecord c) =>
         c.ResultJson is null ? null : JsonDocument.Parse(c.ResultJson).RootElement.Clone();
+
+    /// <summary>What makes two requests "the same" for an idempotency key: target, command, parameters, priority, deadline setting.</summary>
+    private static string RequestHash(CommandRecord c, int? ttlSeconds) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
+        System.Text.Encoding.UTF8.GetBytes(string.Join('\n', c.AgentId, c.Command, c.ParametersJson, c.Priority, ttlSeconds?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? ""))));
 
     private static byte[] CommandFrame(CommandRecord c)
     {

@@ -5,6 +5,13 @@ public interface ICommandStore
 {
     Task CreateCommandAsync(CommandRecord command, CancellationToken ct);
 
+    /// <summary>
+    /// Stores a command under an idempotency key of its requester, atomically: a first use stores it (<c>Created</c>); a repeat
+    /// with the same <paramref name="requestHash"/> returns the command stored first; a repeat with another hash stores nothing
+    /// and returns that command with <c>Conflict</c> set.
+    /// </summary>
+    Task<(CommandRecord Command, bool Created, bool Conflict)> CreateCommandOnceAsync(CommandRecord command, string idempotencyKey, string requestHash, CancellationToken ct);
+
     Task<CommandRecord?> GetCommandAsync(string commandId, CancellationToken ct);
 
     /// <summary>Open commands (queued or executing) of an agent whose deadline is after <paramref name="now"/>, highest priority first, then oldest.</summary>

@@ -286,6 +286,31 @@ internal sealed partial class SqliteHubStore : IHubStore, IStorageHealth, IDispo
             Deadline = Ms(m.Deadline), CreatedAt = Ms(m.CreatedAt), UpdatedAt = Ms(m.UpdatedAt),
         }, tx), ct);
 
+    public Task<(CommandRecord Command, bool Created, bool Conflict)> CreateCommandOnceAsync(
+        CommandRecord m, string idempotencyKey, string requestHash, CancellationToken ct) => WriteAsync(async (c, tx) =>
+    {
+        var existing = await c.QuerySingleOrDefaultAsync<(string CommandId, string? RequestHash)>(
+            "SELECT command_id, request_hash FROM commands WHERE requested_by = @RequestedBy AND idempotency_key = @idempotencyKey",
+            new { m.RequestedBy, idempotencyKey }, tx);
+        if (existing.CommandId is not null)
+        {
+            var row = await c.QuerySingleAsync<CommandRow>("SELECT * FROM commands WHERE command_id = @CommandId", new { existing.CommandId }, tx);
+            return (row.ToRecord(), false, existing.RequestHash != requestHash);
+        }
+        await c.ExecuteAsync("""
+            INSERT INTO commands (command_id, agent_id, owner_id, requested_by, command, parameters, priority, status, result, error,
+                                  correlation_id, traceparent, deliveries, deadline, created_at, updated_at, idempotency_key, request_hash)
+            VALUES (@CommandId, @AgentId, @OwnerId, @RequestedBy, @Command, @ParametersJson, @Priority, @Status, @ResultJson, @Error,
+                    @CorrelationId, @TraceParent, @Deliveries, @Deadline, @CreatedAt, @UpdatedAt, @idempotencyKey, @requestHash)
+            """, new
+        {
+            m.CommandId, m.AgentId, m.OwnerId, m.RequestedBy, m.Command, m.ParametersJson, Priority = PriorityRank(m.Priority),
+            m.Status, m.ResultJson, m.Error, m.CorrelationId, m.TraceParent, m.Deliveries,
+            Deadline = Ms(m.Deadline), CreatedAt = Ms(m.CreatedAt), UpdatedAt = Ms(m.UpdatedAt), idempotencyKey, requestHash,
+        }, tx);
+        return (m, true, false);
+    }, ct);
+
     public async Task<CommandRecord?> GetCommandAsync(string commandId, CancellationToken ct)
     {
         await using var c = OpenRead();

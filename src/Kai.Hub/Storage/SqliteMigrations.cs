@@ -281,5 +281,11 @@ internal static class SqliteMigrations
                 PRIMARY KEY (upload_key, chunk_index)
             );
             """),
+        // Commands take an Idempotency-Key (issue 10 item 11): per requester, with a hash of the request so a reuse with another body is refused.
+        (9, "command_idempotency", """
+            ALTER TABLE commands ADD COLUMN idempotency_key TEXT;
+            ALTER TABLE commands ADD COLUMN request_hash TEXT;
+            CREATE UNIQUE INDEX ux_commands_idempotency ON commands (requested_by, idempotency_key) WHERE idempotency_key IS NOT NULL;
+            """),
     ];
 }

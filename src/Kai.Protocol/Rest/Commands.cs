@@ -6,8 +6,12 @@ namespace Kai.Protocol.Rest;
 /// <param name="Command">The command name, 1 to 128 characters.</param>
 /// <param name="Parameters">Optional parameters object.</param>
 /// <param name="Priority">Optional <c>low</c>, <c>normal</c> (default), <c>high</c> or <c>urgent</c>; queued commands are delivered highest first.</param>
-/// <param name="Timeout">Seconds the call waits for the result, 0 to 300; default 30. 0 returns at once.</param>
-/// <param name="Ttl">Seconds until the command's deadline, 1 to 86400; default the larger of 3600 and <paramref name="Timeout"/>. An undelivered or unanswered command fails with <c>TASK_TIMEOUT</c> then.</param>
+/// <param name="Timeout">Seconds the call waits for the result, 0 to 300; default 30. 0 returns at once. A timeout above 0 is also the command's
+/// deadline (seed 004) unless <paramref name="Ttl"/> is given: a command still open then fails with <c>TASK_TIMEOUT</c>, and the waiting call
+/// answers HTTP 408 with that code.</param>
+/// <param name="Ttl">Seconds until the command's deadline, 1 to 86400; default <paramref name="Timeout"/> when above 0, else 3600. An undelivered
+/// or unanswered command fails with <c>TASK_TIMEOUT</c> then. Send an <c>Idempotency-Key</c> header (1 to 128 characters) to make a retry
+/// safe: the same key with the same body returns the command stored first (delivered once); with another body it is 409 <c>CONFLICT</c>.</param>
 /// <param name="CorrelationId">Optional correlation id, at most 128 characters.</param>
 public sealed record SendCommandRequest(string Command, JsonElement? Parameters = null, string? Priority = null, int? Timeout = null, int? Ttl = null, string? CorrelationId = null);
 

@@ -26,7 +26,8 @@ public sealed class CommandTests
         var frame = await agent.ReceiveAsync("command");
         var command = frame.PayloadAs<CommandPayload>()!;
         Assert.Equal(("sum", "high"), (command.Command, command.Priority));
-        Assert.True(command.Deadline > DateTimeOffset.UtcNow.AddMinutes(50));
+        // timeout is the command's deadline (seed 004; issue 10 item 11): 10 s from now, not an hour.
+        Assert.InRange(command.Deadline, DateTimeOffset.UtcNow.AddSeconds(5), DateTimeOffset.UtcNow.AddSeconds(11));
         var sum = command.Parameters.GetProperty("a").GetInt32() + command.Parameters.GetProperty("b").GetInt32();
         await agent.SendAsync("command_result", new { command_id = command.CommandId, status = "completed", result = new { sum } });
 
@@ -112,7 +113,7 @@ public sealed class CommandTests
         await using var agent = await hub.ConnectAgentAsync(await hub.NewAgentAsync(user.AccessToken, "slowpoke"));
         using var client = hub.Client(user.AccessToken);
 
-        var call = client.PostAsJsonAsync("api/v1/agents/slowpoke/command", new SendCommandRequest("think", Timeout: 5), KaiJson.Options);
+        var call = client.PostAsJsonAsync("api/v1/agents/slowpoke/command", new SendCommandRequest("think", Timeout: 5, Ttl: 60), KaiJson.Options);   // waits 5 s, lives 60 s
         var command = (await agent.ReceiveAsync("command")).PayloadAs<CommandPayload>()!;
         // The hub arms its wait timer after routing the command, so step the clock until the call returns.
         for (var i = 0; i < 50 && !call.IsCompleted; i++)
