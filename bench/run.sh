@@ -6,7 +6,7 @@
 #   bench/run.sh                 # the full run (about 15-25 minutes on 2 cores)
 #   bench/run.sh --smoke         # CI: tiny N, one short run per scenario, no timing assertions; exits 0 when all ran
 #   bench/run.sh --only kai      # one target (kai | signalr | nats)
-#   BENCH_ARGS="--runs 3" bench/run.sh   # extra arguments for every `Kai.Bench run`
+#   BENCH_ARGS="--duration 3" bench/run.sh   # extra arguments for every `Kai.Bench run` (not --runs: run.sh sets it)
 #
 # Loopback only; every server this script starts is stopped by the trap, whatever happens.
 set -euo pipefail
