@@ -55,10 +55,7 @@ public static class HubApplication
 
         var app = builder.Build();
         await InitializeAsync(app.Services);
-        // Without this, Kestrel waits its whole shutdown timeout for open WebSocket requests, and clients see a dropped
-        // connection instead of a close frame telling them to reconnect.
-        var registry = app.Services.GetRequiredService<Routing.ConnectionRegistry>();
-        app.Lifetime.ApplicationStopping.Register(() => registry.CloseEverything(Kai.Protocol.CloseCodes.GoingAway, "hub shutting down"));
+        app.UseKaiEdges();
         UsePipeline(app);
         StartupBanner.Register(app);
         return app;

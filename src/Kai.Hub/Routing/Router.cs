@@ -117,6 +117,15 @@ internal sealed class Router
         }
     }
 
+    /// <summary>Makes every link of <paramref name="members"/> (say, an agent's observers) a member of <paramref name="group"/>.</summary>
+    public void JoinAll(Address group, Address members)
+    {
+        foreach (var link in _links.Group(members).ToList())
+        {
+            _links.Join(group, link);
+        }
+    }
+
     /// <summary>Removes one link from a group.</summary>
     public void Leave(Address group, LinkConnection link) => _links.Leave(group, link);
 

@@ -20,7 +20,7 @@ namespace Kai.Hub.Streams;
 /// Observers re-attach from a chunk index after a reconnect. Abandoned streams are cleaned up by the sweeper.
 /// </summary>
 internal sealed partial class PromptStreams(
-    AgentAccess access, ConnectionRegistry links, Router router, TimeProvider time, IOptions<StreamOptions> options) : IHousekeeping
+    AgentAccess access, Router router, TimeProvider time, IOptions<StreamOptions> options) : IHousekeeping
 {
     private readonly StreamOptions _options = options.Value;
     private readonly ConcurrentDictionary<string, PromptStream> _streams = new(StringComparer.Ordinal);
@@ -38,11 +38,6 @@ internal sealed partial class PromptStreams(
             .Object(request.Context, "context")
             .ThrowIfInvalid();
         var agent = await access.GetAsync(principal, agentId, ct);
-        var agentLink = links.AgentLink(agent.AgentId);
-        if (agentLink is null)
-        {
-            throw new ApiException(ErrorCodes.AgentUnavailable, $"Agent '{agentId}' has no live link to stream from.", new Dictionary<string, string> { ["agent_id"] = agentId });
-        }
         var streamId = request.StreamId ?? "str_" + Guid.CreateVersion7().ToString("N");
         var stream = new PromptStream(streamId, agent.AgentId, agent.OwnerId, time.GetUtcNow());
         if (!_streams.TryAdd(streamId, stream))
@@ -52,10 +47,7 @@ internal sealed partial class PromptStreams(
         lock (stream.Gate)
         {
             // Observers already watching the agent follow the stream from chunk 0.
-            foreach (var observer in links.Observers(agent.AgentId))
-            {
-                router.Join(Group(stream), observer);
-            }
+            router.JoinAll(Group(stream), Address.ObserversOf(agent.AgentId));
         }
         var prompt = Frame.Encode(FrameTypes.StreamPrompt, new StreamPromptPayload(streamId, request.Prompt!, request.Context), streamId, time.GetUtcNow());
         if (!(await router.RouteAsync(new Envelope(FrameTypes.StreamPrompt, Address.Agent(agent.AgentId), prompt, principal), ct)).IsDelivered)
