@@ -14,6 +14,7 @@ using Kai.Hub.Edges;
 using Kai.Hub.Streams;
 using Kai.Hub.Observability;
 using Kai.Hub.Security;
+using Kai.Hub.Settings;
 using Kai.Hub.Storage;
 using Kai.Hub.Tasks;
 using Kai.Hub.Workflows;
@@ -52,6 +53,7 @@ public static class HubApplication
         builder.Logging.EscapeControlCharacters();
         AddServices(builder);
         configure?.Invoke(builder);
+        builder.AddKaiRuntimeSettingsLayer();
 
         var app = builder.Build();
         await InitializeAsync(app.Services);
@@ -88,6 +90,7 @@ public static class HubApplication
         services.AddKaiLogs();
         services.AddKaiFiles();
         services.AddKaiHosting();
+        services.AddKaiSettings();
         services.AddKaiHousekeeping();
     }
 
@@ -95,6 +98,7 @@ public static class HubApplication
     {
         var time = services.GetRequiredService<TimeProvider>();
         await services.GetRequiredService<IStoreLifecycle>().MigrateAsync(CancellationToken.None);
+        await services.GetRequiredService<RuntimeSettings>().LoadAsync(CancellationToken.None);
         await services.GetRequiredService<NodeHeartbeat>().JoinAsync(CancellationToken.None);
         var revocations = services.GetRequiredService<SessionRevocations>();
         foreach (var sessionId in await services.GetRequiredService<IAuthStore>().ListRevokedSessionsAsync(time.GetUtcNow(), CancellationToken.None))
@@ -154,6 +158,7 @@ public static class HubApplication
         app.MapStreamsApi();
         app.MapLogsApi();
         app.MapAdminApi();
+        app.MapSettingsApi();
         app.MapKaiHosting();
         app.MapFilesApi();
     }

@@ -78,6 +78,8 @@ public sealed class LinkOptions
 
 public sealed class CommandOptions
 {
+    public const string Section = "Kai:Commands";
+
     /// <summary>Default seconds a command call waits for its result. Default: 30.</summary>
     [Range(0, 300)]
     public int DefaultWaitSeconds { get; set; } = 30;

@@ -23,13 +23,14 @@ namespace Kai.Hub.Commands;
 /// nothing. At the deadline an open command fails with <c>TASK_TIMEOUT</c>.
 /// </remarks>
 internal sealed partial class CommandService(
-    ICommandStore store, Router router, HubMetrics metrics, TimeProvider time, IOptions<HubOptions> options, ILogger<CommandService> logger)
+    ICommandStore store, Router router, HubMetrics metrics, TimeProvider time, IOptionsMonitor<CommandOptions> options, ILogger<CommandService> logger)
     : Housekeeping.IHousekeeping
 {
     /// <summary>Housekeeping: commands past their deadline fail.</summary>
     public Task SweepAsync(CancellationToken ct) => ExpireAsync(ct);
 
-    private readonly CommandOptions _options = options.Value.Commands;
+    // Read on each use: the defaults may change at run time (/api/v1/config "commands").
+    private CommandOptions _options => options.CurrentValue;
 
     public int DefaultWaitSeconds => _options.DefaultWaitSeconds;
 

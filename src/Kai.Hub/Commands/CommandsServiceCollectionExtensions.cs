@@ -7,6 +7,7 @@ internal static class CommandsServiceCollectionExtensions
     /// <summary>Durable commands (and their deadline sweep).</summary>
     public static IServiceCollection AddKaiCommands(this IServiceCollection services)
     {
+        services.AddOptions<CommandOptions>().BindConfiguration(CommandOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<CommandService>();
         services.AddSingleton<IHousekeeping>(sp => sp.GetRequiredService<CommandService>());
         return services;

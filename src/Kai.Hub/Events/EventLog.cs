@@ -22,10 +22,11 @@ namespace Kai.Hub.Events;
 /// in memory, so the epoch is new at every start and a <c>since</c> from another epoch is a gap. Histories are per (tenant,
 /// topic), so one tenant's traffic never evicts another tenant's history.</para>
 /// </remarks>
-internal sealed partial class EventLog(TimeProvider time, IOptions<EventOptions> options) : ITopicLog, IHousekeeping
+internal sealed partial class EventLog(TimeProvider time, IOptionsMonitor<EventOptions> options) : ITopicLog, IHousekeeping
 {
     private static readonly JsonElement NullJson = JsonDocument.Parse("null").RootElement.Clone();
-    private readonly EventOptions _options = options.Value;
+    // Read on each use: these settings may change at run time (/api/v1/config).
+    private EventOptions _options => options.CurrentValue;
     private readonly object _gate = new();
     private readonly Dictionary<string, TopicHistory> _histories = new(StringComparer.Ordinal);
     // Highest offset dropped with a whole history (topic cap), per tenant ("" = tenant-less): a since before it may have lost events.

@@ -10,14 +10,15 @@ namespace Kai.Hub.Routing;
 /// capability and can be reached now (the <see cref="CapabilityResolver"/>'s candidates).
 /// </summary>
 internal sealed class AgentDirectory(
-    ConnectionRegistry links, IAgentStore store, IEnumerable<IDeliveryTarget> targets, IBackplane backplane, IOptions<RoutingOptions> options)
+    ConnectionRegistry links, IAgentStore store, IEnumerable<IDeliveryTarget> targets, IBackplane backplane, IOptionsMonitor<RoutingOptions> options)
 {
     /// <summary>The prefix of a Kind Agent Handle (seed 002).</summary>
     public const string HandlePrefix = "kah:";
 
     private readonly IReadOnlyList<IDeliveryTarget> _targets = [.. targets];
     private readonly ConcurrentDictionary<string, int> _inFlight = new(StringComparer.Ordinal);
-    private readonly RoutingOptions _options = options.Value;
+    // Read on each use: these settings may change at run time (/api/v1/config).
+    private RoutingOptions _options => options.CurrentValue;
 
     /// <summary>The tenant (owner) of an agent, or null when there is no such agent.</summary>
     public async ValueTask<string?> TenantOfAsync(string agentId, CancellationToken ct)

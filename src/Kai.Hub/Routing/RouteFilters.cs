@@ -54,9 +54,10 @@ internal sealed class DeadlineFilter(TimeProvider time) : IRouteFilter
 /// A token bucket per sender over everything it routes, on the hub's clock, so one principal cannot flood the router whatever edge
 /// it uses (REST, frames, RPC). The per-link frame limit and the REST limits still apply at the edges; the hub itself is exempt.
 /// </summary>
-internal sealed class RateLimitFilter(TimeProvider time, IOptions<RoutingOptions> options) : IRouteFilter
+internal sealed class RateLimitFilter(TimeProvider time, IOptionsMonitor<RoutingOptions> options) : IRouteFilter
 {
-    private readonly RoutingOptions _options = options.Value;
+    // Read on each use: these settings may change at run time (/api/v1/config).
+    private RoutingOptions _options => options.CurrentValue;
     private readonly ConcurrentDictionary<string, Bucket> _buckets = new(StringComparer.Ordinal);
 
     public ValueTask<RouteResult> InvokeAsync(Envelope envelope, RouteStep next, CancellationToken ct)

@@ -24,6 +24,7 @@ internal static class AuditActions
     public const string UserEnabled = "admin.user.enabled";
     public const string UserCreated = "admin.user.created";
     public const string KeysRotated = "admin.keys.rotated";
+    public const string ConfigChanged = "admin.config.changed";
     public const string AgentCreated = "agent.created";
     public const string AgentDeleted = "agent.deleted";
     public const string SecretRotated = "agent.secret_rotated";

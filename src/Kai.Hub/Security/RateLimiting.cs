@@ -35,6 +35,16 @@ internal sealed class WindowLimiter(int limit, TimeSpan window, TimeProvider tim
 
     public int Limit => limit;
 
+    /// <summary>Applies a changed limit or window (runtime settings) from now on; what was used in this window still counts.</summary>
+    public void Reconfigure(int newLimit, TimeSpan newWindow)
+    {
+        lock (_gate)
+        {
+            limit = newLimit;
+            window = newWindow;
+        }
+    }
+
     public (int Limit, int Remaining, DateTimeOffset Reset) Snapshot()
     {
         lock (_gate)
@@ -148,15 +158,31 @@ internal sealed class KeyedLimiter(int limit, TimeSpan window, TimeProvider time
 /// The hub's use of ASP.NET Core's rate limiter: one global limit (per principal when the token is valid, else per IP) and the endpoint
 /// categories. Partition keys are "category|subject"; the limiter that decided a request is remembered for the response headers.
 /// </summary>
-internal sealed class KaiRateLimits(IOptions<RateLimitOptions> options, TimeProvider time)
+internal sealed class KaiRateLimits
 {
     public const string HeaderLimit = "X-RateLimit-Limit";
     public const string HeaderRemaining = "X-RateLimit-Remaining";
     public const string HeaderReset = "X-RateLimit-Reset";
     private const string ItemKey = "kai.ratelimit";
     private const string RetryAfterKey = "kai.retry_after";
-    private readonly RateLimitOptions _o = options.Value;
+    private readonly TimeProvider time;
     private readonly ConcurrentDictionary<string, WindowLimiter> _limiters = new(StringComparer.Ordinal);
+    private RateLimitOptions _o;
+
+    public KaiRateLimits(IOptionsMonitor<RateLimitOptions> options, TimeProvider time)
+    {
+        this.time = time;
+        _o = options.CurrentValue;
+        // Limits may change at run time (/api/v1/config "rate_limits"): the limiters the framework holds are changed in place.
+        options.OnChange(o =>
+        {
+            _o = o;
+            foreach (var (key, limiter) in _limiters)
+            {
+                limiter.Reconfigure(LimitOf(key[..key.IndexOf('|')]), o.Window);
+            }
+        });
+    }
 
     public int LimitOf(string category) => category switch
     {

@@ -287,5 +287,20 @@ internal static class SqliteMigrations
             ALTER TABLE commands ADD COLUMN request_hash TEXT;
             CREATE UNIQUE INDEX ux_commands_idempotency ON commands (requested_by, idempotency_key) WHERE idempotency_key IS NOT NULL;
             """),
+        // Settings changed at run time through /api/v1/config (Settings/): configuration keys and values, and one revision
+        // number that every change bumps (other nodes reload when it moves).
+        (10, "runtime_settings", """
+            CREATE TABLE runtime_settings (
+                key        TEXT PRIMARY KEY COLLATE NOCASE,
+                value      TEXT NOT NULL,
+                updated_at INTEGER NOT NULL,
+                updated_by TEXT NOT NULL,
+                revision   INTEGER NOT NULL
+            );
+            CREATE TABLE runtime_settings_revision (
+                id       INTEGER PRIMARY KEY CHECK (id = 1),
+                revision INTEGER NOT NULL
+            );
+            """),
     ];
 }

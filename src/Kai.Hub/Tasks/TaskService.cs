@@ -26,9 +26,10 @@ namespace Kai.Hub.Tasks;
 internal sealed partial class TaskService(
     ITaskQueueStore store, IWorkflowStore workflowStore, IAgentStore agentStore, IScheduleStore scheduleStore,
     Router router, AgentDirectory directory, CapabilityResolver capabilities, TaskEvents events, HubMetrics metrics, TimeProvider time,
-    IOptions<TaskOptions> options, LeaseLedger ledger, ILogger<TaskService> logger) : IHousekeeping
+    IOptionsMonitor<TaskOptions> options, LeaseLedger ledger, ILogger<TaskService> logger) : IHousekeeping
 {
-    private readonly TaskOptions _options = options.Value;
+    // Read on each use: these settings may change at run time (/api/v1/config).
+    private TaskOptions _options => options.CurrentValue;
     private readonly SemaphoreSlim _dispatchGate = new(1, 1);
     private int _dispatchRequested;
 

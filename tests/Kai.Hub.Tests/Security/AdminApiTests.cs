@@ -22,6 +22,10 @@ public sealed class AdminApiTests
         (HttpMethod.Get, "api/v1/admin/agents", null),
         (HttpMethod.Post, "api/v1/admin/keys/rotate", null),
         (HttpMethod.Get, "api/v1/audit", null),
+        (HttpMethod.Get, "api/v1/config", null),
+        (HttpMethod.Get, "api/v1/config/rate_limits", null),
+        (HttpMethod.Patch, "api/v1/config/rate_limits", new { auth = 1_000_000 }),
+        (HttpMethod.Delete, "api/v1/config/rate_limits", null),
     ];
 
     [Fact]
