@@ -25,6 +25,8 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+# shellcheck source=bench/common.sh
+source bench/common.sh
 
 # Links need file descriptors on both sides; this sandbox's hard limit is 20,000 (so 20k links cannot fit: see docs).
 ulimit -n "$(ulimit -Hn)" || true
@@ -53,24 +55,8 @@ dotnet build src/Kai.Hub -c Release -v q -nologo >/dev/null
 dotnet build bench/Kai.Bench -c Release -v q -nologo >/dev/null
 dotnet build bench/Kai.Bench.SignalR -c Release -v q -nologo >/dev/null
 hub_dll=src/Kai.Hub/bin/Release/net10.0/Kai.Hub.dll
-# The benchmark measures routing, not throttling: the per-principal rate limits and link caps (seed defaults such as
-# 10 links per principal and 1,000 requests a minute) are lifted, as an operator would for trusted internal load.
-kai_limits=(--Kai:Security:MaxWebSocketsPerUser=10000 --Kai:Security:WebSocketMessagesPerMinute=10000000
-  --Kai:Security:RateLimits:Auth=1000000 --Kai:Security:RateLimits:TokenVerify=1000000 --Kai:Security:RateLimits:Anonymous=1000000
-  --Kai:Security:RateLimits:Authenticated=1000000 --Kai:Security:RateLimits:AgentOperations=1000000)
 sr_dll=bench/Kai.Bench.SignalR/bin/Release/net10.0/Kai.Bench.SignalR.dll
 gen_dll=bench/Kai.Bench/bin/Release/net10.0/Kai.Bench.dll
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-
-wait_http() { # url, pid
-  for _ in $(seq 1 150); do
-    curl -fs -o /dev/null "$1" && return 0
-    kill -0 "$2" 2>/dev/null || { echo "server exited" >&2; return 1; }
-    sleep 0.2
-  done
-  echo "server did not answer $1 in 30 s" >&2; return 1
-}
 
 gc_mode() { # runtimeconfig.json -> "Server|Workstation, Concurrent on|off" (environment overrides win)
   python3 - "$1" <<'PY'
@@ -189,5 +175,7 @@ echo "load after: $(uptime)" >> "$out/machine.txt"
 cat "$out/results.md"
 if [[ $smoke == 1 ]]; then
   rm -rf "$out"
+  # The fuzz bench too (bench/fuzz.sh --smoke: 3,000 inputs), so it cannot rot either.
+  bash bench/fuzz.sh --smoke >&2
   echo "bench smoke: every scenario ran" >&2
 fi

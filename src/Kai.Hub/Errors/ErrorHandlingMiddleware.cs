@@ -59,6 +59,12 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILog
             };
             await WriteAsync(context, status, code, ClientErrors.Describe(ex), null);
         }
+        catch (InvalidDataException ex) when (!context.Response.HasStarted)
+        {
+            // A form body the framework cannot parse (a NUL in a value, a key past 2,048 bytes): the client's input, not a
+            // fault (bench/fuzz.sh found these answered 500 on POST /api/v1/auth/token).
+            await WriteAsync(context, 400, ErrorCodes.ValidationError, "The form body is malformed: " + ex.Message, null);
+        }
         catch (Storage.StorageFullException ex) when (!context.Response.HasStarted)
         {
             Log.StorageFull(logger, context.Request.Method, context.Request.Path, ex.Message);

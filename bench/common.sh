@@ -1,0 +1,19 @@
+# Shared by bench/run.sh and bench/fuzz.sh (sourced, not run).
+
+# The benchmark measures routing, not throttling: the per-principal rate limits and link caps (seed defaults such as
+# 10 links per principal and 1,000 requests a minute) are lifted, as an operator would for trusted internal load.
+kai_limits=(--Kai:Security:MaxWebSocketsPerUser=10000 --Kai:Security:WebSocketMessagesPerMinute=10000000
+  --Kai:Security:RateLimits:Auth=1000000 --Kai:Security:RateLimits:TokenVerify=1000000 --Kai:Security:RateLimits:Anonymous=1000000
+  --Kai:Security:RateLimits:Authenticated=1000000 --Kai:Security:RateLimits:AgentOperations=1000000)
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+wait_http() { # url, pid
+  for _ in $(seq 1 150); do
+    curl -fs -o /dev/null "$1" && return 0
+    kill -0 "$2" 2>/dev/null || { echo "server exited" >&2; return 1; }
+    sleep 0.2
+  done
+  echo "server did not answer $1 in 30 s" >&2; return 1
+}
+

@@ -1,0 +1,48 @@
+using System.Net.WebSockets;
+using System.Text;
+using Kai.Protocol;
+using Kai.Testing;
+
+namespace Kai.Hub.Tests.Messaging;
+
+/// <summary>
+/// A link the hub closes for bad input gets its close frame even while the client is still sending, as the fuzz bench's
+/// clients do (bench/fuzz.sh; the rare drops it still reports are described in docs/security.md).
+/// </summary>
+public sealed class CloseFrameTests
+{
+    public static TheoryData<string> BadInputs => ["invalid-utf8", "oversized"];
+
+    [Theory]
+    [MemberData(nameof(BadInputs))]
+    public async Task A_client_that_keeps_sending_after_bad_input_still_receives_the_close_frame(string input)
+    {
+        await using var hub = await TestHub.StartAsync(settings: new Dictionary<string, string> { ["Kai:Links:MaxFrameBytes"] = "4096" });
+        var user = await hub.NewUserAsync();
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            await using var link = await hub.ConnectAgentAsync(await hub.NewAgentAsync(user.AccessToken, $"noisy-{attempt}"));
+            var socket = link.Socket;
+            var bad = input == "invalid-utf8" ? [0x7B, 0xFF, 0xFE, 0x7D] : Encoding.UTF8.GetBytes(new string('x', 6000));
+            await socket.SendAsync(bad, WebSocketMessageType.Text, true, CancellationToken.None);
+            // Keep the hub's receive buffer busy, as a client that has not yet seen the close does.
+            var filler = Encoding.UTF8.GetBytes("{\"type\":\"heartbeat\",\"payload\":{\"padding\":\"" + new string('p', 2000) + "\"}}");
+            var sending = Task.Run(async () =>
+            {
+                try
+                {
+                    for (var i = 0; i < 200; i++)
+                    {
+                        await socket.SendAsync(filler, WebSocketMessageType.Text, true, CancellationToken.None);
+                    }
+                }
+                catch (Exception e) when (e is WebSocketException or ObjectDisposedException)
+                {
+                }
+            });
+            var expected = input == "invalid-utf8" ? 1007 : CloseCodes.MessageTooBig;
+            Assert.Equal(expected, await link.ReceiveCloseAsync());
+            await sending;
+        }
+    }
+}
