@@ -34,7 +34,7 @@ _kai_postgres_setup() {
 SELECT 'CREATE ROLE kai_test LOGIN PASSWORD ''kai_test'' CREATEDB' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'kai_test')\gexec
 SELECT 'CREATE DATABASE kai_test OWNER kai_test' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'kai_test')\gexec
 SQL
-  export KAI_TEST_POSTGRES="Host=127.0.0.1;Port=$port;Username=kai_test;Password=kai_test;Database=kai_test"
+  export KAI_TEST_POSTGRES="Host=127.0.0.1;Port=$port;Username=kai_test;Password=kai_test;Database=kai_test;SSL Mode=Disable"
 }
 _kai_postgres_setup || true
 unset -f _kai_postgres_setup

@@ -55,7 +55,7 @@ internal static class StartupFailure
         {
             return (Config, $"invalid configuration: {invalid.Message}");
         }
-        if (chain.OfType<Storage.Postgres.StoreUnavailableException>().FirstOrDefault() is { } unreachable)
+        if (chain.OfType<Storage.StoreUnavailableException>().FirstOrDefault() is { } unreachable)
         {
             return (Unavailable, unreachable.Message);
         }

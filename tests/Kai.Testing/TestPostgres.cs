@@ -13,20 +13,32 @@ namespace Kai.Testing;
 public static class TestPostgres
 {
     /// <summary>The script's default, used when <c>KAI_TEST_POSTGRES</c> is not set.</summary>
-    public const string DefaultConnectionString = "Host=127.0.0.1;Port=5432;Username=kai_test;Password=kai_test;Database=kai_test";
+    public const string DefaultConnectionString = "Host=127.0.0.1;Port=5432;Username=kai_test;Password=kai_test;Database=kai_test;SSL Mode=Disable";
 
+    // A loaded machine (CI on 2 cores) can take seconds to accept a connection: three tries of 15 s before "not there".
     private static readonly Lazy<bool> Reachable = new(() =>
     {
-        try
+        for (var attempt = 0; attempt < 3; attempt++)
         {
-            using var c = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(ConnectionString) { Timeout = 3, Pooling = false }.ConnectionString);
-            c.Open();
-            return true;
+            try
+            {
+                using var c = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(ConnectionString) { Timeout = 15, Pooling = false }.ConnectionString);
+                c.Open();
+                return true;
+            }
+            catch (ArgumentException)
+            {
+                return false;
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+            {
+                if (ex is NpgsqlException { InnerException: System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused } })
+                {
+                    return false;
+                }
+            }
         }
-        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or ArgumentException)
-        {
-            return false;
-        }
+        return false;
     });
 
     /// <summary>The server's connection string (no schema).</summary>

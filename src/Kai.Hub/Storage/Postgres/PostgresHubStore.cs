@@ -81,7 +81,14 @@ internal sealed partial class PostgresHubStore : IHubStore, IStorageHealth, IDis
                     var applied = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM schema_migrations WHERE version = @version", new { version }, tx);
                     if (applied == 0)
                     {
-                        await c.ExecuteAsync(sql, transaction: tx);
+                        try
+                        {
+                            await c.ExecuteAsync(sql, transaction: tx);
+                        }
+                        catch (PostgresException ex)
+                        {
+                            throw new InvalidOperationException($"migration step {version} ({name}) failed on PostgreSQL at {Target}: {ex.MessageText}", ex);
+                        }
                         await c.ExecuteAsync("INSERT INTO schema_migrations (version, name, applied_at) VALUES (@version, @name, @now)",
                             new { version, name, now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() }, tx);
                     }
@@ -97,7 +104,7 @@ internal sealed partial class PostgresHubStore : IHubStore, IStorageHealth, IDis
 
     public async Task<int> PingAsync(CancellationToken ct)
     {
-        await using var c = await _source.OpenConnectionAsync(ct);
+        await using var c = await OpenAsync(ct);
         return await c.ExecuteScalarAsync<int>(new CommandDefinition("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", cancellationToken: ct));
     }
 
@@ -378,7 +385,33 @@ internal sealed partial class PostgresHubStore : IHubStore, IStorageHealth, IDis
     // ---- plumbing ----
 
     /// <summary>A pooled connection for reads (and for the capability stores that share this database).</summary>
-    internal async Task<NpgsqlConnection> OpenAsync(CancellationToken ct) => await _source.OpenConnectionAsync(ct);
+    /// <exception cref="StoreUnavailableException">The server cannot be reached.</exception>
+    internal async Task<NpgsqlConnection> OpenAsync(CancellationToken ct)
+    {
+        try
+        {
+            return await _source.OpenConnectionAsync(ct);
+        }
+        catch (Exception ex) when (IsUnreachable(ex))
+        {
+            throw Unavailable(ex);
+        }
+    }
+
+    /// <summary>A lost or refused connection, not an error of the statement: the server is down, restarting or unreachable.</summary>
+    internal static bool IsUnreachable(Exception ex) => ex switch
+    {
+        PostgresException pg => pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.SqlState is "57P01" or "57P02" or "57P03",
+        NpgsqlException => true,
+        _ => false,
+    };
+
+    private StoreUnavailableException Unavailable(Exception ex)
+    {
+        // Idle pooled connections to a server that went away are dead too: drop them, so the first request after it returns works.
+        _source.Clear();
+        return new($"PostgreSQL at {Target} is unavailable: {ex.Message}", ex);
+    }
 
     public bool WritesFailing => _writeFailure is not null;
 
@@ -404,7 +437,7 @@ internal sealed partial class PostgresHubStore : IHubStore, IStorageHealth, IDis
         {
             try
             {
-                await using var c = await _source.OpenConnectionAsync(ct);
+                await using var c = await OpenAsync(ct);
                 await using var tx = await c.BeginTransactionAsync(ct);
                 var result = await work(c, tx);
                 await tx.CommitAsync(ct);
@@ -419,6 +452,11 @@ internal sealed partial class PostgresHubStore : IHubStore, IStorageHealth, IDis
             {
                 _writeFailure = ex.MessageText;
                 throw new StorageFullException($"The hub cannot write to its database: {ex.MessageText}", ex);
+            }
+            catch (Exception ex) when (ex is not StoreUnavailableException && IsUnreachable(ex) && !ct.IsCancellationRequested)
+            {
+                // The connection broke during the transaction (a restart, a failover): whether a COMMIT in flight landed is unknown.
+                throw Unavailable(ex);
             }
         }
     }
@@ -519,6 +557,3 @@ internal sealed partial class PostgresHubStore : IHubStore, IStorageHealth, IDis
             CorrelationId, Traceparent, (int)Deliveries, FromMs(Deadline), FromMs(CreatedAt), FromMs(UpdatedAt));
     }
 }
-
-/// <summary>The configured store cannot be reached at start (PostgreSQL down, wrong host, login refused): one line, exit 69.</summary>
-internal sealed class StoreUnavailableException(string message, Exception inner) : Exception(message, inner);
