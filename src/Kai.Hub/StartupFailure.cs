@@ -15,6 +15,8 @@ internal static class StartupFailure
     public const int DataError = 65;
     /// <summary>EX_UNAVAILABLE: the listen port is in use.</summary>
     public const int PortInUse = 69;
+    /// <summary>EX_UNAVAILABLE: the configured store (PostgreSQL) cannot be reached or refuses the login.</summary>
+    public const int Unavailable = 69;
     /// <summary>EX_SOFTWARE: anything not foreseen.</summary>
     public const int Software = 70;
     /// <summary>EX_CANTCREAT: the data directory cannot be created (its path is a file, or the parent is not writable).</summary>
@@ -52,6 +54,10 @@ internal static class StartupFailure
         if (chain.OfType<OptionsValidationException>().FirstOrDefault() is { } invalid)
         {
             return (Config, $"invalid configuration: {invalid.Message}");
+        }
+        if (chain.OfType<Storage.StoreUnavailableException>().FirstOrDefault() is { } unreachable)
+        {
+            return (Unavailable, unreachable.Message);
         }
         if (chain.Any(e => e.GetType().Name == "AddressInUseException" || e is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse }))
         {

@@ -69,6 +69,11 @@ public static class ErrorCodes
     public const string QuotaExceeded = "QUOTA_EXCEEDED";
     /// <summary>The uploaded content does not match the <c>sha256</c> the client gave; nothing is stored. HTTP 400.</summary>
     public const string ChecksumMismatch = "CHECKSUM_MISMATCH";
+    /// <summary>
+    /// The hub's database (PostgreSQL, <c>Kai:Store=postgres</c>) cannot be reached now; a write may not have been stored (retry
+    /// with the same idempotency key). <c>/ready</c> answers 503 meanwhile. HTTP 503.
+    /// </summary>
+    public const string StoreUnavailable = "STORE_UNAVAILABLE";
 
     /// <summary>Returns the HTTP status a code maps to (400 for an unknown code).</summary>
     /// <param name="code">One of the constants of this class.</param>
@@ -98,6 +103,7 @@ public static class ErrorCodes
         LlmBadResponse => 502,
         QuotaExceeded => 413,
         ChecksumMismatch => 400,
+        StoreUnavailable => 503,
         _ => 400,
     };
 }

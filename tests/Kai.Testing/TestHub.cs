@@ -49,6 +49,13 @@ public sealed class TestHub : IAsyncDisposable
     {
         var dir = dataDirectory ?? NewDataDirectory();
         var args = new List<string> { "--urls", "http://127.0.0.1:0", $"--Kai:DataDirectory={dir}", "--environment", "Production", "--Logging:LogLevel:Default=Warning", "--Logging:Console:FormatterName=simple" };
+        if (TestPostgres.HubsOnPostgres && settings?.ContainsKey("Kai:Store") != true)
+        {
+            // KAI_TEST_STORE=postgres: the same hub on PostgreSQL, in a schema named after the data directory (a restart finds it again).
+            TestPostgres.Require();
+            args.Add("--Kai:Store=postgres");
+            args.Add($"--ConnectionStrings:Postgres={await TestPostgres.CreateSchemaAsync(TestPostgres.SchemaFor(dir))}");
+        }
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
             args.Add($"--{key}={value}");
@@ -159,6 +166,10 @@ public sealed class TestHub : IAsyncDisposable
         await DisposeAsyncKeepingData();
         if (!_keepData)
         {
+            if (TestPostgres.HubsOnPostgres)
+            {
+                await TestPostgres.DropSchemaAsync(TestPostgres.SchemaFor(DataDirectory));
+            }
             try
             {
                 Directory.Delete(DataDirectory, recursive: true);

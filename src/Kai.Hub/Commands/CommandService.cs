@@ -24,7 +24,7 @@ namespace Kai.Hub.Commands;
 /// </remarks>
 internal sealed partial class CommandService(
     ICommandStore store, Router router, HubMetrics metrics, TimeProvider time, IOptionsMonitor<CommandOptions> options, ILogger<CommandService> logger)
-    : Housekeeping.IHousekeeping
+    : Housekeeping.IClusterHousekeeping
 {
     /// <summary>Housekeeping: commands past their deadline fail.</summary>
     public Task SweepAsync(CancellationToken ct) => ExpireAsync(ct);

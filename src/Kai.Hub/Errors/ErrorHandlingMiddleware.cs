@@ -71,6 +71,12 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILog
             await WriteAsync(context, 507, ErrorCodes.InsufficientStorage,
                 "The hub cannot store this request now (its disk is full or failing); nothing was stored. Retry later.", null);
         }
+        catch (Exception ex) when (!context.Response.HasStarted && Storage.StoreUnavailableException.Matches(ex))
+        {
+            Log.StoreUnavailable(logger, context.Request.Method, context.Request.Path, ex.Message);
+            await WriteAsync(context, 503, ErrorCodes.StoreUnavailable,
+                "The hub's database cannot be reached now; a write may not have been stored. Retry (with the same Idempotency-Key).", null);
+        }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
             // The client went away: control flow, not an error.
@@ -120,6 +126,9 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILog
 
         [LoggerMessage(2, LogLevel.Error, "Write refused on {Method} {Path}: {Reason}")]
         public static partial void StorageFull(ILogger logger, string method, string path, string reason);
+
+        [LoggerMessage(3, LogLevel.Error, "Store unavailable on {Method} {Path}: {Reason}")]
+        public static partial void StoreUnavailable(ILogger logger, string method, string path, string reason);
     }
 }
 

@@ -12,8 +12,12 @@ internal static class FilesServiceCollectionExtensions
     public static IServiceCollection AddKaiFiles(this IServiceCollection services)
     {
         services.AddOptions<FilesOptions>().BindConfiguration(FilesOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton<IFileStore>(sp => new SqliteFileStore(sp.GetRequiredService<IHubStore>() as SqliteHubStore
-            ?? throw new InvalidOperationException("The files store shares the SQLite hub store.")));
+        services.AddSingleton<IFileStore>(sp => sp.GetRequiredService<IHubStore>() switch
+        {
+            SqliteHubStore sqlite => new SqliteFileStore(sqlite),
+            Storage.Postgres.PostgresHubStore postgres => new PostgresFileStore(postgres),
+            _ => throw new InvalidOperationException("The files store shares the hub store (SQLite or PostgreSQL)."),
+        });
         services.AddSingleton<IBlobStore>(sp =>
         {
             var options = sp.GetRequiredService<IOptions<FilesOptions>>().Value;

@@ -117,3 +117,66 @@ internal sealed class SqliteHostedAgentStore(string databasePath) : IHostedAgent
         public string? ProtectedApiKey { get; set; }
     }
 }
+
+/// <summary>PostgreSQL implementation of <see cref="IHostedAgentStore"/> (tables of the PostgreSQL migration <c>hosted_agents_files</c>).</summary>
+internal sealed class PostgresHostedAgentStore(Storage.Postgres.PostgresHubStore db) : IHostedAgentStore
+{
+    public Task UpsertAsync(HostedAgentRow row, DateTimeOffset now, CancellationToken ct) => db.WriteAsync(async (c, tx) =>
+        await c.ExecuteAsync("""
+            INSERT INTO hosted_agents (agent_id, auto_start, protected_api_key, updated_at) VALUES (@AgentId, @AutoStart, @ProtectedApiKey, @now)
+            ON CONFLICT (agent_id) DO UPDATE SET auto_start = excluded.auto_start, protected_api_key = excluded.protected_api_key, updated_at = excluded.updated_at
+            """, new { row.AgentId, row.AutoStart, row.ProtectedApiKey, now = now.ToUnixTimeMilliseconds() }, tx), ct);
+
+    public async Task<HostedAgentRow?> GetAsync(string agentId, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        var row = await c.QuerySingleOrDefaultAsync<PgRow>(new CommandDefinition(
+            "SELECT agent_id AS AgentId, auto_start AS AutoStart, protected_api_key AS ProtectedApiKey FROM hosted_agents WHERE agent_id = @agentId",
+            new { agentId }, cancellationToken: ct));
+        return row is null ? null : new HostedAgentRow(row.AgentId, row.AutoStart, row.ProtectedApiKey);
+    }
+
+    public async Task<IReadOnlyList<string>> ListAutoStartAsync(CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        return [.. await c.QueryAsync<string>(new CommandDefinition(
+            "SELECT h.agent_id FROM hosted_agents h JOIN agents a ON a.agent_id = h.agent_id WHERE h.auto_start ORDER BY h.agent_id", cancellationToken: ct))];
+    }
+
+    public Task DeleteAsync(string agentId, CancellationToken ct) => db.WriteAsync(async (c, tx) =>
+        await c.ExecuteAsync("DELETE FROM hosted_chat_messages WHERE agent_id = @agentId", new { agentId }, tx)
+        + await c.ExecuteAsync("DELETE FROM hosted_agents WHERE agent_id = @agentId", new { agentId }, tx), ct);
+
+    public async Task<IReadOnlyList<ChatTurn>> HistoryAsync(string agentId, string threadId, int limit, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        var rows = await c.QueryAsync<(string Role, string Content)>(new CommandDefinition("""
+            SELECT role, content FROM (
+                SELECT message_id, role, content FROM hosted_chat_messages WHERE agent_id = @agentId AND thread_id = @threadId
+                ORDER BY message_id DESC LIMIT @limit) AS recent
+            ORDER BY message_id
+            """, new { agentId, threadId, limit }, cancellationToken: ct));
+        return [.. rows.Select(r => new ChatTurn(r.Role, r.Content))];
+    }
+
+    public Task AppendAsync(string agentId, string threadId, IReadOnlyList<ChatTurn> turns, int keep, DateTimeOffset now, CancellationToken ct) => db.WriteAsync(async (c, tx) =>
+    {
+        foreach (var t in turns)
+        {
+            await c.ExecuteAsync("""
+                INSERT INTO hosted_chat_messages (agent_id, thread_id, role, content, created_at) VALUES (@agentId, @threadId, @Role, @Content, @now)
+                """, new { agentId, threadId, t.Role, t.Content, now = now.ToUnixTimeMilliseconds() }, tx);
+        }
+        return await c.ExecuteAsync("""
+            DELETE FROM hosted_chat_messages WHERE agent_id = @agentId AND thread_id = @threadId AND message_id NOT IN (
+                SELECT message_id FROM hosted_chat_messages WHERE agent_id = @agentId AND thread_id = @threadId ORDER BY message_id DESC LIMIT @keep)
+            """, new { agentId, threadId, keep }, tx);
+    }, ct);
+
+    private sealed class PgRow
+    {
+        public string AgentId { get; set; } = "";
+        public bool AutoStart { get; set; }
+        public string? ProtectedApiKey { get; set; }
+    }
+}

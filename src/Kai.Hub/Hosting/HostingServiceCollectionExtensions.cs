@@ -37,8 +37,9 @@ internal static class HostingServiceCollectionExtensions
             o.XmlRepository = new FileSystemXmlRepository(dir, logs);
         });
 
-        services.AddSingleton<IHostedAgentStore>(sp =>
-            new SqliteHostedAgentStore(Path.Combine(Path.GetFullPath(sp.GetRequiredService<IOptions<HubOptions>>().Value.DataDirectory), "kai.db")));
+        services.AddSingleton<IHostedAgentStore>(sp => sp.GetRequiredService<Storage.IHubStore>() is Storage.Postgres.PostgresHubStore postgres
+            ? new PostgresHostedAgentStore(postgres)
+            : new SqliteHostedAgentStore(Path.Combine(Path.GetFullPath(sp.GetRequiredService<IOptions<HubOptions>>().Value.DataDirectory), "kai.db")));
         services.AddSingleton<HostedAgentSupervisor>();
         services.AddSingleton<Routing.IDeliveryTarget>(sp => sp.GetRequiredService<HostedAgentSupervisor>());
         services.AddSingleton<IHostedAgentHooks>(sp => sp.GetRequiredService<HostedAgentSupervisor>());

@@ -8,15 +8,25 @@ namespace Kai.Hub.Housekeeping;
 /// agent presence, command deadlines, task leases and schedules, event history, streams, logs, rate buckets); they run in
 /// registration order.
 /// </summary>
-internal sealed partial class HubSweeper(TimeProvider time, IOptions<HubOptions> options, ILogger<HubSweeper> logger, IEnumerable<IHousekeeping> housekeeping)
+internal sealed partial class HubSweeper(
+    TimeProvider time, IOptions<HubOptions> options, ILogger<HubSweeper> logger, IEnumerable<IHousekeeping> housekeeping, IHousekeepingLeadership leadership)
     : BackgroundService
 {
     private readonly HubOptions _options = options.Value;
 
+    /// <summary>
+    /// One sweep: settles the housekeeping leadership first, then runs every step in order; a store-wide step
+    /// (<see cref="IClusterHousekeeping"/>) only on the leader.
+    /// </summary>
     public async Task SweepOnceAsync(CancellationToken ct)
     {
+        var leads = await leadership.TryLeadAsync(ct);
         foreach (var step in housekeeping)
         {
+            if (step is IClusterHousekeeping && !leads)
+            {
+                continue;
+            }
             await step.SweepAsync(ct);
         }
     }

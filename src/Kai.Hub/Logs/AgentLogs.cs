@@ -17,7 +17,7 @@ namespace Kai.Hub.Logs;
 /// Agent logs (seed 000 <c>log</c> frames and <c>GET /agents/{id}/logs</c>): stored with bounded retention (count per
 /// agent and age, enforced by the sweep) in addition to the live relay to observers.
 /// </summary>
-internal sealed class AgentLogs(ILogStore store, AgentAccess access, TimeProvider time, IOptionsMonitor<LogOptions> options) : IHousekeeping
+internal sealed class AgentLogs(ILogStore store, AgentAccess access, TimeProvider time, IOptionsMonitor<LogOptions> options) : IClusterHousekeeping
 {
     // Read on each use: these settings may change at run time (/api/v1/config).
     private LogOptions _options => options.CurrentValue;

@@ -21,8 +21,9 @@ internal static class SettingsServiceCollectionExtensions
 {
     public static IServiceCollection AddKaiSettings(this IServiceCollection services)
     {
-        services.AddSingleton<ISettingsStore>(sp =>
-            new SqliteSettingsStore(Path.Combine(Path.GetFullPath(sp.GetRequiredService<IOptions<HubOptions>>().Value.DataDirectory), "kai.db")));
+        services.AddSingleton<ISettingsStore>(sp => sp.GetRequiredService<Storage.IHubStore>() is Storage.Postgres.PostgresHubStore postgres
+            ? new PostgresSettingsStore(postgres)
+            : new SqliteSettingsStore(Path.Combine(Path.GetFullPath(sp.GetRequiredService<IOptions<HubOptions>>().Value.DataDirectory), "kai.db")));
         services.AddSingleton<RuntimeSettings>();
         services.AddSingleton<IHousekeeping>(sp => sp.GetRequiredService<RuntimeSettings>());
         // What may change at run time (seed 000: rate limits, the retry and timeout table, history sizes, log retention).

@@ -87,3 +87,47 @@ internal sealed class SqliteSettingsStore(string databasePath) : ISettingsStore
             "SELECT COALESCE((SELECT revision FROM runtime_settings_revision WHERE id = 1), 0)", cancellationToken: ct));
     }
 }
+
+/// <inheritdoc />
+/// <remarks>Keys are stored as the API wrote them; the service compares them without case, as configuration does.</remarks>
+internal sealed class PostgresSettingsStore(Storage.Postgres.PostgresHubStore db) : ISettingsStore
+{
+    public async Task<IReadOnlyList<SettingRow>> ListAsync(CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        var rows = await c.QueryAsync<(string Key, string Value, long UpdatedAt, string UpdatedBy)>(new CommandDefinition(
+            "SELECT key, value, updated_at, updated_by FROM runtime_settings ORDER BY key", cancellationToken: ct));
+        return rows.Select(r => new SettingRow(r.Key, r.Value, DateTimeOffset.FromUnixTimeMilliseconds(r.UpdatedAt), r.UpdatedBy)).ToList();
+    }
+
+    public Task ApplyAsync(IReadOnlyDictionary<string, string?> changes, string updatedBy, DateTimeOffset now, CancellationToken ct) => db.WriteAsync(async (c, tx) =>
+    {
+        // The revision row is locked for the transaction, so two nodes changing settings at once get two revisions.
+        await c.ExecuteAsync("INSERT INTO runtime_settings_revision (id, revision) VALUES (1, 0) ON CONFLICT (id) DO NOTHING", transaction: tx);
+        var revision = await c.ExecuteScalarAsync<long>(
+            "UPDATE runtime_settings_revision SET revision = revision + 1 WHERE id = 1 RETURNING revision", transaction: tx);
+        foreach (var (key, value) in changes)
+        {
+            if (value is null)
+            {
+                await c.ExecuteAsync("DELETE FROM runtime_settings WHERE lower(key) = lower(@key) OR lower(key) LIKE lower(@prefix) ESCAPE '\\'",
+                    new { key, prefix = key.Replace("\\", "\\\\").Replace("%", "\\%").Replace("_", "\\_") + ":%" }, tx);
+            }
+            else
+            {
+                await c.ExecuteAsync("DELETE FROM runtime_settings WHERE lower(key) = lower(@key)", new { key }, tx);
+                await c.ExecuteAsync("""
+                    INSERT INTO runtime_settings (key, value, updated_at, updated_by, revision) VALUES (@key, @value, @now, @updatedBy, @revision)
+                    """, new { key, value, now = now.ToUnixTimeMilliseconds(), updatedBy, revision }, tx);
+            }
+        }
+        return revision;
+    }, ct);
+
+    public async Task<long> RevisionAsync(CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        return await c.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT COALESCE((SELECT revision FROM runtime_settings_revision WHERE id = 1), 0)", cancellationToken: ct));
+    }
+}

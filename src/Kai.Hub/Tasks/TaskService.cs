@@ -26,7 +26,7 @@ namespace Kai.Hub.Tasks;
 internal sealed partial class TaskService(
     ITaskQueueStore store, IWorkflowStore workflowStore, IAgentStore agentStore, IScheduleStore scheduleStore,
     Router router, AgentDirectory directory, CapabilityResolver capabilities, TaskEvents events, HubMetrics metrics, TimeProvider time,
-    IOptionsMonitor<TaskOptions> options, LeaseLedger ledger, ILogger<TaskService> logger) : IHousekeeping
+    IOptionsMonitor<TaskOptions> options, LeaseLedger ledger, ILogger<TaskService> logger, IHousekeepingLeadership leadership) : IHousekeeping
 {
     // Read on each use: these settings may change at run time (/api/v1/config).
     private TaskOptions _options => options.CurrentValue;
@@ -507,6 +507,18 @@ internal sealed partial class TaskService(
     /// </summary>
     public async Task SweepAsync(CancellationToken ct)
     {
+        // The lease sweep and the schedules are store-wide: with several nodes, the housekeeping leader runs them (every step is a
+        // conditional write anyway, so a second node would only repeat work). Promotion and dispatch to this node's agents run everywhere.
+        if (leadership.IsLeader)
+        {
+            await SweepLeasesAndSchedulesAsync(ct);
+        }
+        await store.PromotePendingAsync(time.GetUtcNow(), null, ct);
+        await DispatchAsync(ct);
+    }
+
+    private async Task SweepLeasesAndSchedulesAsync(CancellationToken ct)
+    {
         var now = time.GetUtcNow();
         foreach (var task in await store.ListExpiredAttemptsAsync(now, ct))
         {
@@ -524,8 +536,6 @@ internal sealed partial class TaskService(
             await FailAttemptAsync(task, error, timedOut ? ErrorCodes.TaskTimeout : ErrorCodes.AgentUnavailable, ct);
         }
         await FireSchedulesAsync(ct);
-        await store.PromotePendingAsync(time.GetUtcNow(), null, ct);
-        await DispatchAsync(ct);
     }
 
     // ---- views ----

@@ -132,6 +132,37 @@ public sealed class StartupFailureTests
         Assert.Contains("   at ", stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task An_unknown_store_exits_78_naming_the_setting()
+    {
+        var (code, line) = await RunHubAsync("--Kai:DataDirectory=" + Path.Combine(Path.GetTempPath(), "kai-tests", "store-" + Guid.NewGuid().ToString("N")), "--Kai:Store=mysql");
+        Assert.Equal(78, code);
+        Assert.Contains("Kai:Store must be sqlite or postgres", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_postgres_store_without_a_connection_string_exits_78()
+    {
+        var (code, line) = await RunHubAsync("--Kai:DataDirectory=" + Path.Combine(Path.GetTempPath(), "kai-tests", "store-" + Guid.NewGuid().ToString("N")), "--Kai:Store=postgres");
+        Assert.Equal(78, code);
+        Assert.Contains("ConnectionStrings:Postgres is not set", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unreachable_postgres_exits_69_naming_host_and_port_but_not_the_password()
+    {
+        // A port nobody listens on: bound, then released.
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        var (code, line) = await RunHubAsync("--Kai:DataDirectory=" + Path.Combine(Path.GetTempPath(), "kai-tests", "store-" + Guid.NewGuid().ToString("N")),
+            "--Kai:Store=postgres", $"--ConnectionStrings:Postgres=Host=127.0.0.1;Port={port};Username=kai;Password=s3cret-pw;Database=kai;Timeout=5");
+        Assert.Equal(69, code);
+        Assert.Contains($"cannot connect to PostgreSQL at 127.0.0.1:{port}/kai", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret-pw", line, StringComparison.Ordinal);
+    }
+
     /// <summary>Runs the hub; asserts stderr is exactly one line without a stack trace; returns the exit code and that line.</summary>
     private static async Task<(int Code, string Line)> RunHubAsync(params string[] args)
     {

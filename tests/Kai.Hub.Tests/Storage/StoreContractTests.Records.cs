@@ -11,7 +11,7 @@ public abstract partial class StoreContractTests
     private static AuditRecord NewAudit(string id, DateTimeOffset at, string action = "user.login", string? actor = "u1") =>
         new(0, id, at, actor, "user", action, null, "success", "127.0.0.1", """{"k":"v"}""");
 
-    [Fact]
+    [SkippableFact]
     public async Task Lifecycle_migration_is_idempotent_and_ping_answers_the_expected_version()
     {
         await Store.MigrateAsync(Ct);
@@ -20,7 +20,7 @@ public abstract partial class StoreContractTests
         Assert.Equal(Store.ExpectedSchemaVersion, await second.PingAsync(Ct));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Audit_entries_are_listed_newest_first_and_filtered()
     {
         await Store.AppendAuditAsync(NewAudit("e1", T0), Ct);
@@ -34,7 +34,7 @@ public abstract partial class StoreContractTests
         Assert.Equal("""{"k":"v"}""", all.Items[0].DetailsJson);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Audit_rows_refuse_update_and_delete_even_past_the_store()
     {
         await Store.AppendAuditAsync(NewAudit("e1", T0), Ct);
@@ -46,7 +46,7 @@ public abstract partial class StoreContractTests
         Assert.Equal(("e1", "success"), (entry.AuditId, entry.Outcome));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Logs_are_paged_newest_first_and_trimmed_by_age_and_count_per_agent()
     {
         for (var i = 0; i < 5; i++)
@@ -66,7 +66,7 @@ public abstract partial class StoreContractTests
         Assert.Equal(0, (await Store.ListLogsAsync(new LogQuery("a2", 0, null, null, 10), Ct)).Total);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Metrics_count_agents_open_work_and_tasks_by_status()
     {
         await Store.TryCreateAgentAsync(NewAgent("a1"), Ct);
