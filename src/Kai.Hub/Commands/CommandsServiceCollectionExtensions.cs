@@ -9,6 +9,7 @@ internal static class CommandsServiceCollectionExtensions
     {
         services.AddSingleton<CommandService>();
         services.AddSingleton<IHousekeeping>(sp => sp.GetRequiredService<CommandService>());
+        services.AddSingleton<Routing.IReplyCodec, CommandReplyCodec>();
         return services;
     }
 }
