@@ -145,6 +145,7 @@ public static class HubApplication
 
         app.MapAuthApi();
         app.MapAgentsApi();
+        app.MapNodesApi();
         app.MapTasksApi();
         app.MapWorkflowsApi();
         app.MapAgentLinks();

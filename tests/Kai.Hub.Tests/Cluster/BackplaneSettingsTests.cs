@@ -25,6 +25,20 @@ public sealed class BackplaneSettingsTests
     }
 
     [Fact]
+    public async Task A_single_node_lists_itself_with_its_links_and_load()
+    {
+        await using var hub = await TestHub.StartAsync(settings: Kai.Hub.Tests.Events.EventTestKit.AdminSettings(new() { ["Kai:NodeId"] = "solo" }));
+        var user = await hub.NewUserAsync();
+        await using var link = await hub.ConnectAgentAsync(await hub.NewAgentAsync(user.AccessToken, "solo-agent"));
+        using var admin = hub.Client(await Kai.Hub.Tests.Events.EventTestKit.AdminTokenAsync(hub));
+        var node = Assert.Single((await System.Net.Http.Json.HttpClientJsonExtensions.GetFromJsonAsync<Kai.Hub.Cluster.NodeListResponse>(
+            admin, "api/v1/admin/nodes", Kai.Protocol.KaiJson.Options))!.Nodes);
+        Assert.Equal(("solo", true, true), (node.NodeId, node.Self, node.Alive));
+        Assert.Equal(["solo-agent"], node.AgentLinks);
+        Assert.Equal((1, "memory"), (node.Load!.AgentLinks, node.Load.Backplane));
+    }
+
+    [Fact]
     public async Task An_unknown_backplane_a_missing_and_a_malformed_uri_are_configuration_errors()
     {
         var (code, line) = await StartFailsAsync(new() { ["Kai:Backplane"] = "kafka" });

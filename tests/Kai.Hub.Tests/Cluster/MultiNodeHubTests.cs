@@ -80,6 +80,17 @@ public sealed class MultiNodeHubTests
                 }
             }
 
+            // The admin sees both nodes, which node holds which agent's link, and the answering node's load.
+            using var admin = nodeB.Client(await nodeB.AdminTokenAsync());
+            var nodes = (await admin.GetFromJsonAsync<NodeListResponse>("api/v1/admin/nodes", KaiJson.Options))!.Nodes;
+            var a = Assert.Single(nodes, n => n.NodeId == "node-a-" + suffix);
+            var b = Assert.Single(nodes, n => n.NodeId == "node-b-" + suffix);
+            Assert.Equal((true, false, true, true), (a.Alive, a.Self, b.Alive, b.Self));
+            Assert.Equal(["left-2"], a.AgentLinks);
+            Assert.Equal(["right"], b.AgentLinks);
+            Assert.Null(a.Load);
+            Assert.Equal((1, "rabbitmq", (string?)null), (b.Load!.AgentLinks, b.Load.Backplane, b.Load.BackplaneProblem));
+
             // An agent that is offline everywhere is Unavailable, not delivered.
             await left.SendAsync("agent_message", new { to_agent = "left", message_type = "x", content = 1 }, "m-2");
             var offline = await left.ReceiveAsync();
