@@ -145,10 +145,11 @@ public static class HubApplication
             o.DocumentTitle = "Kai Hub API";
         });
         app.MapHealthChecks("/health", new HealthCheckOptions { Predicate = _ => false }).AllowAnonymous("liveness probe; says nothing but up");
-        app.MapHealthChecks("/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") }).AllowAnonymous("readiness probe for load balancers");
+        app.MapHealthChecks("/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = ReadinessWriter.WriteAsync }).AllowAnonymous("readiness probe for load balancers");
 
         app.MapAuthApi();
         app.MapAgentsApi();
+        app.MapNodesApi();
         app.MapTasksApi();
         app.MapWorkflowsApi();
         app.MapAgentLinks();

@@ -13,7 +13,7 @@ internal static class StartupFailure
 {
     /// <summary>EX_DATAERR: <c>kai.db</c> is corrupt or not a SQLite database.</summary>
     public const int DataError = 65;
-    /// <summary>EX_UNAVAILABLE: the listen port is in use.</summary>
+    /// <summary>EX_UNAVAILABLE: the listen port is in use, or the backplane's broker (RabbitMQ) cannot be reached.</summary>
     public const int PortInUse = 69;
     /// <summary>EX_UNAVAILABLE: the configured store (PostgreSQL) cannot be reached or refuses the login.</summary>
     public const int Unavailable = 69;
@@ -58,6 +58,10 @@ internal static class StartupFailure
         if (chain.OfType<Storage.StoreUnavailableException>().FirstOrDefault() is { } unreachable)
         {
             return (Unavailable, unreachable.Message);
+        }
+        if (chain.OfType<Cluster.BackplaneUnavailableException>().FirstOrDefault() is { } backplane)
+        {
+            return (Unavailable, backplane.Message);
         }
         if (chain.Any(e => e.GetType().Name == "AddressInUseException" || e is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse }))
         {

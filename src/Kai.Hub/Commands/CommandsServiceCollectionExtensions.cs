@@ -10,6 +10,7 @@ internal static class CommandsServiceCollectionExtensions
         services.AddOptions<CommandOptions>().BindConfiguration(CommandOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<CommandService>();
         services.AddSingleton<IHousekeeping>(sp => sp.GetRequiredService<CommandService>());
+        services.AddSingleton<Routing.IReplyCodec, CommandReplyCodec>();
         return services;
     }
 }

@@ -34,6 +34,17 @@ internal interface IBackplane
 
     /// <summary>Publishes a numbered topic event to every other node.</summary>
     ValueTask PublishAsync(Envelope envelope, CancellationToken ct);
+
+    /// <summary>
+    /// Sends the reply to a request that came from another node (commands, RPC, invocations: whoever waits in that node's
+    /// <see cref="PendingRequests"/>): to the node named by the request's reply-to when it came through here, else to every other
+    /// node. <paramref name="kind"/> names the <see cref="IReplyCodec"/> that turns <paramref name="body"/> back into the reply.
+    /// Returns whether a node took it.
+    /// </summary>
+    ValueTask<bool> ReplyAsync(string correlationId, string kind, byte[] body, CancellationToken ct);
+
+    /// <summary>Where replies from other nodes are handed: correlation id, codec kind, body (set once by the router).</summary>
+    Func<string, string, byte[], CancellationToken, ValueTask>? ReceiveReply { get; set; }
 }
 
 /// <summary>
@@ -143,6 +154,22 @@ internal sealed class InMemoryBackplane : IBackplane, IDisposable
                 await receive(Copy(envelope), ct);
             }
         }
+    }
+
+    public Func<string, string, byte[], CancellationToken, ValueTask>? ReceiveReply { get; set; }
+
+    public async ValueTask<bool> ReplyAsync(string correlationId, string kind, byte[] body, CancellationToken ct)
+    {
+        var any = false;
+        foreach (var node in _cluster.Others(NodeId))
+        {
+            if (node.ReceiveReply is { } receive)
+            {
+                await receive(correlationId, kind, body, ct);
+                any = true;
+            }
+        }
+        return any;
     }
 
     private static Envelope Copy(Envelope e) => new(e.Type, e.Target, e.Frame, e.Sender)

@@ -38,14 +38,17 @@ internal sealed class Router
     private readonly Lock _topicGate = new();
     private readonly RouteStep _pipeline;
     private readonly TimeProvider _time;
+    private readonly Dictionary<string, IReplyCodec> _replyCodecs;
     private long _topicDelivered;
     private long _topicDropped;
     private long _slowConsumerDisconnects;
 
     public Router(
         ConnectionRegistry links, AgentDirectory directory, CapabilityResolver capabilities, IEnumerable<IRouteFilter> filters,
-        IEnumerable<IDeliveryTarget> targets, IBackplane backplane, ITopicLog log, PendingRequests pending, TimeProvider time)
+        IEnumerable<IDeliveryTarget> targets, IBackplane backplane, ITopicLog log, PendingRequests pending, TimeProvider time,
+        IEnumerable<IReplyCodec> replyCodecs)
     {
+        _replyCodecs = replyCodecs.ToDictionary(c => c.Kind, StringComparer.Ordinal);
         _time = time;
         _links = links;
         _directory = directory;
@@ -62,6 +65,7 @@ internal sealed class Router
         }
         _pipeline = step;
         _backplane.Receive = FromBackplaneAsync;
+        _backplane.ReceiveReply = ReplyFromBackplaneAsync;
     }
 
     /// <summary>Routes one envelope through the pipeline.</summary>
@@ -96,8 +100,40 @@ internal sealed class Router
     /// <summary>Registers interest in a reply before the request is sent some other way (durable commands are routed by their service).</summary>
     public PendingRequests Pending => _pending;
 
-    /// <summary>Hands a reply to whoever waits for <paramref name="correlationId"/>; false when nobody waits (on this node).</summary>
-    public bool Complete(string correlationId, object reply) => _pending.Complete(correlationId, reply);
+    /// <summary>
+    /// Hands a reply to whoever waits for <paramref name="correlationId"/>; false when nobody waits on this node. Then, in a cluster,
+    /// the reply goes on through the backplane to the node that waits for it (when an <see cref="IReplyCodec"/> knows its type).
+    /// </summary>
+    public bool Complete(string correlationId, object reply)
+    {
+        if (_pending.Complete(correlationId, reply))
+        {
+            return true;
+        }
+        if (_backplane.HasPeers)
+        {
+            foreach (var codec in _replyCodecs.Values)
+            {
+                if (codec.TryEncode(reply, out var body))
+                {
+                    // Best effort, like the in-process waiter: the reply is already stored by its service, and a waiter that misses it
+                    // reads the store at its deadline.
+                    _ = _backplane.ReplyAsync(correlationId, codec.Kind, body, CancellationToken.None).AsTask()
+                        .ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                    break;
+                }
+            }
+        }
+        return false;
+    }
+
+    private async ValueTask ReplyFromBackplaneAsync(string correlationId, string kind, byte[] body, CancellationToken ct)
+    {
+        if (_pending.IsWaiting(correlationId) && _replyCodecs.TryGetValue(kind, out var codec) && await codec.DecodeAsync(correlationId, body, ct) is { } reply)
+        {
+            _pending.Complete(correlationId, reply);
+        }
+    }
 
     // ---- groups ----
 

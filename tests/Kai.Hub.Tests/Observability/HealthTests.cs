@@ -35,7 +35,8 @@ public sealed class HealthTests
         await File.WriteAllTextAsync(db, "this is not a database");
         var ready = await hub.Http.GetAsync("ready");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
-        Assert.Equal("Unhealthy", await ready.Content.ReadAsStringAsync());
+        // The body says which check failed and why (docs/operations.md, "Health").
+        Assert.Equal("Unhealthy\ndatabase: database unavailable", await ready.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.OK, (await hub.Http.GetAsync("health")).StatusCode);
     }
 }

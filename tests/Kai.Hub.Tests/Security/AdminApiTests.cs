@@ -20,6 +20,7 @@ public sealed class AdminApiTests
         (HttpMethod.Post, "api/v1/admin/users/{victim}/disable", null),
         (HttpMethod.Post, "api/v1/admin/users/{victim}/enable", null),
         (HttpMethod.Get, "api/v1/admin/agents", null),
+        (HttpMethod.Get, "api/v1/admin/nodes", null),
         (HttpMethod.Post, "api/v1/admin/keys/rotate", null),
         (HttpMethod.Get, "api/v1/audit", null),
         (HttpMethod.Get, "api/v1/config", null),

@@ -47,6 +47,7 @@ public sealed class RouteInventoryTests
         ["POST /api/v1/admin/users/{userId}/disable"] = "AdminApiTests.Non_admins_are_refused_every_admin_route_and_it_is_audited",
         ["POST /api/v1/admin/users/{userId}/enable"] = "AdminApiTests.Non_admins_are_refused_every_admin_route_and_it_is_audited",
         ["GET /api/v1/admin/agents"] = "AdminApiTests.Non_admins_are_refused_every_admin_route_and_it_is_audited",
+        ["GET /api/v1/admin/nodes"] = "AdminApiTests.Non_admins_are_refused_every_admin_route_and_it_is_audited",
         ["POST /api/v1/admin/keys/rotate"] = "AdminApiTests.Non_admins_are_refused_every_admin_route_and_it_is_audited",
         ["GET /api/v1/config"] = "AdminApiTests.Non_admins_are_refused_every_admin_route_and_it_is_audited",
         ["GET /api/v1/config/{section}"] = "AdminApiTests.Non_admins_are_refused_every_admin_route_and_it_is_audited",
