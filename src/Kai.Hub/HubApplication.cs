@@ -10,6 +10,7 @@ using Kai.Hub.Housekeeping;
 using Kai.Hub.Logs;
 using Kai.Hub.Messaging;
 using Kai.Hub.Routing;
+using Kai.Hub.Rpc;
 using Kai.Hub.Edges;
 using Kai.Hub.Streams;
 using Kai.Hub.Observability;
@@ -88,6 +89,7 @@ public static class HubApplication
         services.AddKaiLogs();
         services.AddKaiFiles();
         services.AddKaiHosting();
+        services.AddKaiRpc();
         services.AddKaiHousekeeping();
     }
 
@@ -156,5 +158,6 @@ public static class HubApplication
         app.MapAdminApi();
         app.MapKaiHosting();
         app.MapFilesApi();
+        app.MapRpcApi();
     }
 }

@@ -69,6 +69,14 @@ public static class ErrorCodes
     public const string QuotaExceeded = "QUOTA_EXCEEDED";
     /// <summary>The uploaded content does not match the <c>sha256</c> the client gave; nothing is stored. HTTP 400.</summary>
     public const string ChecksumMismatch = "CHECKSUM_MISMATCH";
+    /// <summary>An AMRI method no routing table entry serves and no <c>destination</c> names (seed 001 §9). HTTP 404.</summary>
+    public const string MethodNotFound = "METHOD_NOT_FOUND";
+    /// <summary>An AMRI request got no answer within its method's deadline (seed 001 §7), retries included. HTTP 504.</summary>
+    public const string DeadlineExceeded = "DEADLINE_EXCEEDED";
+    /// <summary>An AMRI request arrived after its <c>timestamp + ttl</c> (seed 001 §4); it was not routed. HTTP 408.</summary>
+    public const string TtlExpired = "TTL_EXPIRED";
+    /// <summary>The target's circuit breaker is open after repeated failures (seed 000 "Circuit breaker"); retry after the break. HTTP 503.</summary>
+    public const string CircuitOpen = "CIRCUIT_OPEN";
 
     /// <summary>Returns the HTTP status a code maps to (400 for an unknown code).</summary>
     /// <param name="code">One of the constants of this class.</param>
@@ -98,6 +106,10 @@ public static class ErrorCodes
         LlmBadResponse => 502,
         QuotaExceeded => 413,
         ChecksumMismatch => 400,
+        MethodNotFound => 404,
+        DeadlineExceeded => 504,
+        TtlExpired => 408,
+        CircuitOpen => 503,
         _ => 400,
     };
 }
