@@ -28,9 +28,19 @@ public sealed partial class HubClient
         CancellationToken ct = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(method);
-        var request = new RpcRequest(id ?? Guid.NewGuid().ToString(), null, destination, _time.GetUtcNow().ToUnixTimeSeconds(), method,
+        return await CallAsync(new RpcRequest(id ?? Guid.NewGuid().ToString(), null, destination, _time.GetUtcNow().ToUnixTimeSeconds(), method,
             JsonSerializer.SerializeToElement(parameters ?? new { }, KaiJson.Options),
-            new RpcHeaders(traceId ?? Guid.NewGuid().ToString(), Ttl: ttl is { } t ? (long)Math.Ceiling(t.TotalMilliseconds) : null));
+            new RpcHeaders(traceId ?? Guid.NewGuid().ToString(), Ttl: ttl is { } t ? (long)Math.Ceiling(t.TotalMilliseconds) : null)), ct);
+    }
+
+    /// <summary>Sends an AMRI request envelope as it is (seed 001 §4) and returns the response envelope, errors included.</summary>
+    /// <param name="request">The envelope; a <c>timestamp</c> of 0 means "when the hub receives it" (the ttl then counts from there).</param>
+    /// <param name="ct">Cancels the wait.</param>
+    /// <returns>The response envelope.</returns>
+    /// <exception cref="HubApiException">The call was refused before it became an RPC (401, 403, 413, 429).</exception>
+    public async Task<RpcResponse> CallAsync(RpcRequest request, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
         for (var attempt = 0; ; attempt++)
         {
             var token = await EnsureAccessTokenAsync(ct);

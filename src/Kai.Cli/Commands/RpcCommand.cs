@@ -32,8 +32,11 @@ internal static class RpcCommand
                 throw new CliException("--timeout must be from 1 to 600000 milliseconds.", ExitCodes.Usage);
             }
             using var client = await ctx.UserClientAsync(ct);
-            var response = await client.CallAsync(parse.GetRequiredValue(method), p, parse.GetValue(destination),
-                ttl is { } ms ? TimeSpan.FromMilliseconds(ms) : null, ct: ct);
+            // A simulated timeout counts its 1 ms from the hub's receipt (timestamp 0), so it is a deadline, never an expired ttl.
+            var request = new Kai.Protocol.Rpc.RpcRequest(Guid.NewGuid().ToString(), null, parse.GetValue(destination),
+                parse.GetValue(simulate) ? 0 : DateTimeOffset.UtcNow.ToUnixTimeSeconds(), parse.GetRequiredValue(method),
+                System.Text.Json.JsonSerializer.SerializeToElement(p, Kai.Protocol.KaiJson.Options), new Kai.Protocol.Rpc.RpcHeaders(Guid.NewGuid().ToString(), Ttl: ttl));
+            var response = await client.CallAsync(request, ct);
             Console.WriteLine(Output.Json(response));
             var m = response.Metrics;
             Console.Error.WriteLine($"latency {m?.LatencyMs ?? 0} ms, retries {m?.Retries ?? 0}, backend {m?.Backend ?? "?"}"

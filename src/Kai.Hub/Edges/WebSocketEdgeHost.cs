@@ -123,6 +123,12 @@ internal sealed class WebSocketEdgeHost(
         }
     }
 
+    /// <summary>
+    /// Queues an edge's direct answer to a message its own link sent (the reply of a raw-message edge such as <c>/ws/rpc</c>, like an
+    /// ack); false when the link is closing or over its queue cap. Anything addressed to others goes through the router.
+    /// </summary>
+    public static bool Reply(LinkConnection link, byte[] utf8) => link.TrySend(utf8);
+
     /// <summary>Queues the edge's welcome frame on a link (the first frame a client reads).</summary>
     public void Welcome<T>(LinkConnection link, T payload) => link.TrySend(Frame.Encode(FrameTypes.Welcome, payload, timestamp: time.GetUtcNow()));
 

@@ -19,12 +19,10 @@ internal static class RpcApi
         api.MapPost("/", CallAsync).WithName("callRpc")
             .WithSummary("Call an AMRI method: one request envelope in, one response envelope out (seed 001 §4-5)")
             .Accepts<RpcRequest>("application/json")
+            .WithDescription("Errors the hub raises about the call itself (bad envelope, unknown method, expired ttl, unavailable or unknown agent, "
+                + "deadline) answer an AMRI response envelope with that HTTP status and error {code, message, type}; 401/403/413/429 before the call use the shared error envelope.")
             .Produces<RpcResponse>(StatusCodes.Status200OK)
-            .Produces<RpcResponse>(StatusCodes.Status400BadRequest)
-            .Produces<RpcResponse>(StatusCodes.Status404NotFound)
-            .Produces<RpcResponse>(StatusCodes.Status408RequestTimeout)
-            .Produces<RpcResponse>(StatusCodes.Status503ServiceUnavailable)
-            .Produces<RpcResponse>(StatusCodes.Status504GatewayTimeout)
+            .WithErrors(404, 408, 409, 503, 504)
             .RequirePermission(Permissions.RpcCall);
         api.MapGet("/routes", RoutesAsync).WithName("listRpcRoutes")
             .WithSummary("The service routing table: method prefixes, targets, source and health (seed 001 §9)")
@@ -34,6 +32,7 @@ internal static class RpcApi
             .Accepts<JsonRpcRequest>("application/json")
             .Produces<JsonRpcResponse>(StatusCodes.Status200OK)
             .Produces(StatusCodes.Status204NoContent)
+            .WithDescription("JSON-RPC errors (parse, invalid request, method not found, AMRI errors as -320xx) are answered with 200 and a JSON-RPC error object.")
             .RequirePermission(Permissions.RpcCall);
         app.Map("/ws/rpc", (HttpContext http, WebSocketEdgeHost host, RpcSocketEdge edge) => host.RunAsync(http, edge))
             .WithTags("WebSocket").ExcludeFromDescription()

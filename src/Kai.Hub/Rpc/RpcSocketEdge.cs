@@ -83,7 +83,7 @@ internal sealed class RpcSocketEdge(RpcMessages messages, IOptions<RpcOptions> o
             _closed.Dispose();
         }
 
-        private void Send(object answer) => link.TrySend(JsonSerializer.SerializeToUtf8Bytes(answer, KaiJson.Options));
+        private void Send(object answer) => WebSocketEdgeHost.Reply(link, JsonSerializer.SerializeToUtf8Bytes(answer, KaiJson.Options));
 
         private RpcResponse Refusal(string type, string message) =>
             new(null, RpcMethods.Hub, link.Principal.Id, time.GetUtcNow().ToUnixTimeSeconds(), null,
