@@ -296,6 +296,9 @@ public sealed partial class AgentHost : IAsyncDisposable
             case FrameTypes.StreamPrompt or FrameTypes.StreamControl:
                 DispatchStream(frame, ct);
                 break;
+            case FrameTypes.RpcRequest when frame.PayloadAs<Kai.Protocol.Rpc.RpcRequest>() is { } rpc:
+                _ = RunRpcAsync(link, rpc, ct);
+                break;
             case FrameTypes.Error:
                 Log.HubError(_options.Logger, AgentId, frame.Payload.GetRawText());
                 break;

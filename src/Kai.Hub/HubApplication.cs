@@ -10,6 +10,7 @@ using Kai.Hub.Housekeeping;
 using Kai.Hub.Logs;
 using Kai.Hub.Messaging;
 using Kai.Hub.Routing;
+using Kai.Hub.Rpc;
 using Kai.Hub.Edges;
 using Kai.Hub.Streams;
 using Kai.Hub.Observability;
@@ -91,6 +92,7 @@ public static class HubApplication
         services.AddKaiFiles();
         services.AddKaiHosting();
         services.AddKaiSettings();
+        services.AddKaiRpc();
         services.AddKaiHousekeeping();
     }
 
@@ -162,5 +164,6 @@ public static class HubApplication
         app.MapSettingsApi();
         app.MapKaiHosting();
         app.MapFilesApi();
+        app.MapRpcApi();
     }
 }

@@ -74,6 +74,14 @@ public static class ErrorCodes
     /// with the same idempotency key). <c>/ready</c> answers 503 meanwhile. HTTP 503.
     /// </summary>
     public const string StoreUnavailable = "STORE_UNAVAILABLE";
+    /// <summary>An AMRI method no routing table entry serves and no <c>destination</c> names (seed 001 §9). HTTP 404.</summary>
+    public const string MethodNotFound = "METHOD_NOT_FOUND";
+    /// <summary>An AMRI request got no answer within its method's deadline (seed 001 §7), retries included. HTTP 504.</summary>
+    public const string DeadlineExceeded = "DEADLINE_EXCEEDED";
+    /// <summary>An AMRI request arrived after its <c>timestamp + ttl</c> (seed 001 §4); it was not routed. HTTP 408.</summary>
+    public const string TtlExpired = "TTL_EXPIRED";
+    /// <summary>The target's circuit breaker is open after repeated failures (seed 000 "Circuit breaker"); retry after the break. HTTP 503.</summary>
+    public const string CircuitOpen = "CIRCUIT_OPEN";
 
     /// <summary>Returns the HTTP status a code maps to (400 for an unknown code).</summary>
     /// <param name="code">One of the constants of this class.</param>
@@ -104,6 +112,10 @@ public static class ErrorCodes
         QuotaExceeded => 413,
         ChecksumMismatch => 400,
         StoreUnavailable => 503,
+        MethodNotFound => 404,
+        DeadlineExceeded => 504,
+        TtlExpired => 408,
+        CircuitOpen => 503,
         _ => 400,
     };
 }

@@ -89,6 +89,14 @@ namespace Kai.Protocol;
 [JsonSerializable(typeof(StreamControlAck))]
 [JsonSerializable(typeof(LogEntry))]
 [JsonSerializable(typeof(LogsResponse))]
+// AMRI RPC (seed 001).
+[JsonSerializable(typeof(Kai.Protocol.Rpc.RpcRequest))]
+[JsonSerializable(typeof(Kai.Protocol.Rpc.RpcResponse))]
+[JsonSerializable(typeof(Kai.Protocol.Rpc.AgentRegisterParams))]
+[JsonSerializable(typeof(Kai.Protocol.Rpc.AgentRegisterResult))]
+[JsonSerializable(typeof(Kai.Protocol.Rpc.RpcRoutesResponse))]
+[JsonSerializable(typeof(Kai.Protocol.Rpc.JsonRpcRequest))]
+[JsonSerializable(typeof(Kai.Protocol.Rpc.JsonRpcResponse))]
 [JsonSerializable(typeof(JsonElement))]
 [JsonSerializable(typeof(Dictionary<string, string[]>))]
 public sealed partial class KaiJsonContext : JsonSerializerContext;

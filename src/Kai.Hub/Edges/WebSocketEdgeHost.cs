@@ -37,6 +37,16 @@ internal interface ILinkSession
     Task ClosedAsync(bool wasCurrent);
 }
 
+/// <summary>
+/// A session whose messages are not hub frames (<c>/ws/rpc</c> carries AMRI envelopes and JSON-RPC): it gets each text message as it
+/// is, instead of the <see cref="FrameDispatcher"/>'s frame policy. It must not hold on to the buffer after the call returns.
+/// </summary>
+internal interface IRawLinkSession : ILinkSession
+{
+    /// <summary>One text message (empty for a binary one).</summary>
+    ValueTask HandleMessageAsync(ReadOnlyMemory<byte> utf8);
+}
+
 /// <summary>A WebSocket edge: its admission rule and its sessions. The lifecycle around them is <see cref="WebSocketEdgeHost"/>'s.</summary>
 internal interface IWebSocketEdge
 {
@@ -101,7 +111,8 @@ internal sealed class WebSocketEdgeHost(
         try
         {
             await session.OpenedAsync(CancellationToken.None);
-            await link.RunReaderAsync(_links.MaxFrameBytes, bytes => dispatcher.HandleAsync(bytes, session.HandleAsync));
+            await link.RunReaderAsync(_links.MaxFrameBytes,
+                session is IRawLinkSession raw ? raw.HandleMessageAsync : bytes => dispatcher.HandleAsync(bytes, session.HandleAsync));
         }
         finally
         {
@@ -111,6 +122,12 @@ internal sealed class WebSocketEdgeHost(
             await session.ClosedAsync(wasCurrent);
         }
     }
+
+    /// <summary>
+    /// Queues an edge's direct answer to a message its own link sent (the reply of a raw-message edge such as <c>/ws/rpc</c>, like an
+    /// ack); false when the link is closing or over its queue cap. Anything addressed to others goes through the router.
+    /// </summary>
+    public static bool Reply(LinkConnection link, byte[] utf8) => link.TrySend(utf8);
 
     /// <summary>Queues the edge's welcome frame on a link (the first frame a client reads).</summary>
     public void Welcome<T>(LinkConnection link, T payload) => link.TrySend(Frame.Encode(FrameTypes.Welcome, payload, timestamp: time.GetUtcNow()));

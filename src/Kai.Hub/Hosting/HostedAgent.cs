@@ -61,6 +61,9 @@ internal sealed class HostedAgent(
             case FrameTypes.AgentMessage:
                 await MessageAsync(frame.PayloadAs<AgentMessageDelivery>()!, outbox, ct);
                 break;
+            case FrameTypes.RpcRequest:
+                await RpcAsync(frame.PayloadAs<Kai.Protocol.Rpc.RpcRequest>()!, outbox, ct);
+                break;
             case FrameTypes.TaskCancel:
                 if (frame.PayloadAs<TaskCancelPayload>() is { } cancel && _tasks.TryGetValue(cancel.TaskId, out var cts))
                 {
@@ -136,6 +139,37 @@ internal sealed class HostedAgent(
         }
         await outbox.SendAsync(FrameTypes.AgentMessage,
             new AgentMessageSend(message.FromAgent, message.MessageType, content, false, message.CorrelationId), null);
+    }
+
+    /// <summary>AMRI methods a hosted LLM agent serves (seed 001): <c>llm_chat.*</c>, <c>llm.chat</c> and <c>chat</c>, with the chat parameters.</summary>
+    public static bool IsChatMethod(string? method) =>
+        method is "chat" or "llm.chat" || (method?.StartsWith("llm_chat.", StringComparison.Ordinal) ?? false) || (method?.StartsWith("llm.chat.", StringComparison.Ordinal) ?? false);
+
+    private async Task RpcAsync(Kai.Protocol.Rpc.RpcRequest request, IHostedOutbox outbox, CancellationToken ct)
+    {
+        Kai.Protocol.Rpc.RpcError? error = null;
+        JsonElement? result = null;
+        if (!IsChatMethod(request.Method))
+        {
+            error = new Kai.Protocol.Rpc.RpcError(404, $"A hosted LLM agent serves llm_chat.*, llm.chat and chat; not '{request.Method}'.", ErrorCodes.MethodNotFound);
+        }
+        else
+        {
+            try
+            {
+                result = await ChatAsync(request.Params ?? default, request.Id ?? Guid.NewGuid().ToString("N"), outbox, ct);
+            }
+            catch (LlmException l)
+            {
+                error = new Kai.Protocol.Rpc.RpcError(ErrorCodes.HttpStatus(l.Code), l.Message, l.Code);
+            }
+            catch (ChatRequestException v)
+            {
+                error = new Kai.Protocol.Rpc.RpcError(400, v.Message, ErrorCodes.ValidationError);
+            }
+        }
+        await outbox.SendAsync(FrameTypes.RpcResponse, new Kai.Protocol.Rpc.RpcResponse(request.Id, definition.AgentId, request.Origin,
+            time.GetUtcNow().ToUnixTimeSeconds(), result, error, null), null);
     }
 
     /// <summary>The error text of a failure the caller should see (code first); null lets cancellation and bugs propagate.</summary>

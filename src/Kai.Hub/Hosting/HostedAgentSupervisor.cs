@@ -373,6 +373,12 @@ internal sealed partial class HostedAgentSupervisor(
                         await services.GetRequiredService<Router>().RouteAsync(
                             new Envelope(FrameTypes.StreamChunk, Address.ObserversOf(agent.AgentId), relayed, _principal), CancellationToken.None);
                         break;
+                    case Kai.Protocol.Rpc.RpcResponse answer:
+                        if (!services.GetRequiredService<Rpc.RpcService>().Accept(_principal, answer))
+                        {
+                            Log.Dropped(logger, agent.AgentId, type, "no such request in flight (late answer)");
+                        }
+                        break;
                     default:
                         Log.Dropped(logger, agent.AgentId, type, "not bridged");
                         break;

@@ -46,7 +46,8 @@ internal sealed class AgentLinkEdge(AgentLinkServices services) : IWebSocketEdge
 /// <summary>What the agent link's sessions use, as one parameter object.</summary>
 internal sealed record AgentLinkServices(
     WebSocketEdgeHost Host, IAgentStore Store, CommandService Commands, TaskService Tasks, AgentPresence Presence, Router Router,
-    PromptStreams Streams, AgentLogs Logs, Files.ChunkedUploads Uploads, IOptions<EventOptions> Events, IOptions<HubOptions> Hub, TimeProvider Time);
+    PromptStreams Streams, AgentLogs Logs, Files.ChunkedUploads Uploads, IOptions<EventOptions> Events, IOptions<HubOptions> Hub, TimeProvider Time,
+    Rpc.RpcService Rpc);
 
 internal static class AgentLinkEndpoint
 {
@@ -178,8 +179,14 @@ internal sealed class LinkSession(LinkConnection link, FrameDispatcher dispatche
             case FrameTypes.StreamChunk:
                 return services.Streams.Chunk(link, Required<StreamChunkPayload>(frame));
 
+            case FrameTypes.RpcResponse:
+                // The answer to an rpc_request (seed 001 §5): the router's waiter gets it; a late or foreign one is not accepted.
+                var answer = Required<Kai.Protocol.Rpc.RpcResponse>(frame);
+                new Validation().Length(answer.Id, "id", 1, 128).ThrowIfInvalid();
+                return new Dictionary<string, object?> { ["id"] = answer.Id, ["accepted"] = services.Rpc.Accept(link.Principal, answer) };
+
             default:
-                throw Unsupported(frame.Type, "heartbeat, agent_message, command_result, task_update, log, status_update, stream_chunk");
+                throw Unsupported(frame.Type, "heartbeat, agent_message, command_result, task_update, log, status_update, stream_chunk, rpc_response");
         }
     }
 

@@ -33,14 +33,15 @@ internal static class OpenApiDocument
         [401] = "No valid credentials (AUTHENTICATION_FAILED).",
         [403] = "The principal lacks the permission or ownership this route requires (FORBIDDEN).",
         [404] = "The object does not exist or is not visible to the caller (NOT_FOUND, AGENT_NOT_FOUND).",
-        [408] = "The agent did not answer in time (TASK_TIMEOUT).",
+        [408] = "The agent did not answer in time (TASK_TIMEOUT), or the request's ttl had passed on arrival (TTL_EXPIRED).",
         [409] = "The request conflicts with the current state (CONFLICT), for example a taken id or a finished object.",
         [412] = "A precondition or dependency is not met (DEPENDENCY_NOT_MET).",
         [413] = "The body is larger than the route allows (PAYLOAD_TOO_LARGE).",
         [415] = "The body's content type is not the one the route reads (UNSUPPORTED_MEDIA_TYPE).",
         [422] = "The request is well-formed but cannot be processed.",
         [429] = "Too many requests (RATE_LIMIT_EXCEEDED); Retry-After says when to retry.",
-        [503] = "The agent has no live link (AGENT_UNAVAILABLE).",
+        [503] = "The agent has no live link (AGENT_UNAVAILABLE), its circuit is open (CIRCUIT_OPEN), or the store is unreachable (STORE_UNAVAILABLE).",
+        [504] = "No answer within the method's deadline, retries included (DEADLINE_EXCEEDED).",
     };
 
     private static readonly Dictionary<string, string> TagText = new(StringComparer.Ordinal)

@@ -67,6 +67,10 @@ public sealed class RouteInventoryTests
         ["POST /api/v1/files/{fileId}/signed-url"] = "FileAccessTests.Other_tenants_get_404_for_every_file_route_and_the_file_is_unchanged",
         ["GET /api/v1/files/{fileId}/content"] = "FileUploadTests.Signed_urls_work_without_a_bearer_header_until_they_expire_and_cannot_be_forged",
         ["DELETE /api/v1/files/{fileId}"] = "FileAccessTests.Other_tenants_get_404_for_every_file_route_and_the_file_is_unchanged",
+        ["POST /api/v1/rpc/"] = "RpcBadInputTests.Malformed_unknown_expired_offline_and_denied_requests_get_error_envelopes_and_change_nothing",
+        ["GET /api/v1/rpc/routes"] = "RpcTransportTests.Agent_register_updates_the_registry_and_the_routing_table_which_follows_the_agent_going_away",
+        ["POST /jsonrpc"] = "RpcTransportTests.Json_rpc_over_http_and_websocket_with_batches_notifications_and_standard_error_codes",
+        ["* /ws/rpc"] = "RpcBadInputTests.Rpc_routes_and_websocket_refuse_callers_without_a_valid_token",
     };
 
     /// <summary>Frame type (per edge) → the test proving the cross-tenant negative case over WebSocket.</summary>
@@ -92,6 +96,7 @@ public sealed class RouteInventoryTests
         [$"{FramePermissions.EventLink} heartbeat"] = "EventFallbackTests.Another_users_events_are_never_seen_over_websocket_sse_or_polling",
         [$"{FramePermissions.EventLink} publish"] = "EventLinkTests.Publish_namespaces_depend_on_the_role_and_system_alerts_reach_everyone",
         [$"{FramePermissions.ObserverLink} upload"] = "ChunkedUploadTests.Another_tenant_cannot_upload_to_an_agent_it_does_not_own",
+        [$"{FramePermissions.AgentLink} rpc_response"] = "RpcBadInputTests.A_foreign_rpc_response_is_not_accepted_and_the_caller_still_gets_its_own_agents_answer",
     };
 
     internal static async Task<IReadOnlyList<(string Key, EndpointMetadataCollection Metadata)>> LiveRoutesAsync()

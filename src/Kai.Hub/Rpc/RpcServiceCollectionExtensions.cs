@@ -1,0 +1,25 @@
+using Kai.Hub.Routing;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Kai.Hub.Rpc;
+
+internal static class RpcServiceCollectionExtensions
+{
+    /// <summary>
+    /// AMRI RPC (seed 001): the options (<c>Kai:Rpc</c>, validated at start), the per-target circuit breakers
+    /// (<c>Kai:Routing:CircuitBreaker</c>, shared with other request/response callers), the routing table, the service and its edges.
+    /// </summary>
+    public static IServiceCollection AddKaiRpc(this IServiceCollection services)
+    {
+        services.AddOptions<RpcOptions>().BindConfiguration(RpcOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<RpcOptions>, RpcOptionsValidator>();
+        services.AddOptions<CircuitBreakerOptions>().BindConfiguration(CircuitBreakerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton<CircuitBreakers>();
+        services.AddSingleton<RpcRouteTable>();
+        services.AddSingleton<RpcService>();
+        services.AddSingleton<RpcMessages>();
+        services.AddSingleton<RpcSocketEdge>();
+        return services;
+    }
+}

@@ -1,0 +1,141 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Kai.Protocol.Rpc;
+
+/// <summary>
+/// An AMRI request envelope (seed 001 §4), exactly as the seed writes it:
+/// <c>{id, origin, destination, timestamp, method, params, headers{trace_id, auth_token?, user_id, ttl}}</c>.
+/// It is the body of <c>POST /api/v1/rpc</c>, one text message on <c>/ws/rpc</c>, and the payload of the
+/// <c>rpc_request</c> frame an agent receives on its live link.
+/// </summary>
+/// <param name="Id">The request id (a UUID v4 in the seed; any string of 1 to 128 characters). It correlates the response; it must be unique among the caller's requests in flight.</param>
+/// <param name="Origin">Who sends it (<c>kAI.module.id</c>). The hub sets it to the caller's principal id when absent; on delivery to an agent it is always the caller's id.</param>
+/// <param name="Destination">The agent id (or <c>kah:</c> handle) to call. Absent: the routing table chooses by method prefix (seed 001 §9). <c>hub</c>: a method the hub serves itself (<c>agent.register</c>).</param>
+/// <param name="Timestamp">When it was sent, Unix time in <b>seconds</b> (seed 001 §4). 0 or absent: the time the hub received it.</param>
+/// <param name="Method">The method, <c>string.rpc.verb</c>: dot-separated segments of letters, digits, <c>_</c> and <c>-</c>, at most 128 characters.</param>
+/// <param name="Params">The parameters: a JSON object (or array); absent means <c>{}</c>.</param>
+/// <param name="Headers">Context headers (seed 001 §4, §8); absent means the hub fills them.</param>
+public sealed record RpcRequest(
+    string? Id,
+    string? Origin,
+    string? Destination,
+    long Timestamp,
+    string? Method,
+    JsonElement? Params,
+    RpcHeaders? Headers);
+
+/// <summary>
+/// The <c>headers</c> of an AMRI request (seed 001 §4, with the telemetry fields of §8). The hub fills what the caller leaves out
+/// before the request reaches an agent.
+/// </summary>
+/// <param name="TraceId">The trace id (UUID or 32 hex digits). It becomes the W3C trace-id of the call's span (RFC: W3C Trace Context); absent: a new one.</param>
+/// <param name="AuthToken">An optional JWT (seed 001). The hub authenticates callers by their bearer token; this header is never forwarded to agents.</param>
+/// <param name="UserId">The user on whose behalf the call runs; set by the hub to the caller's tenant (a caller cannot claim another user).</param>
+/// <param name="Ttl">Time to live in <b>milliseconds</b>, end to end from the request's <c>timestamp</c>: caps the method's deadline (retries included). An envelope already past it is refused with <c>TTL_EXPIRED</c> (408).</param>
+/// <param name="CorrelationId">The workflow correlation id when the call is part of one (seed 001 §8).</param>
+/// <param name="SourceAgent">The calling agent (seed 001 §8); set by the hub.</param>
+/// <param name="TargetAgent">The agent the request was delivered to (seed 001 §8); set by the hub on delivery.</param>
+public sealed record RpcHeaders(
+    string? TraceId = null,
+    string? AuthToken = null,
+    string? UserId = null,
+    long? Ttl = null,
+    string? CorrelationId = null,
+    string? SourceAgent = null,
+    string? TargetAgent = null);
+
+/// <summary>
+/// An AMRI response envelope (seed 001 §5): <c>{id, origin, destination, timestamp, result, error, metrics{latency_ms, retries, backend}}</c>.
+/// Exactly one of <paramref name="Result"/> and <paramref name="Error"/> is non-null; both are always written (as <c>null</c> when empty).
+/// An agent answers an <c>rpc_request</c> with it in an <c>rpc_response</c> frame (its <c>metrics</c> are then ignored: the hub measures).
+/// </summary>
+/// <param name="Id">The id of the request it answers.</param>
+/// <param name="Origin">Who answered: the agent id, or <c>hub</c> for errors the hub raised and methods it serves.</param>
+/// <param name="Destination">The request's origin.</param>
+/// <param name="Timestamp">When it was answered, Unix time in seconds.</param>
+/// <param name="Result">The method's result (any JSON), or <c>null</c> on error.</param>
+/// <param name="Error">The error, or <c>null</c> on success.</param>
+/// <param name="Metrics">What the call cost, measured by the hub.</param>
+public sealed record RpcResponse(
+    string? Id,
+    string? Origin,
+    string? Destination,
+    long Timestamp,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] JsonElement? Result,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] RpcError? Error,
+    RpcMetrics? Metrics);
+
+/// <summary>
+/// The AMRI error (seed 001 §5): <c>{code, message, stack?}</c>, plus <c>type</c>, the hub's stable error name.
+/// </summary>
+/// <param name="Code">A number, the HTTP status the error maps to, as the seed writes it (<c>403</c>): 400 malformed, 404 unknown method or agent, 408 ttl expired, 429 rate limited, 503 unavailable or circuit open, 504 deadline exceeded. Errors an agent returns keep the agent's code.</param>
+/// <param name="Message">What went wrong, for a human.</param>
+/// <param name="Type">The stable name to switch on, one of <see cref="ErrorCodes"/> (for example <c>METHOD_NOT_FOUND</c>); an agent's own errors carry the agent's type or none.</param>
+/// <param name="Stack">A stack trace; present only when the hub runs in the Development environment (seed 001 §5), never in production.</param>
+public sealed record RpcError(int Code, string Message, string? Type = null, string? Stack = null);
+
+/// <summary>The <c>metrics</c> of an AMRI response (seed 001 §5).</summary>
+/// <param name="LatencyMs">Milliseconds from the hub receiving the request to the answer, retries and backoff included.</param>
+/// <param name="Retries">How many times the hub retried (0 when the first attempt answered).</param>
+/// <param name="Backend">The transport the caller used: <c>REST</c>, <c>WebSocket</c> or <c>JSON-RPC</c>.</param>
+public sealed record RpcMetrics(long LatencyMs, int Retries, string Backend);
+
+/// <summary>The <c>backend</c> names of <see cref="RpcMetrics"/> (seed 001 §3).</summary>
+public static class RpcBackends
+{
+    /// <summary><c>POST /api/v1/rpc</c>.</summary>
+    public const string Rest = "REST";
+    /// <summary>AMRI envelopes on <c>/ws/rpc</c>.</summary>
+    public const string WebSocket = "WebSocket";
+    /// <summary>JSON-RPC 2.0 on <c>POST /jsonrpc</c> or <c>/ws/rpc</c>.</summary>
+    public const string JsonRpc = "JSON-RPC";
+}
+
+/// <summary>Methods the hub serves itself (seed 001 §6).</summary>
+public static class RpcMethods
+{
+    /// <summary>The handshake (seed 001 §6): params <see cref="AgentRegisterParams"/>, result <see cref="AgentRegisterResult"/>. Called by an agent with its own token.</summary>
+    public const string AgentRegister = "agent.register";
+
+    /// <summary>The <c>destination</c> that names the hub itself.</summary>
+    public const string Hub = "hub";
+}
+
+/// <summary>The params of <c>agent.register</c> (seed 001 §6).</summary>
+/// <param name="Capabilities">What the agent serves (for example <c>llm_chat</c>, <c>memory.store</c>); replaces its registered capabilities, and each becomes a routing table prefix.</param>
+/// <param name="Intents">What it intends to do (<c>serve</c>); kept in the routing table.</param>
+/// <param name="Metadata">Where and what it runs.</param>
+public sealed record AgentRegisterParams(IReadOnlyList<string>? Capabilities, IReadOnlyList<string>? Intents, AgentRegisterMetadata? Metadata);
+
+/// <summary>The <c>metadata</c> of <c>agent.register</c> (seed 001 §6).</summary>
+/// <param name="Hostname">The host it runs on.</param>
+/// <param name="Version">Its version; stored as the agent's version.</param>
+/// <param name="Load">Its load from 0 to 1.</param>
+public sealed record AgentRegisterMetadata(string? Hostname, string? Version, double? Load);
+
+/// <summary>The result of <c>agent.register</c> (seed 001 §6).</summary>
+/// <param name="AgentId">The agent's id.</param>
+/// <param name="Accepted">Whether the registration was accepted.</param>
+/// <param name="HeartbeatInterval">How often to heartbeat, in <b>seconds</b>.</param>
+public sealed record AgentRegisterResult(string AgentId, bool Accepted, int HeartbeatInterval);
+
+/// <summary>One row of <c>GET /api/v1/rpc/routes</c> (seed 001 §9).</summary>
+/// <param name="Prefix">The method prefix (dot-segment boundary: <c>llm.chat</c> matches <c>llm.chat</c> and <c>llm.chat.stream</c>).</param>
+/// <param name="Target">Where matching methods go: <c>agent:&lt;id&gt;</c> or <c>capability:&lt;name&gt;</c>.</param>
+/// <param name="Source"><c>config</c> (<c>Kai:Rpc:Routes</c>) or <c>registration</c> (<c>agent.register</c>).</param>
+/// <param name="Health"><c>healthy</c> (a reachable target with a closed circuit), <c>degraded</c> (some reachable ones are unhealthy or open), or <c>unavailable</c>.</param>
+/// <param name="Agents">The agents behind it the caller may see, with their state.</param>
+/// <param name="Intents">Intents registered with it.</param>
+public sealed record RpcRouteView(string Prefix, string Target, string Source, string Health, IReadOnlyList<RpcRouteAgent> Agents, IReadOnlyList<string> Intents);
+
+/// <summary>An agent behind a routing table entry.</summary>
+/// <param name="AgentId">The agent.</param>
+/// <param name="Reachable">Whether it can be reached now (live link, hosted, or another node).</param>
+/// <param name="Healthy">Whether the capability resolver counts it healthy.</param>
+/// <param name="Circuit">Its circuit breaker state: <c>closed</c>, <c>open</c>, <c>half_open</c> or <c>isolated</c>.</param>
+public sealed record RpcRouteAgent(string AgentId, bool Reachable, bool Healthy, string Circuit);
+
+/// <summary>The body of <c>GET /api/v1/rpc/routes</c>.</summary>
+/// <param name="Routes">The entries, by prefix.</param>
+public sealed record RpcRoutesResponse(IReadOnlyList<RpcRouteView> Routes);
