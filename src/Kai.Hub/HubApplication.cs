@@ -7,6 +7,7 @@ using Kai.Hub.Events;
 using Kai.Hub.Files;
 using Kai.Hub.Hosting;
 using Kai.Hub.Housekeeping;
+using Kai.Hub.Invocations;
 using Kai.Hub.Logs;
 using Kai.Hub.Messaging;
 using Kai.Hub.Routing;
@@ -88,6 +89,7 @@ public static class HubApplication
         services.AddKaiLogs();
         services.AddKaiFiles();
         services.AddKaiHosting();
+        services.AddKaiInvocations();
         services.AddKaiHousekeeping();
     }
 
@@ -156,5 +158,6 @@ public static class HubApplication
         app.MapAdminApi();
         app.MapKaiHosting();
         app.MapFilesApi();
+        app.MapInvocationsApi();
     }
 }
