@@ -287,6 +287,13 @@ internal sealed partial class InvocationService(
                 (address, label, fallback) = (Address.Kah(target), target, false);
             }
             var outcome = await TryAsync(run, step, attempt, address, label, fallback, input, inputHash, tried);
+            if (outcome.NobodyElse)
+            {
+                // No backup agent has a capability named like the intent: this was not a try; the next one goes to the target again.
+                capabilityExhausted = true;
+                attempt--;
+                continue;
+            }
             if (outcome.Route is RouteStatus.NotFound or RouteStatus.Forbidden && step == 0 && attempt == 1)
             {
                 // The target itself is unknown to this sender, or the intent is not granted: refuse the whole envelope, nothing kept.
@@ -310,24 +317,12 @@ internal sealed partial class InvocationService(
                 return (outcome.Output, null);
             }
             last = outcome.Error;
-            if (address.Kind == AddressKind.Capability && outcome.Route is RouteStatus.NotFound or RouteStatus.Unavailable)
-            {
-                capabilityExhausted = true;
-                if (backups.Count == 0 && last.Code is ErrorCodes.AgentNotFound or ErrorCodes.AgentUnavailable && run.LastRealError is { } real)
-                {
-                    last = real;
-                }
-            }
-            else
-            {
-                run.LastRealError = outcome.Error;
-            }
             if (step > 0 && outcome.Route is RouteStatus.NotFound or RouteStatus.Forbidden && attempt == 1)
             {
                 return (default, outcome.Error);
             }
         }
-        return (default, run.LastRealError ?? last);
+        return (default, last);
     }
 
     private async Task<TryOutcome> TryAsync(Run run, int step, int attempt, Address address, string label, bool fallback, JsonElement input, string inputHash,
@@ -359,6 +354,11 @@ internal sealed partial class InvocationService(
         try
         {
             var route = await router.RouteAsync(envelope, CancellationToken.None);
+            if (!route.IsDelivered && address.Kind == AddressKind.Capability && route.Status is RouteStatus.NotFound or RouteStatus.Unavailable)
+            {
+                run.RemoveHop(hopIndex);
+                return new TryOutcome(route.Status, default, null) { NobodyElse = true };
+            }
             if (!route.IsDelivered)
             {
                 var error = route.Status switch
@@ -374,6 +374,8 @@ internal sealed partial class InvocationService(
             }
             hop.AgentId = route.AgentId;
             run.CurrentAgentId = route.AgentId;
+            // Delivered: the caller may stop waiting for acceptance (wait=false, a link's ack).
+            run.Accepted.TrySetResult();
             if (route.AgentId is { } delivered)
             {
                 tried.Add(delivered);
@@ -468,7 +470,11 @@ internal sealed partial class InvocationService(
 
     private sealed record Reply(string AgentId, InvocationResultPayload Result);
 
-    private sealed record TryOutcome(RouteStatus Route, JsonElement Output, InvocationError? Error);
+    private sealed record TryOutcome(RouteStatus Route, JsonElement Output, InvocationError? Error)
+    {
+        /// <summary>A capability fallback found no agent: not a try.</summary>
+        public bool NobodyElse { get; init; }
+    }
 
     private sealed class Hop(Run run)
     {
@@ -501,7 +507,6 @@ internal sealed partial class InvocationService(
         public string? Agent { get; set; }
         public volatile string? CurrentHopId;
         public volatile string? CurrentAgentId;
-        public InvocationError? LastRealError { get; set; }
         public Task? Worker { get; set; }
         public TaskCompletionSource Accepted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public TaskCompletionSource<InvocationResult> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -514,6 +519,15 @@ internal sealed partial class InvocationService(
             {
                 _stack.Add(hop);
                 return _stack.Count - 1;
+            }
+        }
+
+        /// <summary>Drops the last hop (a capability fallback that found nobody); only the running step's worker adds hops, so it is the last.</summary>
+        public void RemoveHop(int index)
+        {
+            lock (_gate)
+            {
+                _stack.RemoveAt(index);
             }
         }
 
