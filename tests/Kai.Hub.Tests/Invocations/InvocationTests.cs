@@ -63,6 +63,32 @@ public sealed class InvocationTests
         // Another tenant cannot read it.
         var other = hub.Client((await hub.NewUserAsync()).AccessToken);
         Assert.Equal(HttpStatusCode.NotFound, (await other.GetAsync($"api/v1/invocations/{id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await other.GetAsync($"api/v1/invocations/{id}/stream")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await user.GetAsync($"api/v1/invocations/{id}/stream")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Another_tenants_agent_can_neither_invoke_nor_answer_for_an_agent_over_its_link()
+    {
+        await using var hub = await TestHub.StartAsync();
+        var ownerToken = (await hub.NewUserAsync()).AccessToken;
+        var user = hub.Client(ownerToken);
+        await using var mine = await hub.ConnectAgentAsync(await hub.NewAgentAsync(ownerToken, "mine"));
+        await using var intruder = await hub.ConnectAgentAsync(await hub.NewAgentAsync((await hub.NewUserAsync()).AccessToken, "intruder"));
+
+        await intruder.SendAsync(FrameTypes.Invocation, Kail.Envelope(Kail.Handle("mine"), "summarize", "doc"), "i1");
+        var refused = (await intruder.ReceiveAsync(FrameTypes.Error)).PayloadAs<ErrorPayload>()!;
+        Assert.Equal("AGENT_NOT_FOUND", refused.Code);
+
+        // An answer for a try routed to another agent is refused, and the real answer still counts.
+        var call = Kail.InvokeAsync(user, Kail.Envelope(Kail.Handle("mine"), "summarize", "doc"));
+        var inv = await Kail.NextInvocationAsync(mine);
+        await Kail.AnswerAsync(intruder, inv, "forged", "forge");
+        Assert.Equal("NOT_FOUND", (await intruder.ReceiveAsync(FrameTypes.Error)).PayloadAs<ErrorPayload>()!.Code);
+        await Kail.AnswerAsync(mine, inv, "genuine");
+        var result = await Kail.JsonAsync(await call);
+        Assert.Equal("genuine", result.GetProperty("output").GetString());
+        Assert.Equal(1, await CountAsync(hub, "SELECT COUNT(*) FROM kail_invocation_log"));
     }
 
     [Fact]

@@ -62,6 +62,9 @@ public sealed class RouteInventoryTests
         ["POST /api/v1/files/{fileId}/signed-url"] = "FileAccessTests.Other_tenants_get_404_for_every_file_route_and_the_file_is_unchanged",
         ["GET /api/v1/files/{fileId}/content"] = "FileUploadTests.Signed_urls_work_without_a_bearer_header_until_they_expire_and_cannot_be_forged",
         ["DELETE /api/v1/files/{fileId}"] = "FileAccessTests.Other_tenants_get_404_for_every_file_route_and_the_file_is_unchanged",
+        ["POST /api/v1/invocations/"] = "InvocationTests.By_default_only_the_same_owner_may_invoke",
+        ["GET /api/v1/invocations/{invocationId}"] = "InvocationTests.An_agent_on_its_link_answers_an_invocation_and_the_stack_records_the_hop_with_hashes",
+        ["GET /api/v1/invocations/{invocationId}/stream"] = "InvocationTests.An_agent_on_its_link_answers_an_invocation_and_the_stack_records_the_hop_with_hashes",
     };
 
     /// <summary>Frame type (per edge) → the test proving the cross-tenant negative case over WebSocket.</summary>
@@ -87,6 +90,8 @@ public sealed class RouteInventoryTests
         [$"{FramePermissions.EventLink} heartbeat"] = "EventFallbackTests.Another_users_events_are_never_seen_over_websocket_sse_or_polling",
         [$"{FramePermissions.EventLink} publish"] = "EventLinkTests.Publish_namespaces_depend_on_the_role_and_system_alerts_reach_everyone",
         [$"{FramePermissions.ObserverLink} upload"] = "ChunkedUploadTests.Another_tenant_cannot_upload_to_an_agent_it_does_not_own",
+        [$"{FramePermissions.AgentLink} invocation"] = "InvocationTests.Another_tenants_agent_can_neither_invoke_nor_answer_for_an_agent_over_its_link",
+        [$"{FramePermissions.AgentLink} invocation_result"] = "InvocationTests.Another_tenants_agent_can_neither_invoke_nor_answer_for_an_agent_over_its_link",
     };
 
     internal static async Task<IReadOnlyList<(string Key, EndpointMetadataCollection Metadata)>> LiveRoutesAsync()
