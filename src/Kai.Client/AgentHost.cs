@@ -296,6 +296,9 @@ public sealed partial class AgentHost : IAsyncDisposable
             case FrameTypes.StreamPrompt or FrameTypes.StreamControl:
                 DispatchStream(frame, ct);
                 break;
+            case FrameTypes.Invocation when frame.PayloadAs<Kai.Protocol.Kail.AgentInvocation>() is { } invocation:
+                _ = RunInvocationAsync(link, invocation, ct);
+                break;
             case FrameTypes.Error:
                 Log.HubError(_options.Logger, AgentId, frame.Payload.GetRawText());
                 break;
