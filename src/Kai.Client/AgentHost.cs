@@ -299,6 +299,9 @@ public sealed partial class AgentHost : IAsyncDisposable
             case FrameTypes.RpcRequest when frame.PayloadAs<Kai.Protocol.Rpc.RpcRequest>() is { } rpc:
                 _ = RunRpcAsync(link, rpc, ct);
                 break;
+            case FrameTypes.Invocation when frame.PayloadAs<Kai.Protocol.Kail.AgentInvocation>() is { } invocation:
+                _ = RunInvocationAsync(link, invocation, ct);
+                break;
             case FrameTypes.Error:
                 Log.HubError(_options.Logger, AgentId, frame.Payload.GetRawText());
                 break;

@@ -7,6 +7,7 @@ using Kai.Hub.Events;
 using Kai.Hub.Files;
 using Kai.Hub.Hosting;
 using Kai.Hub.Housekeeping;
+using Kai.Hub.Invocations;
 using Kai.Hub.Logs;
 using Kai.Hub.Messaging;
 using Kai.Hub.Routing;
@@ -93,6 +94,7 @@ public static class HubApplication
         services.AddKaiHosting();
         services.AddKaiSettings();
         services.AddKaiRpc();
+        services.AddKaiInvocations();
         services.AddKaiHousekeeping();
     }
 
@@ -165,5 +167,6 @@ public static class HubApplication
         app.MapKaiHosting();
         app.MapFilesApi();
         app.MapRpcApi();
+        app.MapInvocationsApi();
     }
 }

@@ -82,6 +82,16 @@ public static class ErrorCodes
     public const string TtlExpired = "TTL_EXPIRED";
     /// <summary>The target's circuit breaker is open after repeated failures (seed 000 "Circuit breaker"); retry after the break. HTTP 503.</summary>
     public const string CircuitOpen = "CIRCUIT_OPEN";
+    /// <summary>A KAIL invocation id (the nonce, seed 002 §VIII) already seen within the replay window; nothing was routed. HTTP 409.</summary>
+    public const string ReplayDetected = "REPLAY_DETECTED";
+    /// <summary>A KAIL envelope whose <c>context.timestamp</c> is older than the replay window or too far ahead (seed 002 §VIII TTL); nothing was routed. HTTP 400.</summary>
+    public const string EnvelopeExpired = "ENVELOPE_EXPIRED";
+    /// <summary>A KAIL invocation nested deeper than <c>Kai:Kail:MaxDepth</c> (a loop between agents); refused. HTTP 508.</summary>
+    public const string InvocationDepthExceeded = "INVOCATION_DEPTH_EXCEEDED";
+    /// <summary>Every try of a KAIL invocation failed (the agent answered <c>failed</c>); the result's stack shows each. HTTP 502.</summary>
+    public const string InvocationFailed = "INVOCATION_FAILED";
+    /// <summary>No answer to a KAIL invocation try before its deadline (after retries and fallbacks). HTTP 504.</summary>
+    public const string InvocationTimeout = "INVOCATION_TIMEOUT";
 
     /// <summary>Returns the HTTP status a code maps to (400 for an unknown code).</summary>
     /// <param name="code">One of the constants of this class.</param>
@@ -116,6 +126,11 @@ public static class ErrorCodes
         DeadlineExceeded => 504,
         TtlExpired => 408,
         CircuitOpen => 503,
+        ReplayDetected => 409,
+        EnvelopeExpired => 400,
+        InvocationDepthExceeded => 508,
+        InvocationFailed => 502,
+        InvocationTimeout => 504,
         _ => 400,
     };
 }

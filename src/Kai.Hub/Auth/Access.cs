@@ -40,6 +40,32 @@ internal static class Access
     public static bool MayReach(KaiPrincipal sender, string targetTenant) => MayAccess(sender, targetTenant);
 
     /// <summary>
+    /// Agent-to-agent and user-to-agent KAIL invocations (seed 002 §VIII "role-based permissions for agent-to-agent calls"): whether
+    /// <paramref name="sender"/> may invoke <paramref name="intent"/> of agent <paramref name="targetAgentId"/> (of <paramref name="targetTenant"/>).
+    /// By default, the same owner only (<see cref="MayReach"/>); the grants of <c>Kai:Kail:Permissions</c> open more: a grant names
+    /// principals (ids) and/or roles, targets (agent ids or handles) and intents, <c>*</c> for any. With <c>Kai:Kail:DefaultSameOwner</c>
+    /// false, only grants allow (the owner's own agents included). Admins and the hub are not asked (the router lets them through).
+    /// </summary>
+    /// <returns><see cref="InvokeVerdict.Allowed"/>; <see cref="InvokeVerdict.Forbidden"/> when the sender may see the target (same tenant)
+    /// but no rule allows this intent; <see cref="InvokeVerdict.Hidden"/> for another tenant's agent (reported as not found).</returns>
+    public static InvokeVerdict MayInvoke(KaiPrincipal sender, string targetTenant, string targetAgentId, string intent, InvocationPolicyOptions policy)
+    {
+        var sameTenant = MayReach(sender, targetTenant);
+        if (sameTenant && policy.DefaultSameOwner)
+        {
+            return InvokeVerdict.Allowed;
+        }
+        foreach (var grant in policy.Permissions)
+        {
+            if (grant.Matches(sender, targetAgentId, intent))
+            {
+                return InvokeVerdict.Allowed;
+            }
+        }
+        return sameTenant ? InvokeVerdict.Forbidden : InvokeVerdict.Hidden;
+    }
+
+    /// <summary>
     /// Files (seed 000 RBAC): admins read every file; a user the files of its tenant (<c>file.download.own</c>); an agent only the
     /// files assigned to it (<c>file.read.assigned</c>).
     /// </summary>
@@ -97,4 +123,44 @@ internal static class Access
         }
         return first == SystemNamespace && sender.IsAdmin && tenant is null;
     }
+}
+
+/// <summary>The answer of <see cref="Access.MayInvoke"/>.</summary>
+internal enum InvokeVerdict
+{
+    Allowed,
+    /// <summary>The target is visible to the sender, the intent is not granted: FORBIDDEN.</summary>
+    Forbidden,
+    /// <summary>Another tenant's agent, not granted: reported as not found (no probing).</summary>
+    Hidden,
+}
+
+/// <summary>The invocation permission policy, bound from <c>Kai:Kail</c> (<c>Permissions</c>, <c>DefaultSameOwner</c>); read by <see cref="Access.MayInvoke"/> only.</summary>
+internal sealed class InvocationPolicyOptions
+{
+    /// <summary>Whether a principal may invoke every intent of its own tenant's agents without a grant (seed default: yes).</summary>
+    public bool DefaultSameOwner { get; set; } = true;
+
+    /// <summary>Grants beyond the default, in order.</summary>
+    public List<InvocationGrant> Permissions { get; set; } = [];
+}
+
+/// <summary>
+/// One grant: senders (<see cref="Principals"/> ids or <see cref="Roles"/>; either list matching suffices) may invoke <see cref="Intents"/>
+/// of <see cref="Targets"/> (agent ids, or handles <c>kah:agent.local.&lt;id&gt;</c>). <c>*</c> matches anything; an empty list matches nothing.
+/// </summary>
+internal sealed class InvocationGrant
+{
+    public List<string> Principals { get; set; } = [];
+
+    public List<string> Roles { get; set; } = [];
+
+    public List<string> Targets { get; set; } = [];
+
+    public List<string> Intents { get; set; } = [];
+
+    public bool Matches(KaiPrincipal sender, string targetAgentId, string intent) =>
+        (Principals.Any(p => p == "*" || p == sender.Id) || Roles.Any(r => r == "*" || r == sender.Role))
+        && Targets.Any(t => t == "*" || t == targetAgentId || t == Kai.Protocol.Kail.KailTypes.LocalHandle(targetAgentId))
+        && Intents.Any(i => i == "*" || i == intent);
 }

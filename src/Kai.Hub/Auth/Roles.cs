@@ -17,7 +17,7 @@ public static class Roles
         Permissions.AgentCreate, Permissions.AgentReadOwn, Permissions.AgentUpdateOwn, Permissions.AgentDeleteOwn,
         Permissions.FileUpload, Permissions.FileDownloadOwn,
         Permissions.AgentCommandOwn, Permissions.TaskReadOwn, Permissions.AgentHeartbeat, Permissions.TaskCreate, Permissions.SessionSelf,
-        Permissions.EventSubscribe, Permissions.EventPublish, Permissions.RpcCall,
+        Permissions.EventSubscribe, Permissions.EventPublish, Permissions.RpcCall, Permissions.AgentInvoke,
     ];
 
     private static readonly string[] DeveloperPermissions =
@@ -25,7 +25,7 @@ public static class Roles
 
     private static readonly string[] AgentPermissions =
         [Permissions.AgentCommunicate, Permissions.FileReadAssigned, Permissions.TaskExecute, Permissions.SystemResourcesRead, Permissions.AgentHeartbeat, Permissions.TaskCreate, Permissions.SessionSelf,
-        Permissions.EventSubscribe, Permissions.EventPublish, Permissions.RpcCall];
+        Permissions.EventSubscribe, Permissions.EventPublish, Permissions.RpcCall, Permissions.AgentInvoke];
 
     private static readonly string[] AdminPermissions =
         [.. DeveloperPermissions, Permissions.SystemConfigWrite, Permissions.UserManage, Permissions.AgentManageAll, Permissions.SystemAdmin, Permissions.AuditRead];
@@ -86,4 +86,6 @@ public static class Permissions
     public const string EventPublish = "event.publish";
     /// <summary>Hub: make AMRI RPC calls (seed 001) to agents the caller may reach; the router's authorize filter decides which.</summary>
     public const string RpcCall = "rpc.call";
+    /// <summary>Hub: invoke agents through KAIL (<c>POST /api/v1/invocations</c>, <c>invocation</c> frames, seed 002); what may be invoked is <see cref="Access.MayInvoke"/>.</summary>
+    public const string AgentInvoke = "agent.invoke";
 }

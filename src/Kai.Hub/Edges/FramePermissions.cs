@@ -44,6 +44,8 @@ internal static class FramePermissions
         [(EventLink, FrameTypes.Publish)] = Permissions.EventPublish,
         [(ObserverLink, FrameTypes.Upload)] = Permissions.FileUpload,
         [(AgentLink, FrameTypes.RpcResponse)] = Permissions.AgentCommunicate,
+        [(AgentLink, FrameTypes.Invocation)] = Permissions.AgentInvoke,
+        [(AgentLink, FrameTypes.InvocationResult)] = Permissions.TaskExecute,
     };
 
     private static readonly HashSet<string> KnownTypes = Table.Keys.Select(k => k.Type).ToHashSet(StringComparer.Ordinal);

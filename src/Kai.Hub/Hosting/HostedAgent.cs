@@ -64,6 +64,9 @@ internal sealed class HostedAgent(
             case FrameTypes.RpcRequest:
                 await RpcAsync(frame.PayloadAs<Kai.Protocol.Rpc.RpcRequest>()!, outbox, ct);
                 break;
+            case FrameTypes.Invocation:
+                await InvocationAsync(frame.PayloadAs<Kai.Protocol.Kail.AgentInvocation>()!, outbox, ct);
+                break;
             case FrameTypes.TaskCancel:
                 if (frame.PayloadAs<TaskCancelPayload>() is { } cancel && _tasks.TryGetValue(cancel.TaskId, out var cts))
                 {
@@ -170,6 +173,58 @@ internal sealed class HostedAgent(
         }
         await outbox.SendAsync(FrameTypes.RpcResponse, new Kai.Protocol.Rpc.RpcResponse(request.Id, definition.AgentId, request.Origin,
             time.GetUtcNow().ToUnixTimeSeconds(), result, error, null), null);
+    }
+
+    /// <summary>
+    /// A KAIL invocation (seed 002): <c>payload.input</c> is the prompt (a string) or chat parameters (an object <c>{prompt | messages}</c>);
+    /// <c>context.thread_id</c> brings the thread's history; <c>options</c> map onto the request (<c>model</c>, <c>temperature</c>, <c>max_tokens</c>,
+    /// <c>stream</c>: tokens go out as <c>stream_chunk</c> frames whose <c>stream_id</c> is the try's <c>hop_id</c>). The answer is an
+    /// <c>invocation_result</c> whose output is the chat result <c>{text, model, thread_id, usage, retries}</c>.
+    /// </summary>
+    private async Task InvocationAsync(Kai.Protocol.Kail.AgentInvocation invocation, IHostedOutbox outbox, CancellationToken ct)
+    {
+        var hopId = invocation.Context.HopId;
+        Kai.Protocol.Kail.InvocationResultPayload answer;
+        try
+        {
+            var p = new Dictionary<string, object?>(StringComparer.Ordinal);
+            var input = invocation.Payload.Input;
+            if (input.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var prop in input.EnumerateObject())
+                {
+                    p[prop.Name] = prop.Value.Clone();
+                }
+            }
+            else
+            {
+                p["prompt"] = input.ValueKind == JsonValueKind.String ? input.GetString() : input.GetRawText();
+            }
+            if (invocation.Payload.Options is { ValueKind: JsonValueKind.Object } options)
+            {
+                foreach (var name in new[] { "model", "temperature", "max_tokens", "stream" })
+                {
+                    if (options.TryGetProperty(name, out var v))
+                    {
+                        p[name] = v.Clone();
+                    }
+                }
+            }
+            if (invocation.Context.ThreadId is { } thread)
+            {
+                p["thread_id"] = thread;
+            }
+            p["stream_id"] = hopId ?? invocation.Id;
+            var output = await ChatAsync(JsonSerializer.SerializeToElement(p, KaiJson.Options), hopId ?? invocation.Id, outbox, ct);
+            answer = new Kai.Protocol.Kail.InvocationResultPayload(invocation.Id, hopId, Kai.Protocol.Kail.InvocationStatuses.Completed, output);
+        }
+        catch (Exception e) when (Failure(e) is not null)
+        {
+            var code = e is LlmException l ? l.Code : ErrorCodes.ValidationError;
+            answer = new Kai.Protocol.Kail.InvocationResultPayload(invocation.Id, hopId, Kai.Protocol.Kail.InvocationStatuses.Failed, null,
+                new Kai.Protocol.Kail.InvocationError(code, e.Message));
+        }
+        await outbox.SendAsync(FrameTypes.InvocationResult, answer, null);
     }
 
     /// <summary>The error text of a failure the caller should see (code first); null lets cancellation and bugs propagate.</summary>

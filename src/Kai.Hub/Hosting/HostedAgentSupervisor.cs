@@ -368,6 +368,11 @@ internal sealed partial class HostedAgentSupervisor(
                             Log.Dropped(logger, agent.AgentId, type, $"{routed.Status} for agent {message.ToAgent}");
                         }
                         break;
+                    case Kai.Protocol.Kail.InvocationResultPayload answer:
+                        services.GetRequiredService<Invocations.InvocationService>().Complete(agent.AgentId, answer);
+                        break;
+                    case StreamChunkPayload chunk when services.GetRequiredService<Invocations.InvocationService>().TryChunk(agent.AgentId, chunk) is not null:
+                        break;
                     case StreamChunkPayload chunk:
                         var relayed = Frame.Encode(FrameTypes.StreamChunk, chunk with { AgentId = agent.AgentId });
                         await services.GetRequiredService<Router>().RouteAsync(

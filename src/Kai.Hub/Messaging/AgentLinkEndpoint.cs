@@ -5,6 +5,7 @@ using Kai.Hub.Commands;
 using Kai.Hub.Errors;
 using Kai.Hub.Edges;
 using Kai.Hub.Events;
+using Kai.Hub.Invocations;
 using Kai.Hub.Routing;
 using Kai.Hub.Logs;
 using Kai.Hub.Streams;
@@ -47,7 +48,7 @@ internal sealed class AgentLinkEdge(AgentLinkServices services) : IWebSocketEdge
 internal sealed record AgentLinkServices(
     WebSocketEdgeHost Host, IAgentStore Store, CommandService Commands, TaskService Tasks, AgentPresence Presence, Router Router,
     PromptStreams Streams, AgentLogs Logs, Files.ChunkedUploads Uploads, IOptions<EventOptions> Events, IOptions<HubOptions> Hub, TimeProvider Time,
-    Rpc.RpcService Rpc);
+    Rpc.RpcService Rpc, InvocationService Invocations, IOptions<KailOptions> Kail);
 
 internal static class AgentLinkEndpoint
 {
@@ -123,15 +124,16 @@ internal sealed class LinkSession(LinkConnection link, FrameDispatcher dispatche
 
             case FrameTypes.AgentMessage:
                 var msg = Required<AgentMessageSend>(frame);
+                var toHandle = IsHandle(msg.ToAgent);
                 new Validation()
-                    .Length(msg.ToAgent, "to_agent", 1, 64)
+                    .Length(msg.ToAgent, "to_agent", 1, toHandle ? 200 : 64)
                     .Length(msg.MessageType, "message_type", 1, 128)
                     .Length(msg.CorrelationId, "correlation_id", 1, 128, required: false)
                     .ThrowIfInvalid();
                 var content = msg.Content.ValueKind == JsonValueKind.Undefined ? NullJson : msg.Content;
                 var delivery = Frame.Encode(FrameTypes.AgentMessage,
                     new AgentMessageDelivery(link.AgentId, msg.MessageType, content, msg.RequiresResponse, msg.CorrelationId), timestamp: services.Time.GetUtcNow());
-                var routed = await services.Router.RouteAsync(new Envelope(FrameTypes.AgentMessage, Address.Agent(msg.ToAgent), delivery, link.Principal)
+                var routed = await services.Router.RouteAsync(new Envelope(FrameTypes.AgentMessage, toHandle ? Address.Kah(msg.ToAgent!) : Address.Agent(msg.ToAgent!), delivery, link.Principal)
                 {
                     CorrelationId = msg.CorrelationId,
                 }, CancellationToken.None);
@@ -177,16 +179,31 @@ internal sealed class LinkSession(LinkConnection link, FrameDispatcher dispatche
                 return null;
 
             case FrameTypes.StreamChunk:
-                return services.Streams.Chunk(link, Required<StreamChunkPayload>(frame));
+                var chunk = Required<StreamChunkPayload>(frame);
+                return services.Invocations.TryChunk(link.AgentId, chunk) ?? services.Streams.Chunk(link, chunk);
+
+            case FrameTypes.Invocation:
+                // An agent invokes another (seed 002 agent-to-agent): accepted now, the result comes later as an invocation_result frame.
+                var kail = services.Kail.Value;
+                if (!kail.Enabled || !kail.Transport.Contains("local_ipc"))
+                {
+                    throw Unsupported(frame.Type, "heartbeat, agent_message, command_result, task_update, log, status_update, stream_chunk (KAIL local_ipc is disabled)");
+                }
+                var run = await services.Invocations.StartAsync(link.Principal, frame.Payload, link.AgentId, CancellationToken.None);
+                return new Dictionary<string, object?> { ["id"] = run.Id, ["status"] = Kai.Protocol.Kail.InvocationStatuses.Running };
+
+            case FrameTypes.InvocationResult:
+                var answer = Required<Kai.Protocol.Kail.InvocationResultPayload>(frame);
+                return new Dictionary<string, object?> { ["id"] = answer.Id, ["accepted"] = services.Invocations.Complete(link.AgentId, answer) };
 
             case FrameTypes.RpcResponse:
                 // The answer to an rpc_request (seed 001 §5): the router's waiter gets it; a late or foreign one is not accepted.
-                var answer = Required<Kai.Protocol.Rpc.RpcResponse>(frame);
-                new Validation().Length(answer.Id, "id", 1, 128).ThrowIfInvalid();
-                return new Dictionary<string, object?> { ["id"] = answer.Id, ["accepted"] = services.Rpc.Accept(link.Principal, answer) };
+                var response = Required<Kai.Protocol.Rpc.RpcResponse>(frame);
+                new Validation().Length(response.Id, "id", 1, 128).ThrowIfInvalid();
+                return new Dictionary<string, object?> { ["id"] = response.Id, ["accepted"] = services.Rpc.Accept(link.Principal, response) };
 
             default:
-                throw Unsupported(frame.Type, "heartbeat, agent_message, command_result, task_update, log, status_update, stream_chunk, rpc_response");
+                throw Unsupported(frame.Type, "heartbeat, agent_message, command_result, task_update, log, status_update, stream_chunk, rpc_response, invocation, invocation_result");
         }
     }
 
@@ -235,6 +252,9 @@ internal sealed class LinkSession(LinkConnection link, FrameDispatcher dispatche
             dispatcher.Error(null, ex.Code, ex.Message, ex.DetailsElement());
         }
     }
+
+    /// <summary>Whether an agent_message names its target by Kind Agent Handle (<c>kah:…</c>, resolved by the router).</summary>
+    private static bool IsHandle(string? to) => to is not null && to.StartsWith(Kai.Protocol.Kail.KailTypes.HandlePrefix, StringComparison.Ordinal);
 
     private static T Required<T>(Frame frame) where T : class => FrameDispatcher.Required<T>(frame);
 

@@ -40,8 +40,10 @@ internal static class OpenApiDocument
         [415] = "The body's content type is not the one the route reads (UNSUPPORTED_MEDIA_TYPE).",
         [422] = "The request is well-formed but cannot be processed.",
         [429] = "Too many requests (RATE_LIMIT_EXCEEDED); Retry-After says when to retry.",
+        [502] = "Every try of an invocation failed (INVOCATION_FAILED); the result's stack shows each.",
         [503] = "The agent has no live link (AGENT_UNAVAILABLE), its circuit is open (CIRCUIT_OPEN), or the store is unreachable (STORE_UNAVAILABLE).",
-        [504] = "No answer within the method's deadline, retries included (DEADLINE_EXCEEDED).",
+        [504] = "No answer within the deadline, retries included (DEADLINE_EXCEEDED, INVOCATION_TIMEOUT).",
+        [508] = "An invocation nested deeper than Kai:Kail:MaxDepth, a loop between agents (INVOCATION_DEPTH_EXCEEDED).",
     };
 
     private static readonly Dictionary<string, string> TagText = new(StringComparer.Ordinal)

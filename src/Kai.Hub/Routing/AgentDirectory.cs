@@ -49,13 +49,22 @@ internal sealed class AgentDirectory(
         return await ExistsAsync(name, ct) ? name : null;
     }
 
-    /// <summary>Splits <c>kah:agent.{node}.{name}</c>; the name may contain dots.</summary>
+    /// <summary>
+    /// Splits <c>kah:agent.{node}.{name}</c> (the name may contain dots); the short form <c>kah:{agent id}</c> (an id that does not
+    /// start with <c>agent.</c>) is an agent of this hub.
+    /// </summary>
     public static bool TryParseHandle(string handle, out string node, out string name)
     {
         node = name = "";
-        if (!handle.StartsWith(HandlePrefix + "agent.", StringComparison.Ordinal))
+        if (!handle.StartsWith(HandlePrefix, StringComparison.Ordinal))
         {
             return false;
+        }
+        if (!handle.StartsWith(HandlePrefix + "agent.", StringComparison.Ordinal))
+        {
+            node = "local";
+            name = handle[HandlePrefix.Length..];
+            return name.Length is > 0 and <= 64 && !name.Contains(':', StringComparison.Ordinal);
         }
         var rest = handle[(HandlePrefix.Length + "agent.".Length)..];
         var dot = rest.IndexOf('.', StringComparison.Ordinal);

@@ -62,11 +62,14 @@ internal sealed class Envelope
     /// <summary>Set by the transport when the envelope arrived from another node (it is then delivered locally only).</summary>
     public bool FromBackplane { get; init; }
 
+    /// <summary>For a KAIL <c>invocation</c>: the intent asked, which the authorize filter checks against the invocation policy (<see cref="Access.MayInvoke"/>).</summary>
+    public string? Intent { get; init; }
+
     /// <summary>The same envelope for another address (a handle resolved to an agent, a retry).</summary>
     public Envelope With(Address target) => new(Type, target, Frame, Sender)
     {
         Delivery = Delivery, Deadline = Deadline, CorrelationId = CorrelationId, TraceParent = TraceParent, Publication = Publication, Event = Event,
-        Exclude = Exclude, FromBackplane = FromBackplane,
+        Exclude = Exclude, FromBackplane = FromBackplane, Intent = Intent,
     };
 
     /// <summary>The published form of a topic envelope, as it goes to other nodes.</summary>
@@ -88,6 +91,8 @@ internal enum RouteStatus
     RateLimited,
     /// <summary>The envelope's deadline had passed.</summary>
     Expired,
+    /// <summary>The sender may see the target but the policy refuses this use of it (a KAIL intent not granted).</summary>
+    Forbidden,
 }
 
 /// <summary>The outcome of one route: the status, how many links got it, and for agent-like targets which agent.</summary>

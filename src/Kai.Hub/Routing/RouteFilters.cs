@@ -129,7 +129,7 @@ internal sealed class RateLimitFilter(TimeProvider time, IOptionsMonitor<Routing
 /// own tenant only, admins and the hub anywhere. A denied target looks exactly like a missing one (<see cref="RouteStatus.NotFound"/>),
 /// so other tenants' ids cannot be probed; the denial is audited. Topic publications must stay in the sender's tenant and namespaces.
 /// </summary>
-internal sealed class AuthorizeFilter(AgentDirectory directory, AuditLog audit) : IRouteFilter
+internal sealed class AuthorizeFilter(AgentDirectory directory, AuditLog audit, IOptions<InvocationPolicyOptions> invocations) : IRouteFilter
 {
     public async ValueTask<RouteResult> InvokeAsync(Envelope envelope, RouteStep next, CancellationToken ct)
     {
@@ -137,6 +137,10 @@ internal sealed class AuthorizeFilter(AgentDirectory directory, AuditLog audit) 
         if (Access.IsUnrestricted(sender) || envelope.FromBackplane)
         {
             return await next(envelope, ct);
+        }
+        if (envelope.Intent is { } intent && envelope.Target.Kind is AddressKind.Agent or AddressKind.Kah)
+        {
+            return await InvocationAsync(envelope, intent, next, ct);
         }
         var allowed = envelope.Target.Kind switch
         {
@@ -155,5 +159,24 @@ internal sealed class AuthorizeFilter(AgentDirectory directory, AuditLog audit) 
         await audit.WriteAsync(sender.Id, sender.Role, AuditActions.PermissionDenied, $"route {envelope.Type} to {envelope.Target}", AuditOutcomes.Denied, null,
             new { kind = envelope.Target.KindLabel });
         return RouteResult.NotFound;
+    }
+
+    /// <summary>A KAIL invocation of one agent: the invocation policy decides (the intent, the grants of <c>Kai:Kail:Permissions</c>).</summary>
+    private async ValueTask<RouteResult> InvocationAsync(Envelope envelope, string intent, RouteStep next, CancellationToken ct)
+    {
+        var sender = envelope.Sender;
+        var agentId = envelope.Target.Kind == AddressKind.Agent ? envelope.Target.Id : await directory.ResolveHandleAsync(envelope.Target.Id, ct);
+        var tenant = agentId is null ? null : await directory.TenantOfAsync(agentId, ct);
+        var verdict = agentId is null || tenant is null ? InvokeVerdict.Hidden : Access.MayInvoke(sender, tenant, agentId, intent, invocations.Value);
+        if (verdict == InvokeVerdict.Allowed)
+        {
+            return await next(envelope, ct);
+        }
+        if (tenant is not null)
+        {
+            await audit.WriteAsync(sender.Id, sender.Role, AuditActions.PermissionDenied, $"invoke {intent} of {envelope.Target}", AuditOutcomes.Denied, null,
+                new { kind = envelope.Target.KindLabel, intent });
+        }
+        return verdict == InvokeVerdict.Forbidden ? new RouteResult(RouteStatus.Forbidden, AgentId: agentId) : RouteResult.NotFound;
     }
 }

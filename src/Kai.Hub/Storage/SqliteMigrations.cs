@@ -302,5 +302,34 @@ internal static class SqliteMigrations
                 revision INTEGER NOT NULL
             );
             """),
+        // KAIL invocations (Invocations/, seed 002 §IX "Audit: invocation chains stored in append-only logs"): one row per finished
+        // invocation with its whole InvocationStack; refuses UPDATE and DELETE like audit_log. kail_nonces keeps invocation ids
+        // (the replay nonces, seed 002 §VIII) until their window ends, shared by every node on this store.
+        (11, "kail_invocations", """
+            CREATE TABLE kail_invocation_log (
+                seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+                invocation_id TEXT NOT NULL UNIQUE,
+                owner_id      TEXT NOT NULL,
+                sender        TEXT NOT NULL,
+                target        TEXT NOT NULL,
+                intent        TEXT NOT NULL,
+                status        TEXT NOT NULL,
+                error_code    TEXT,
+                agent         TEXT,
+                depth         INTEGER NOT NULL,
+                stack_json    TEXT NOT NULL,
+                result_json   TEXT NOT NULL,
+                created_at    INTEGER NOT NULL,
+                completed_at  INTEGER NOT NULL
+            );
+            CREATE INDEX ix_kail_invocation_owner ON kail_invocation_log (owner_id, created_at);
+            CREATE TRIGGER kail_invocation_log_no_update BEFORE UPDATE ON kail_invocation_log BEGIN SELECT RAISE(ABORT, 'kail_invocation_log is append-only'); END;
+            CREATE TRIGGER kail_invocation_log_no_delete BEFORE DELETE ON kail_invocation_log BEGIN SELECT RAISE(ABORT, 'kail_invocation_log is append-only'); END;
+            CREATE TABLE kail_nonces (
+                nonce      TEXT PRIMARY KEY,
+                expires_at INTEGER NOT NULL
+            );
+            CREATE INDEX ix_kail_nonces_expiry ON kail_nonces (expires_at);
+            """),
     ];
 }

@@ -128,4 +128,8 @@ public static partial class FrameTypes
     public const string TaskUpdate = "task_update";
     /// <summary>Hub to agent: the task it works was canceled. Payload: <see cref="TaskCancelPayload"/>.</summary>
     public const string TaskCancel = "task_cancel";
+    /// <summary>Hub to agent: a KAIL invocation to answer, and agent to hub: an invocation the agent makes (seed 002). Payload: <see cref="Kail.AgentInvocation"/>.</summary>
+    public const string Invocation = "invocation";
+    /// <summary>Agent to hub: the answer to an <c>invocation</c> (<see cref="Kail.InvocationResultPayload"/>); hub to an invoking agent: the outcome (<see cref="Kail.InvocationResult"/>).</summary>
+    public const string InvocationResult = "invocation_result";
 }

@@ -71,6 +71,9 @@ public sealed class RouteInventoryTests
         ["GET /api/v1/rpc/routes"] = "RpcTransportTests.Agent_register_updates_the_registry_and_the_routing_table_which_follows_the_agent_going_away",
         ["POST /jsonrpc"] = "RpcTransportTests.Json_rpc_over_http_and_websocket_with_batches_notifications_and_standard_error_codes",
         ["* /ws/rpc"] = "RpcBadInputTests.Rpc_routes_and_websocket_refuse_callers_without_a_valid_token",
+        ["POST /api/v1/invocations/"] = "InvocationTests.By_default_only_the_same_owner_may_invoke",
+        ["GET /api/v1/invocations/{invocationId}"] = "InvocationTests.An_agent_on_its_link_answers_an_invocation_and_the_stack_records_the_hop_with_hashes",
+        ["GET /api/v1/invocations/{invocationId}/stream"] = "InvocationTests.An_agent_on_its_link_answers_an_invocation_and_the_stack_records_the_hop_with_hashes",
     };
 
     /// <summary>Frame type (per edge) → the test proving the cross-tenant negative case over WebSocket.</summary>
@@ -97,6 +100,8 @@ public sealed class RouteInventoryTests
         [$"{FramePermissions.EventLink} publish"] = "EventLinkTests.Publish_namespaces_depend_on_the_role_and_system_alerts_reach_everyone",
         [$"{FramePermissions.ObserverLink} upload"] = "ChunkedUploadTests.Another_tenant_cannot_upload_to_an_agent_it_does_not_own",
         [$"{FramePermissions.AgentLink} rpc_response"] = "RpcBadInputTests.A_foreign_rpc_response_is_not_accepted_and_the_caller_still_gets_its_own_agents_answer",
+        [$"{FramePermissions.AgentLink} invocation"] = "InvocationTests.Another_tenants_agent_can_neither_invoke_nor_answer_for_an_agent_over_its_link",
+        [$"{FramePermissions.AgentLink} invocation_result"] = "InvocationTests.Another_tenants_agent_can_neither_invoke_nor_answer_for_an_agent_over_its_link",
     };
 
     internal static async Task<IReadOnlyList<(string Key, EndpointMetadataCollection Metadata)>> LiveRoutesAsync()

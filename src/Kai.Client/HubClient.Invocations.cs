@@ -1,0 +1,114 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Kai.Protocol;
+using Kai.Protocol.Events;
+using Kai.Protocol.Kail;
+
+namespace Kai.Client;
+
+public sealed partial class HubClient
+{
+    /// <summary>
+    /// Invokes an agent through KAIL (seed 002, <c>POST /api/v1/invocations</c>) and waits for the result: a fresh envelope with a new id
+    /// (the replay nonce) and the current time as <c>context.timestamp</c>.
+    /// </summary>
+    /// <param name="target">The Kind Agent Handle: <c>kah:agent.local.&lt;name&gt;</c>, <c>kah:agent.&lt;node&gt;.&lt;name&gt;</c> or <c>kah:&lt;agent id&gt;</c>.</param>
+    /// <param name="intent">The intent (1 to 128 of <c>A-Z a-z 0-9 _ . : -</c>).</param>
+    /// <param name="input">Any value serializable to JSON (<c>payload.input</c>).</param>
+    /// <param name="options">Optional <c>payload.options</c> object (<c>model</c>, <c>temperature</c>, <c>stream</c>, …).</param>
+    /// <param name="threadId">Optional <c>context.thread_id</c>.</param>
+    /// <param name="chain">Optional further targets, each receiving the previous output.</param>
+    /// <param name="ct">Cancels the wait (the invocation goes on in the hub).</param>
+    /// <returns>The completed <see cref="InvocationResult"/> with its stack.</returns>
+    /// <exception cref="HubApiException">The hub's error: <c>VALIDATION_ERROR</c>, <c>AGENT_NOT_FOUND</c>, <c>FORBIDDEN</c>, <c>REPLAY_DETECTED</c>,
+    /// <c>ENVELOPE_EXPIRED</c>, or the failed invocation's code (<c>INVOCATION_TIMEOUT</c>, <c>INVOCATION_FAILED</c>, an agent's own code) with the
+    /// result in <c>details.invocation</c>.</exception>
+    public Task<InvocationResult> InvokeAsync(
+        string target, string intent, object? input, object? options = null, string? threadId = null, IReadOnlyList<string>? chain = null, CancellationToken ct = default) =>
+        InvokeAsync(NewInvocation(target, intent, input, options, threadId, chain), ct);
+
+    /// <summary>Sends a prepared envelope to <c>POST /api/v1/invocations</c> and waits for its result.</summary>
+    /// <param name="invocation">The envelope; <see cref="AgentInvocation.Sender"/> may be null (the hub sets it).</param>
+    /// <param name="ct">Cancels the wait.</param>
+    /// <returns>The completed result.</returns>
+    /// <exception cref="HubApiException">As the other overload.</exception>
+    public Task<InvocationResult> InvokeAsync(AgentInvocation invocation, CancellationToken ct = default) =>
+        SendAsync<InvocationResult>(HttpMethod.Post, "api/v1/invocations", invocation, ct);
+
+    /// <summary>Reads an invocation's status, result and stack (<c>GET /api/v1/invocations/{id}</c>).</summary>
+    /// <param name="invocationId">The invocation id.</param>
+    /// <param name="ct">Cancels the call.</param>
+    /// <returns>The invocation as the hub has it now.</returns>
+    /// <exception cref="HubApiException"><c>NOT_FOUND</c> for an unknown id or another tenant's invocation.</exception>
+    public Task<InvocationResult> GetInvocationAsync(string invocationId, CancellationToken ct = default) =>
+        SendAsync<InvocationResult>(HttpMethod.Get, $"api/v1/invocations/{Uri.EscapeDataString(invocationId)}", null, ct);
+
+    /// <summary>
+    /// Invokes with <c>?stream=true</c> and yields the output as it is produced (the <c>chunk</c> Server-Sent Events, <c>stream_id</c> = the invocation id),
+    /// then the result: each item is either a chunk (<see cref="InvocationStreamItem.Chunk"/>) or, last, the result (<see cref="InvocationStreamItem.Result"/>).
+    /// The agent streams when it supports it (hosted LLM agents do with <c>options.stream</c>, which this call sets).
+    /// </summary>
+    /// <param name="invocation">The envelope (see <see cref="NewInvocation"/>).</param>
+    /// <param name="ct">Stops reading.</param>
+    /// <returns>The chunks, then the result.</returns>
+    /// <exception cref="HubApiException">The invocation was refused before it ran.</exception>
+    public async IAsyncEnumerable<InvocationStreamItem> InvokeStreamingAsync(AgentInvocation invocation, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        var token = await EnsureAccessTokenAsync(ct);
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(BaseAddress, "api/v1/invocations?stream=true"))
+        {
+            Content = JsonContent.Create(invocation, options: KaiJson.Options),
+        };
+        if (token is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+        if (!response.IsSuccessStatusCode)
+        {
+            await ReadAsync<object>(response, ct);
+        }
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(ct));
+        string? name = null;
+        while (await reader.ReadLineAsync(ct) is { } line)
+        {
+            if (line.StartsWith("event: ", StringComparison.Ordinal))
+            {
+                name = line["event: ".Length..];
+            }
+            else if (line.StartsWith("data: ", StringComparison.Ordinal))
+            {
+                var data = line["data: ".Length..];
+                if (name == "chunk")
+                {
+                    yield return new InvocationStreamItem(JsonSerializer.Deserialize<StreamChunkPayload>(data, KaiJson.Options), null);
+                }
+                else if (name == "result")
+                {
+                    yield return new InvocationStreamItem(null, JsonSerializer.Deserialize<InvocationResult>(data, KaiJson.Options));
+                    yield break;
+                }
+            }
+        }
+    }
+
+    /// <summary>Builds an envelope: new UUID id, <c>version</c> 1.0, timestamp now on this client's clock.</summary>
+    /// <param name="target">The target handle.</param>
+    /// <param name="intent">The intent.</param>
+    /// <param name="input">The input value.</param>
+    /// <param name="options">Optional options object.</param>
+    /// <param name="threadId">Optional thread id.</param>
+    /// <param name="chain">Optional chain of further targets.</param>
+    /// <returns>The envelope, unsigned.</returns>
+    public AgentInvocation NewInvocation(string target, string intent, object? input, object? options = null, string? threadId = null, IReadOnlyList<string>? chain = null) =>
+        new(KailTypes.AgentInvocation, KailTypes.Version, Guid.NewGuid().ToString(), null, target, intent,
+            new InvocationPayload(JsonSerializer.SerializeToElement(input, KaiJson.Options), options is null ? null : JsonSerializer.SerializeToElement(options, KaiJson.Options)),
+            new InvocationContext(threadId, _time.GetUtcNow()), chain);
+}
+
+/// <summary>One item of <see cref="HubClient.InvokeStreamingAsync"/>: a chunk of output, or (last) the result.</summary>
+/// <param name="Chunk">A piece of output, in order (<c>chunk_index</c> from 0).</param>
+/// <param name="Result">The outcome, with the stack.</param>
+public sealed record InvocationStreamItem(StreamChunkPayload? Chunk, InvocationResult? Result);

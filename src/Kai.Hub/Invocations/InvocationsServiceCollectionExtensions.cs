@@ -1,0 +1,22 @@
+using Kai.Hub.Auth;
+using Kai.Hub.Housekeeping;
+using Kai.Hub.Storage;
+using Microsoft.Extensions.Options;
+
+namespace Kai.Hub.Invocations;
+
+internal static class InvocationsServiceCollectionExtensions
+{
+    /// <summary>KAIL invocations (seed 002): options <c>Kai:Kail</c> (validated at start), the invocation policy grants, the store, the service and its sweep.</summary>
+    public static IServiceCollection AddKaiInvocations(this IServiceCollection services)
+    {
+        services.AddOptions<KailOptions>().BindConfiguration(KailOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<KailOptions>, KailOptionsValidator>();
+        services.AddOptions<InvocationPolicyOptions>().BindConfiguration(KailOptions.Section);
+        services.AddSingleton<IInvocationStore>(sp => new SqliteInvocationStore(sp.GetRequiredService<IHubStore>() as SqliteHubStore
+            ?? throw new InvalidOperationException("The invocation store shares the SQLite hub store.")));
+        services.AddSingleton<InvocationService>();
+        services.AddSingleton<IHousekeeping>(sp => sp.GetRequiredService<InvocationService>());
+        return services;
+    }
+}
