@@ -1,5 +1,6 @@
 using Kai.Hub.Agents;
 using Kai.Hub.Auth;
+using Kai.Hub.Chat;
 using Kai.Hub.Cluster;
 using Kai.Hub.Commands;
 using Kai.Hub.Errors;
@@ -88,6 +89,7 @@ public static class HubApplication
         services.AddKaiLogs();
         services.AddKaiFiles();
         services.AddKaiHosting();
+        services.AddKaiChat();
         services.AddKaiHousekeeping();
     }
 
@@ -156,5 +158,6 @@ public static class HubApplication
         app.MapAdminApi();
         app.MapKaiHosting();
         app.MapFilesApi();
+        app.MapChat();
     }
 }

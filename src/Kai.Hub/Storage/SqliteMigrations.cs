@@ -287,5 +287,32 @@ internal static class SqliteMigrations
             ALTER TABLE commands ADD COLUMN request_hash TEXT;
             CREATE UNIQUE INDEX ux_commands_idempotency ON commands (requested_by, idempotency_key) WHERE idempotency_key IS NOT NULL;
             """),
+        // Chat capability (Chat/, seed 003 AgentConnect): chat sessions with their participants, and every message said in them.
+        (10, "chat_sessions", """
+            CREATE TABLE chat_sessions (
+                session_id    TEXT PRIMARY KEY,
+                owner_id      TEXT NOT NULL,
+                session_type  TEXT NOT NULL,
+                status        TEXT NOT NULL,
+                agents_json   TEXT NOT NULL,
+                metadata_json TEXT,
+                created_at    INTEGER NOT NULL,
+                ended_at      INTEGER,
+                end_reason    TEXT
+            );
+            CREATE INDEX ix_chat_sessions_owner ON chat_sessions (owner_id, created_at);
+            CREATE TABLE chat_messages (
+                seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+                message_id    TEXT NOT NULL UNIQUE,
+                session_id    TEXT NOT NULL,
+                type          TEXT NOT NULL,
+                sender        TEXT NOT NULL,
+                receiver      TEXT NOT NULL,
+                content       TEXT NOT NULL,
+                metadata_json TEXT,
+                created_at    INTEGER NOT NULL
+            );
+            CREATE INDEX ix_chat_messages_session ON chat_messages (session_id, seq);
+            """),
     ];
 }
