@@ -172,7 +172,9 @@ internal sealed class ChatSocket(ClientWebSocket socket) : IAsyncDisposable
         {
             while (true)
             {
-                before?.Add(await ReceiveAsync());
+                // Not before?.Add(await …): the null-conditional would skip the await and spin.
+                var m = await ReceiveAsync();
+                before?.Add(m);
             }
         }
         catch (WebSocketCloseException e)
