@@ -33,6 +33,9 @@ internal sealed class ChatOptions
     /// <summary>Text that, in an agent's turn, means the goal is reached and the exchange ends (default <c>GOAL_ACHIEVED</c>).</summary>
     public string GoalMarker { get; set; } = "GOAL_ACHIEVED";
 
+    /// <summary>Whether a hosted agent's system prompt names <see cref="GoalMarker"/> in an agent-to-agent session (default true).</summary>
+    public bool GoalInstruction { get; set; } = true;
+
     /// <summary>Earlier messages of the session given to a hosted agent with each turn (default 40).</summary>
     public int HistoryTurns { get; set; } = 40;
 

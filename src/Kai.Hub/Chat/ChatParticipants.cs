@@ -135,7 +135,11 @@ internal sealed partial class ChatParticipants(
         var prompt = $"You are {agent.AgentId}, an AI assistant. Your personality: {personality}.";
         if (row.SessionType == SessionTypes.AgentAgent)
         {
-            prompt += $" You are talking with another AI agent, not a human. Keep each turn short. When the goal of the conversation is reached, include {o.GoalMarker} in your message.";
+            prompt += " You are talking with another AI agent, not a human. Keep each turn short.";
+            if (o.GoalInstruction)
+            {
+                prompt += $" When the goal of the conversation is reached, include {o.GoalMarker} in your message.";
+            }
         }
         return prompt;
     }
