@@ -1,5 +1,6 @@
 using Kai.Hub.Agents;
 using Kai.Hub.Auth;
+using Kai.Hub.Chat;
 using Kai.Hub.Cluster;
 using Kai.Hub.Commands;
 using Kai.Hub.Errors;
@@ -95,6 +96,7 @@ public static class HubApplication
         services.AddKaiSettings();
         services.AddKaiRpc();
         services.AddKaiInvocations();
+        services.AddKaiChat();
         services.AddKaiHousekeeping();
     }
 
@@ -168,5 +170,6 @@ public static class HubApplication
         app.MapFilesApi();
         app.MapRpcApi();
         app.MapInvocationsApi();
+        app.MapChat();
     }
 }

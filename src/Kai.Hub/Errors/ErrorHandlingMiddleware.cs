@@ -114,6 +114,12 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILog
     {
         context.Response.Clear();
         context.Response.Headers[CorrelationHeader] = CorrelationIdOf(context);
+        if (AgentConnectErrors.Applies(context.Request.Path))
+        {
+            // Seed 003 (AgentConnect) routes under /api outside /api/v1 answer {detail, code, timestamp}; validation is 422 there.
+            context.Response.StatusCode = AgentConnectErrors.Status(status, code);
+            return context.Response.WriteAsJsonAsync(AgentConnectErrors.Body(code, message, details, time.GetUtcNow()), KaiJson.Options);
+        }
         context.Response.StatusCode = status;
         var body = new ErrorEnvelope(new ErrorBody(code, message, ApiException.ToDetails(details), CorrelationIdOf(context), time.GetUtcNow()));
         return context.Response.WriteAsJsonAsync(body, KaiJsonContext.Default.ErrorEnvelope);

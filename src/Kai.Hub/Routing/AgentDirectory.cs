@@ -27,7 +27,19 @@ internal sealed class AgentDirectory(
         {
             return link.OwnerId;
         }
-        return agentId.Length <= 64 ? (await store.GetAgentAsync(agentId, ct))?.OwnerId : null;
+        if (agentId.Length <= 64 && (await store.GetAgentAsync(agentId, ct))?.OwnerId is { } owner)
+        {
+            return owner;
+        }
+        // Agents that live only in a delivery target (chat session participants) name their tenant there.
+        foreach (var target in _targets)
+        {
+            if (await target.TenantOfAsync(agentId, ct) is { } tenant)
+            {
+                return tenant;
+            }
+        }
+        return null;
     }
 
     public async ValueTask<bool> ExistsAsync(string agentId, CancellationToken ct) => await TenantOfAsync(agentId, ct) is not null;

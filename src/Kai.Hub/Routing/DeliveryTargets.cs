@@ -11,4 +11,10 @@ internal interface IDeliveryTarget
 
     /// <summary>Delivers to an agent this target serves; null when it does not serve it.</summary>
     ValueTask<RouteResult?> TryDeliverAsync(string agentId, Envelope envelope, CancellationToken ct);
+
+    /// <summary>
+    /// The tenant of an agent this target serves that is not in the agent registry (a chat session's participants,
+    /// <c>human_{session}</c>, <c>ai1_{session}</c>), so the authorize filter can check reach; null for agents it does not know.
+    /// </summary>
+    ValueTask<string?> TenantOfAsync(string agentId, CancellationToken ct) => ValueTask.FromResult<string?>(null);
 }

@@ -17,10 +17,11 @@ internal static class RateLimitCategories
     public const string TokenVerify = "token_verify";
     public const string SessionCreate = "session_create";
     public const string AgentOperations = "agent_operations";
+    public const string SessionQuery = "session_query";
     public const string Anonymous = "anonymous";
     public const string Authenticated = "authenticated";
 
-    public static readonly string[] EndpointCategories = [Auth, TokenVerify, SessionCreate, AgentOperations];
+    public static readonly string[] EndpointCategories = [Auth, TokenVerify, SessionCreate, AgentOperations, SessionQuery];
 }
 
 /// <summary>
@@ -190,6 +191,7 @@ internal sealed class KaiRateLimits
         RateLimitCategories.TokenVerify => _o.TokenVerify,
         RateLimitCategories.SessionCreate => _o.SessionCreate,
         RateLimitCategories.AgentOperations => _o.AgentOperations,
+        RateLimitCategories.SessionQuery => _o.SessionQuery,
         RateLimitCategories.Anonymous => _o.Anonymous,
         _ => _o.Authenticated,
     };

@@ -120,4 +120,8 @@ public sealed class RateLimitOptions
     /// <summary>Agent create, register, update, delete, restart and secret rotation, per principal. Default: 20.</summary>
     [Range(1, 1_000_000)]
     public int AgentOperations { get; set; } = 20;
+
+    /// <summary>Chat session reads and deletes (seed 003 "Session queries"), per principal. Default: 10.</summary>
+    [Range(1, 1_000_000)]
+    public int SessionQuery { get; set; } = 10;
 }

@@ -331,5 +331,32 @@ internal static class SqliteMigrations
             );
             CREATE INDEX ix_kail_nonces_expiry ON kail_nonces (expires_at);
             """),
+        // Chat capability (Chat/, seed 003 AgentConnect): chat sessions with their participants, and every message said in them.
+        (12, "chat_sessions", """
+            CREATE TABLE chat_sessions (
+                session_id    TEXT PRIMARY KEY,
+                owner_id      TEXT NOT NULL,
+                session_type  TEXT NOT NULL,
+                status        TEXT NOT NULL,
+                agents_json   TEXT NOT NULL,
+                metadata_json TEXT,
+                created_at    INTEGER NOT NULL,
+                ended_at      INTEGER,
+                end_reason    TEXT
+            );
+            CREATE INDEX ix_chat_sessions_owner ON chat_sessions (owner_id, created_at);
+            CREATE TABLE chat_messages (
+                seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+                message_id    TEXT NOT NULL UNIQUE,
+                session_id    TEXT NOT NULL,
+                type          TEXT NOT NULL,
+                sender        TEXT NOT NULL,
+                receiver      TEXT NOT NULL,
+                content       TEXT NOT NULL,
+                metadata_json TEXT,
+                created_at    INTEGER NOT NULL
+            );
+            CREATE INDEX ix_chat_messages_session ON chat_messages (session_id, seq);
+            """),
     ];
 }

@@ -74,6 +74,20 @@ public sealed class RouteInventoryTests
         ["POST /api/v1/invocations/"] = "InvocationTests.By_default_only_the_same_owner_may_invoke",
         ["GET /api/v1/invocations/{invocationId}"] = "InvocationTests.An_agent_on_its_link_answers_an_invocation_and_the_stack_records_the_hop_with_hashes",
         ["GET /api/v1/invocations/{invocationId}/stream"] = "InvocationTests.An_agent_on_its_link_answers_an_invocation_and_the_stack_records_the_hop_with_hashes",
+        ["POST /api/auth/login"] = "ChatApiTests.Bad_logins_and_tokens_get_seed_003_errors",
+        ["POST /api/auth/verify"] = "ChatApiTests.Bad_logins_and_tokens_get_seed_003_errors",
+        ["GET /api/chat/providers"] = "ChatApiTests.Providers_are_a_map_of_name_models_and_default_model",
+        ["POST /api/chat/sessions/create"] = "ChatApiTests.Bad_session_requests_get_422_with_a_code_and_store_nothing",
+        ["GET /api/chat/sessions/{sessionId}"] = "ChatApiTests.Another_users_session_is_not_found_for_every_session_route_and_stays_unchanged",
+        ["DELETE /api/chat/sessions/{sessionId}"] = "ChatApiTests.Another_users_session_is_not_found_for_every_session_route_and_stays_unchanged",
+        ["GET /api/v1/chat/sessions/{sessionId}/messages"] = "ChatApiTests.Another_users_session_is_not_found_for_every_session_route_and_stays_unchanged",
+        ["* /api/chat/ws/{sessionId}"] = "ChatSocketTests.Chat_link_refuses_bad_tokens_and_foreign_unknown_malformed_or_ended_sessions_with_the_seed_close_codes",
+        ["GET /api/agents/list"] = "ChatApiTests.Another_users_agents_are_not_found_on_the_agent_routes",
+        ["GET /api/agents/status/{agentId}"] = "ChatApiTests.Another_users_agents_are_not_found_on_the_agent_routes",
+        ["GET /api/agents/{agentId}/capabilities"] = "ChatApiTests.Another_users_agents_are_not_found_on_the_agent_routes",
+        ["POST /api/agents/{agentId}/message"] = "ChatApiTests.Another_users_agents_are_not_found_on_the_agent_routes",
+        ["DELETE /api/agents/{agentId}"] = "ChatApiTests.Another_users_agents_are_not_found_on_the_agent_routes",
+        ["POST /api/agents/register"] = "ChatApiTests.Register_creates_a_hosted_agent_of_a_configured_provider_and_refuses_an_unknown_one",
     };
 
     /// <summary>Frame type (per edge) → the test proving the cross-tenant negative case over WebSocket.</summary>

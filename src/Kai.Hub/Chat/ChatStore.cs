@@ -1,0 +1,150 @@
+using System.Text.Json;
+using Dapper;
+using Kai.Protocol;
+using Microsoft.Data.Sqlite;
+
+namespace Kai.Hub.Chat;
+
+/// <summary>
+/// The chat capability's own storage (migration step <c>chat_sessions</c>): sessions with their participants, and every message
+/// said in them, in order.
+/// </summary>
+internal interface IChatStore
+{
+    Task CreateSessionAsync(ChatSessionRow session, CancellationToken ct);
+
+    Task<ChatSessionRow?> GetSessionAsync(string sessionId, CancellationToken ct);
+
+    /// <summary>Marks an active session ended; false when it was not active (already ended, or unknown).</summary>
+    Task<bool> EndSessionAsync(string sessionId, string reason, DateTimeOffset at, CancellationToken ct);
+
+    Task AppendMessageAsync(ChatMessageRow message, CancellationToken ct);
+
+    /// <summary>Up to <paramref name="limit"/> messages after sequence number <paramref name="afterSeq"/>, oldest first.</summary>
+    Task<IReadOnlyList<ChatMessageRow>> ListMessagesAsync(string sessionId, long afterSeq, int limit, CancellationToken ct);
+
+    /// <summary>The newest <paramref name="limit"/> messages, oldest first.</summary>
+    Task<IReadOnlyList<ChatMessageRow>> LastMessagesAsync(string sessionId, int limit, CancellationToken ct);
+
+    /// <summary>Messages sent by <paramref name="sender"/> in any session.</summary>
+    Task<int> CountBySenderAsync(string sender, CancellationToken ct);
+}
+
+/// <inheritdoc />
+internal sealed class SqliteChatStore(string databasePath) : IChatStore
+{
+    private readonly string _connectionString = new SqliteConnectionStringBuilder
+    {
+        DataSource = databasePath,
+        Mode = SqliteOpenMode.ReadWrite,
+        Cache = SqliteCacheMode.Private,
+        DefaultTimeout = 30,
+        Pooling = true,
+    }.ToString();
+
+    private async Task<SqliteConnection> OpenAsync(CancellationToken ct)
+    {
+        var c = new SqliteConnection(_connectionString);
+        await c.OpenAsync(ct);
+        return c;
+    }
+
+    public async Task CreateSessionAsync(ChatSessionRow s, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct);
+        await c.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO chat_sessions (session_id, owner_id, session_type, status, agents_json, metadata_json, created_at)
+            VALUES (@SessionId, @OwnerId, @SessionType, @Status, @agents, @MetadataJson, @created)
+            """, new { s.SessionId, s.OwnerId, s.SessionType, s.Status, agents = JsonSerializer.Serialize(s.Agents, KaiJson.Options), s.MetadataJson,
+                created = s.CreatedAt.ToUnixTimeMilliseconds() }, cancellationToken: ct));
+    }
+
+    public async Task<ChatSessionRow?> GetSessionAsync(string sessionId, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct);
+        var r = await c.QuerySingleOrDefaultAsync<SessionRow>(new CommandDefinition("""
+            SELECT session_id AS SessionId, owner_id AS OwnerId, session_type AS SessionType, status AS Status, agents_json AS AgentsJson,
+                   metadata_json AS MetadataJson, created_at AS CreatedAt, ended_at AS EndedAt, end_reason AS EndReason
+            FROM chat_sessions WHERE session_id = @sessionId
+            """, new { sessionId }, cancellationToken: ct));
+        return r is null ? null : new ChatSessionRow(r.SessionId, r.OwnerId, r.SessionType, r.Status,
+            JsonSerializer.Deserialize<Dictionary<string, SessionAgent>>(r.AgentsJson, KaiJson.Options)!, r.MetadataJson,
+            DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt), r.EndedAt is { } e ? DateTimeOffset.FromUnixTimeMilliseconds(e) : null, r.EndReason);
+    }
+
+    public async Task<bool> EndSessionAsync(string sessionId, string reason, DateTimeOffset at, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct);
+        return await c.ExecuteAsync(new CommandDefinition("""
+            UPDATE chat_sessions SET status = 'ended', ended_at = @at, end_reason = @reason WHERE session_id = @sessionId AND status = 'active'
+            """, new { sessionId, reason, at = at.ToUnixTimeMilliseconds() }, cancellationToken: ct)) == 1;
+    }
+
+    public async Task AppendMessageAsync(ChatMessageRow m, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct);
+        await c.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO chat_messages (message_id, session_id, type, sender, receiver, content, metadata_json, created_at)
+            VALUES (@MessageId, @SessionId, @Type, @Sender, @Receiver, @Content, @MetadataJson, @created)
+            """, new { m.MessageId, m.SessionId, m.Type, m.Sender, m.Receiver, m.Content, m.MetadataJson, created = m.CreatedAt.ToUnixTimeMilliseconds() },
+            cancellationToken: ct));
+    }
+
+    private const string MessageColumns = """
+        seq AS Seq, message_id AS MessageId, session_id AS SessionId, type AS Type, sender AS Sender, receiver AS Receiver, content AS Content,
+        metadata_json AS MetadataJson, created_at AS CreatedAt
+        """;
+
+    public async Task<IReadOnlyList<ChatMessageRow>> ListMessagesAsync(string sessionId, long afterSeq, int limit, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct);
+        var rows = await c.QueryAsync<MessageRow>(new CommandDefinition(
+            $"SELECT {MessageColumns} FROM chat_messages WHERE session_id = @sessionId AND seq > @afterSeq ORDER BY seq LIMIT @limit",
+            new { sessionId, afterSeq, limit }, cancellationToken: ct));
+        return [.. rows.Select(ToRecord)];
+    }
+
+    public async Task<IReadOnlyList<ChatMessageRow>> LastMessagesAsync(string sessionId, int limit, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct);
+        var rows = await c.QueryAsync<MessageRow>(new CommandDefinition(
+            $"SELECT * FROM (SELECT {MessageColumns} FROM chat_messages WHERE session_id = @sessionId ORDER BY seq DESC LIMIT @limit) ORDER BY Seq",
+            new { sessionId, limit }, cancellationToken: ct));
+        return [.. rows.Select(ToRecord)];
+    }
+
+    public async Task<int> CountBySenderAsync(string sender, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct);
+        return await c.ExecuteScalarAsync<int>(new CommandDefinition("SELECT COUNT(*) FROM chat_messages WHERE sender = @sender", new { sender }, cancellationToken: ct));
+    }
+
+    private static ChatMessageRow ToRecord(MessageRow r) =>
+        new(r.Seq, r.MessageId, r.SessionId, r.Type, r.Sender, r.Receiver, r.Content, r.MetadataJson, DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt));
+
+    private sealed class SessionRow
+    {
+        public string SessionId { get; set; } = "";
+        public string OwnerId { get; set; } = "";
+        public string SessionType { get; set; } = "";
+        public string Status { get; set; } = "";
+        public string AgentsJson { get; set; } = "";
+        public string? MetadataJson { get; set; }
+        public long CreatedAt { get; set; }
+        public long? EndedAt { get; set; }
+        public string? EndReason { get; set; }
+    }
+
+    private sealed class MessageRow
+    {
+        public long Seq { get; set; }
+        public string MessageId { get; set; } = "";
+        public string SessionId { get; set; } = "";
+        public string Type { get; set; } = "";
+        public string Sender { get; set; } = "";
+        public string Receiver { get; set; } = "";
+        public string Content { get; set; } = "";
+        public string? MetadataJson { get; set; }
+        public long CreatedAt { get; set; }
+    }
+}
