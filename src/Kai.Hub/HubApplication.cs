@@ -1,3 +1,4 @@
+using Kai.Hub.A2a;
 using Kai.Hub.Agents;
 using Kai.Hub.Auth;
 using Kai.Hub.Cluster;
@@ -8,6 +9,7 @@ using Kai.Hub.Files;
 using Kai.Hub.Hosting;
 using Kai.Hub.Housekeeping;
 using Kai.Hub.Logs;
+using Kai.Hub.Mcp;
 using Kai.Hub.Messaging;
 using Kai.Hub.Routing;
 using Kai.Hub.Edges;
@@ -89,6 +91,8 @@ public static class HubApplication
         services.AddKaiFiles();
         services.AddKaiHosting();
         services.AddKaiHousekeeping();
+        services.AddKaiMcp();
+        services.AddKaiA2a();
     }
 
     private static async Task InitializeAsync(IServiceProvider services)
@@ -156,5 +160,7 @@ public static class HubApplication
         app.MapAdminApi();
         app.MapKaiHosting();
         app.MapFilesApi();
+        app.MapKaiMcp();
+        app.MapKaiA2a();
     }
 }

@@ -62,6 +62,11 @@ public sealed class RouteInventoryTests
         ["POST /api/v1/files/{fileId}/signed-url"] = "FileAccessTests.Other_tenants_get_404_for_every_file_route_and_the_file_is_unchanged",
         ["GET /api/v1/files/{fileId}/content"] = "FileUploadTests.Signed_urls_work_without_a_bearer_header_until_they_expire_and_cannot_be_forged",
         ["DELETE /api/v1/files/{fileId}"] = "FileAccessTests.Other_tenants_get_404_for_every_file_route_and_the_file_is_unchanged",
+        ["POST /mcp/"] = "McpServerTests.Another_users_agents_tasks_and_events_are_invisible_over_mcp",
+        ["GET /.well-known/agent-card.json"] = "A2aEndpointTests.Cards_list_only_opted_in_agents_and_other_tenants_cannot_message_them",
+        ["GET /a2a/agents/{agentId}/.well-known/agent-card.json"] = "A2aEndpointTests.Cards_list_only_opted_in_agents_and_other_tenants_cannot_message_them",
+        ["POST /a2a"] = "A2aEndpointTests.Cards_list_only_opted_in_agents_and_other_tenants_cannot_message_them",
+        ["POST /a2a/agents/{agentId}"] = "A2aEndpointTests.Cards_list_only_opted_in_agents_and_other_tenants_cannot_message_them",
     };
 
     /// <summary>Frame type (per edge) → the test proving the cross-tenant negative case over WebSocket.</summary>
