@@ -1,3 +1,4 @@
+using Kai.Hub.A2a;
 using Kai.Hub.Agents;
 using Kai.Hub.Auth;
 using Kai.Hub.Chat;
@@ -10,6 +11,7 @@ using Kai.Hub.Hosting;
 using Kai.Hub.Housekeeping;
 using Kai.Hub.Invocations;
 using Kai.Hub.Logs;
+using Kai.Hub.Mcp;
 using Kai.Hub.Messaging;
 using Kai.Hub.Routing;
 using Kai.Hub.Rpc;
@@ -98,6 +100,8 @@ public static class HubApplication
         services.AddKaiInvocations();
         services.AddKaiChat();
         services.AddKaiHousekeeping();
+        services.AddKaiMcp();
+        services.AddKaiA2a();
     }
 
     private static async Task InitializeAsync(IServiceProvider services)
@@ -171,5 +175,7 @@ public static class HubApplication
         app.MapRpcApi();
         app.MapInvocationsApi();
         app.MapChat();
+        app.MapKaiMcp();
+        app.MapKaiA2a();
     }
 }

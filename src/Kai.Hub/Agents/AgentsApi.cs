@@ -101,31 +101,11 @@ internal static class AgentsApi
     /// safe: the same key and body give the same command, delivered once.
     /// </summary>
     private static async Task<Ok<CommandResponse>> CommandAsync(
-        string agentId, SendCommandRequest request, HttpContext http, AgentAccess access, CommandService commands, TimeProvider time, CancellationToken ct)
+        string agentId, SendCommandRequest request, HttpContext http, AgentAccess access, CommandService commands, CancellationToken ct)
     {
-        new Validation().Check(request.Timeout is null or (>= 0 and <= 300), "timeout", "must be 0 to 300 seconds").ThrowIfInvalid();
         var principal = http.Principal();
         var agent = await access.GetAsync(principal, agentId, ct);
-        var wait = request.Timeout ?? commands.DefaultWaitSeconds;
-        var deadlineSeconds = request.Ttl ?? (request.Timeout is > 0 ? request.Timeout : null);
-        var key = http.Request.Headers["Idempotency-Key"].FirstOrDefault();
-        var command = await commands.CreateAsync(principal, agent, request.Command, request.Parameters, request.Priority, deadlineSeconds,
-            request.CorrelationId, willWait: wait > 0, ct, key);
-        if (wait > 0 && command.Status is CommandStatuses.Queued or CommandStatuses.Executing)
-        {
-            var waitEnd = time.GetUtcNow() + TimeSpan.FromSeconds(wait);
-            command = await commands.WaitAsync(command, (command.Deadline < waitEnd ? command.Deadline : waitEnd) - time.GetUtcNow(), ct);
-            if (command.Status is CommandStatuses.Queued or CommandStatuses.Executing && command.Deadline <= time.GetUtcNow())
-            {
-                // The deadline passed while the caller waited: fail it now rather than at the next sweep, and say so.
-                command = await commands.ExpireOneAsync(command, ct);
-            }
-        }
-        if (command.Status == CommandStatuses.Failed && command.Error == ErrorCodes.TaskTimeout)
-        {
-            throw new ApiException(ErrorCodes.TaskTimeout, $"Command '{command.CommandId}' got no result before its deadline ({command.Deadline:O}).",
-                new Dictionary<string, object?> { ["command_id"] = command.CommandId, ["status"] = command.Status, ["deadline"] = command.Deadline });
-        }
+        var command = await commands.SendAndWaitAsync(principal, agent, request, http.Request.Headers["Idempotency-Key"].FirstOrDefault(), ct);
         return TypedResults.Ok(new CommandResponse(command.CommandId, command.Status, CommandService.ResultElement(command), command.Error, command.Deadline));
     }
 

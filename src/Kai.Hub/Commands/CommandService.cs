@@ -34,6 +34,38 @@ internal sealed partial class CommandService(
 
     public int DefaultWaitSeconds => _options.DefaultWaitSeconds;
 
+    /// <summary>
+    /// Seed 000's command call, shared by REST (<c>POST /api/v1/agents/{id}/command</c>) and the MCP tool: stored, routed, and waited
+    /// for up to <c>timeout</c> seconds (default <see cref="DefaultWaitSeconds"/>), which is also its deadline unless <c>ttl</c> says
+    /// otherwise. A command still open at its deadline is failed now and answers <c>TASK_TIMEOUT</c>.
+    /// </summary>
+    /// <exception cref="ApiException">VALIDATION_ERROR for bad input, CONFLICT for a reused idempotency key, TASK_TIMEOUT at the deadline.</exception>
+    public async Task<CommandRecord> SendAndWaitAsync(
+        KaiPrincipal requester, AgentRecord agent, Kai.Protocol.Rest.SendCommandRequest request, string? idempotencyKey, CancellationToken ct)
+    {
+        new Validation().Check(request.Timeout is null or (>= 0 and <= 300), "timeout", "must be 0 to 300 seconds").ThrowIfInvalid();
+        var wait = request.Timeout ?? DefaultWaitSeconds;
+        var deadlineSeconds = request.Ttl ?? (request.Timeout is > 0 ? request.Timeout : null);
+        var command = await CreateAsync(requester, agent, request.Command, request.Parameters, request.Priority, deadlineSeconds,
+            request.CorrelationId, willWait: wait > 0, ct, idempotencyKey);
+        if (wait > 0 && command.Status is CommandStatuses.Queued or CommandStatuses.Executing)
+        {
+            var waitEnd = time.GetUtcNow() + TimeSpan.FromSeconds(wait);
+            command = await WaitAsync(command, (command.Deadline < waitEnd ? command.Deadline : waitEnd) - time.GetUtcNow(), ct);
+            if (command.Status is CommandStatuses.Queued or CommandStatuses.Executing && command.Deadline <= time.GetUtcNow())
+            {
+                // The deadline passed while the caller waited: fail it now rather than at the next sweep, and say so.
+                command = await ExpireOneAsync(command, ct);
+            }
+        }
+        if (command.Status == CommandStatuses.Failed && command.Error == ErrorCodes.TaskTimeout)
+        {
+            throw new ApiException(ErrorCodes.TaskTimeout, $"Command '{command.CommandId}' got no result before its deadline ({command.Deadline:O}).",
+                new Dictionary<string, object?> { ["command_id"] = command.CommandId, ["status"] = command.Status, ["deadline"] = command.Deadline });
+        }
+        return command;
+    }
+
     public async Task<CommandRecord> CreateAsync(
         KaiPrincipal requester, AgentRecord agent, string? command, JsonElement? parameters, string? priority, int? ttlSeconds,
         string? correlationId, bool willWait, CancellationToken ct, string? idempotencyKey = null)

@@ -113,6 +113,7 @@ internal static class TasksServiceCollectionExtensions
         services.AddSingleton<TaskService>();
         services.AddSingleton<Housekeeping.IHousekeeping>(sp => sp.GetRequiredService<TaskService>());
         services.AddSingleton<ScheduleService>();
+        services.AddSingleton<AgentAsks>();
         return services;
     }
 }

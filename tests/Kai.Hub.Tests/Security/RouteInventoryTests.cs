@@ -88,6 +88,11 @@ public sealed class RouteInventoryTests
         ["POST /api/agents/{agentId}/message"] = "ChatApiTests.Another_users_agents_are_not_found_on_the_agent_routes",
         ["DELETE /api/agents/{agentId}"] = "ChatApiTests.Another_users_agents_are_not_found_on_the_agent_routes",
         ["POST /api/agents/register"] = "ChatApiTests.Register_creates_a_hosted_agent_of_a_configured_provider_and_refuses_an_unknown_one",
+        ["POST /mcp/"] = "McpServerTests.Another_users_agents_tasks_and_events_are_invisible_over_mcp",
+        ["GET /.well-known/agent-card.json"] = "A2aEndpointTests.Cards_list_only_opted_in_agents_and_other_tenants_cannot_message_them",
+        ["GET /a2a/agents/{agentId}/.well-known/agent-card.json"] = "A2aEndpointTests.Cards_list_only_opted_in_agents_and_other_tenants_cannot_message_them",
+        ["POST /a2a"] = "A2aEndpointTests.Cards_list_only_opted_in_agents_and_other_tenants_cannot_message_them",
+        ["POST /a2a/agents/{agentId}"] = "A2aEndpointTests.Cards_list_only_opted_in_agents_and_other_tenants_cannot_message_them",
     };
 
     /// <summary>Frame type (per edge) → the test proving the cross-tenant negative case over WebSocket.</summary>

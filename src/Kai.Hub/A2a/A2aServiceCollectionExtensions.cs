@@ -1,0 +1,54 @@
+using Kai.Hub.Agents;
+using Kai.Hub.Auth;
+using Kai.Hub.Errors;
+using Microsoft.Extensions.Options;
+
+namespace Kai.Hub.A2a;
+
+/// <summary>The A2A endpoint (docs/protocol.md, "A2A"): agent cards and the JSON-RPC binding, for the hub and for opted-in agents.</summary>
+internal static class A2aServiceCollectionExtensions
+{
+    public static IServiceCollection AddKaiA2a(this IServiceCollection services)
+    {
+        services.AddSingleton<AgentCards>();
+        services.AddSingleton<A2aTranslator>();
+        services.AddSingleton<A2aJsonRpc>();
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapKaiA2a(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/.well-known/agent-card.json", HubCardAsync).WithTags("A2A").WithName("getHubAgentCard")
+            .WithSummary("The hub's A2A agent card (skills: the capabilities of agents that opted in)")
+            .AllowAnonymous("A2A discovery: the card is public and lists only what owners opted in");
+        app.MapGet("/a2a/agents/{agentId}/.well-known/agent-card.json", AgentCardAsync).WithTags("A2A").WithName("getAgentCard")
+            .WithSummary("An opted-in agent's A2A agent card (config \"a2a\": true)").WithErrors(404)
+            .AllowAnonymous("A2A discovery: only agents whose owner set config.a2a have a card");
+        app.MapPost(AgentCards.HubPath, HubRpcAsync).WithTags("A2A").WithName("a2aHubJsonRpc")
+            .WithSummary("A2A JSON-RPC (1.0 and 0.3 methods) to the hub: messages become tasks routed by capability")
+            .RequirePermission(Permissions.TaskCreate).DisableAntiforgery();
+        app.MapPost("/a2a/agents/{agentId}", AgentRpcAsync).WithTags("A2A").WithName("a2aAgentJsonRpc")
+            .WithSummary("A2A JSON-RPC (1.0 and 0.3 methods) to one opted-in agent: messages become tasks pinned to it").WithErrors(404)
+            .RequirePermission(Permissions.TaskCreate).DisableAntiforgery();
+        return app;
+    }
+
+    private static async Task<IResult> HubCardAsync(HttpContext http, AgentCards cards, IOptions<HubOptions> o, CancellationToken ct) =>
+        Results.Json(await cards.HubCardAsync(AgentsApi.BaseUrl(http, o.Value), ct));
+
+    private static async Task<IResult> AgentCardAsync(string agentId, HttpContext http, AgentCards cards, IOptions<HubOptions> o, CancellationToken ct)
+    {
+        var agent = await cards.GetOptedInAsync(agentId, ct) ?? throw ApiException.AgentNotFound(agentId);
+        return Results.Json(AgentCards.AgentCard(agent, AgentsApi.BaseUrl(http, o.Value)));
+    }
+
+    private static Task HubRpcAsync(HttpContext http, A2aJsonRpc rpc, IOptions<HubOptions> o) =>
+        rpc.HandleAsync(http, null, AgentsApi.BaseUrl(http, o.Value));
+
+    /// <summary>Only opted-in agents have an endpoint; whether the caller may reach the agent is decided by the task service (404 alike).</summary>
+    private static async Task AgentRpcAsync(string agentId, HttpContext http, A2aJsonRpc rpc, AgentCards cards, IOptions<HubOptions> o)
+    {
+        var agent = await cards.GetOptedInAsync(agentId, http.RequestAborted) ?? throw ApiException.AgentNotFound(agentId);
+        await rpc.HandleAsync(http, agent, AgentsApi.BaseUrl(http, o.Value));
+    }
+}
