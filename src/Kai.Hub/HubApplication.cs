@@ -2,6 +2,7 @@ using Kai.Hub.Agents;
 using Kai.Hub.Auth;
 using Kai.Hub.Cluster;
 using Kai.Hub.Commands;
+using Kai.Hub.Dashboard;
 using Kai.Hub.Errors;
 using Kai.Hub.Events;
 using Kai.Hub.Files;
@@ -89,6 +90,7 @@ public static class HubApplication
         services.AddKaiFiles();
         services.AddKaiHosting();
         services.AddKaiHousekeeping();
+        services.AddKaiDashboard();
     }
 
     private static async Task InitializeAsync(IServiceProvider services)
@@ -156,5 +158,6 @@ public static class HubApplication
         app.MapAdminApi();
         app.MapKaiHosting();
         app.MapFilesApi();
+        app.MapDashboard();
     }
 }

@@ -62,6 +62,8 @@ public sealed class RouteInventoryTests
         ["POST /api/v1/files/{fileId}/signed-url"] = "FileAccessTests.Other_tenants_get_404_for_every_file_route_and_the_file_is_unchanged",
         ["GET /api/v1/files/{fileId}/content"] = "FileUploadTests.Signed_urls_work_without_a_bearer_header_until_they_expire_and_cannot_be_forged",
         ["DELETE /api/v1/files/{fileId}"] = "FileAccessTests.Other_tenants_get_404_for_every_file_route_and_the_file_is_unchanged",
+        ["GET /"] = "DashboardServingTests.Without_a_build_the_root_leads_to_a_page_saying_how_to_build_it_and_the_docs_still_work",
+        ["GET /ui/{**path}"] = "DashboardServingTests.A_build_is_served_under_a_strict_policy_and_nothing_outside_its_folder_is",
     };
 
     /// <summary>Frame type (per edge) → the test proving the cross-tenant negative case over WebSocket.</summary>
