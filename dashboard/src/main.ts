@@ -245,7 +245,7 @@ function workflowsView(view: HTMLElement): void {
         return h("article", { class: "workflow", testid: `workflow-${w.workflow_id}` },
           h("h3", {}, w.name, " ", badge(w.status), " ", progress(done)),
           h("table", {}, h("tbody", {}, ...w.stages.map((s) =>
-            h("tr", {}, h("td", {}, s.name), h("td", {}, s.agent_type), h("td", {}, badge(s.status)), h("td", {}, progress(s.status === "completed" ? 100 : s.progress)))))));
+            h("tr", { testid: `stage-${s.name}` }, h("td", {}, s.name), h("td", {}, s.agent_type), h("td", {}, badge(s.status)), h("td", {}, progress(s.status === "completed" ? 100 : s.progress)))))));
       }));
       if (res.workflows.length === 0) list.append(h("p", {}, "No workflows."));
     } catch (e) { clear(list, failure(e)); }

@@ -155,4 +155,35 @@ public sealed class DashboardBrowserTests(BrowserFixture browser) : IClassFixtur
         await Expect(user.GetByTestId("audit-entry")).ToHaveCountAsync(0);
         await ShotAsync(user, "audit-refused");
     }
+
+    [SkippableFact]
+    public async Task A_workflows_stages_show_their_progress_live()
+    {
+        browser.Require();
+        await using var hub = await StartHubAsync();
+        var user = await hub.NewUserAsync("mo@example.com", Password);
+        var agent = await hub.NewAgentAsync(user.AccessToken, "builder-1", "worker", "build");
+        await using var link = await hub.ConnectAgentAsync(agent);
+        var page = await LogInAsync(hub, "mo@example.com", Password);
+        await page.GetByTestId("tab-workflows").ClickAsync();
+
+        using var api = hub.Client(user.AccessToken);
+        (await api.PostAsJsonAsync("api/v1/workflows", new CreateWorkflowRequest("wf-1", null, "Release",
+            [new WorkflowStage("build", "build"), new WorkflowStage("ship", "ship", ["build"])]), KaiJson.Options)).EnsureSuccessStatusCode();
+        var card = page.GetByTestId("workflow-wf-1");
+        await Expect(card).ToContainTextAsync("Release");
+
+        var task = await link.ReceiveAsync("task");
+        var id = task.Payload.GetProperty("task_id").GetString();
+        var fencing = task.Payload.GetProperty("fencing_token").GetInt64();
+        await link.SendAsync("task_update", new { task_id = id, status = "in_progress", progress = 50, fencing_token = fencing }, "w1");
+        var build = card.GetByTestId("stage-build");
+        await Expect(build).ToContainTextAsync("50%");
+        await Expect(build).ToContainTextAsync("in_progress");
+        await ShotAsync(page, "workflow-progress");
+
+        await link.SendAsync("task_update", new { task_id = id, status = "completed", progress = 100, result = new { ok = true }, fencing_token = fencing }, "w2");
+        await Expect(build).ToContainTextAsync("completed");
+        await Expect(card.GetByTestId("stage-ship")).ToContainTextAsync("queued"); // its dependency done, it waits for a "ship" agent
+    }
 }
