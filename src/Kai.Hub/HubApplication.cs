@@ -4,6 +4,7 @@ using Kai.Hub.Auth;
 using Kai.Hub.Chat;
 using Kai.Hub.Cluster;
 using Kai.Hub.Commands;
+using Kai.Hub.Dashboard;
 using Kai.Hub.Errors;
 using Kai.Hub.Events;
 using Kai.Hub.Files;
@@ -102,6 +103,7 @@ public static class HubApplication
         services.AddKaiHousekeeping();
         services.AddKaiMcp();
         services.AddKaiA2a();
+        services.AddKaiDashboard();
     }
 
     private static async Task InitializeAsync(IServiceProvider services)
@@ -177,5 +179,6 @@ public static class HubApplication
         app.MapChat();
         app.MapKaiMcp();
         app.MapKaiA2a();
+        app.MapDashboard();
     }
 }

@@ -9,9 +9,10 @@ namespace Kai.Hub.Security;
 /// <list type="bullet">
 /// <item><c>X-Content-Type-Options: nosniff</c>, <c>X-Frame-Options: DENY</c>, <c>Referrer-Policy: no-referrer</c> on every response;
 /// <c>Content-Security-Policy: default-src 'none'; frame-ancestors 'none'</c> and <c>Cache-Control: no-store</c> on API answers
-/// (the docs pages get only <c>frame-ancestors 'none'</c>, so Swagger UI and ReDoc keep working); HSTS on HTTPS.</item>
+/// (the docs pages get only <c>frame-ancestors 'none'</c>, so Swagger UI and ReDoc keep working; the dashboard under <c>/ui</c> gets
+/// <see cref="DashboardPolicy"/>); HSTS on HTTPS.</item>
 /// <item>A WebSocket upgrade that carries an <c>Origin</c> not in <see cref="SecurityOptions.AllowedOrigins"/> is refused with 403
-/// before the upgrade (cross-site WebSocket hijacking). Clients that send no <c>Origin</c> (agents, CLIs) are not browsers and pass.</item>
+/// before the upgrade (cross-site WebSocket hijacking), unless it is the hub's own origin. Clients that send no <c>Origin</c> (agents, CLIs) are not browsers and pass.</item>
 /// </list>
 /// </summary>
 internal sealed class SecurityHeadersMiddleware(RequestDelegate next, IOptions<SecurityOptions> options, AuditLog audit)
@@ -32,8 +33,9 @@ internal sealed class SecurityHeadersMiddleware(RequestDelegate next, IOptions<S
             headers.XFrameOptions = "DENY";
             headers["Referrer-Policy"] = "no-referrer";
             var isDocs = p.StartsWithSegments("/docs") || p.StartsWithSegments("/redoc");
-            headers.ContentSecurityPolicy = isDocs ? "frame-ancestors 'none'" : "default-src 'none'; frame-ancestors 'none'";
-            if (!isDocs && !p.StartsWithSegments("/.well-known"))
+            var isDashboard = p.StartsWithSegments(DashboardPath);
+            headers.ContentSecurityPolicy = isDocs ? "frame-ancestors 'none'" : isDashboard ? DashboardPolicy : "default-src 'none'; frame-ancestors 'none'";
+            if (!isDocs && !p.StartsWithSegments("/.well-known") && !(isDashboard && headers.CacheControl.Count > 0))
             {
                 headers.CacheControl = "no-store";
             }
@@ -43,7 +45,8 @@ internal sealed class SecurityHeadersMiddleware(RequestDelegate next, IOptions<S
             }
             return Task.CompletedTask;
         }, (context, _o.Hsts));
-        if (context.WebSockets.IsWebSocketRequest && context.Request.Headers.Origin is { Count: > 0 } origin && !IsAllowedOrigin(origin.ToString()))
+        if (context.WebSockets.IsWebSocketRequest && context.Request.Headers.Origin is { Count: > 0 } origin && !IsAllowedOrigin(origin.ToString())
+            && !IsSameOrigin(context.Request, origin.ToString()))
         {
             await audit.WriteAsync(context, AuditActions.OriginRefused, path, AuditOutcomes.Denied, new { origin = origin.ToString()[..Math.Min(200, origin.ToString().Length)] });
             throw new ApiException(ErrorCodes.Forbidden, "This Origin may not open WebSockets on this hub.", new Dictionary<string, string> { ["reason"] = "origin_not_allowed" });
@@ -52,6 +55,24 @@ internal sealed class SecurityHeadersMiddleware(RequestDelegate next, IOptions<S
     }
 
     public bool IsAllowedOrigin(string origin) => _origins.Contains(origin.TrimEnd('/'));
+
+    /// <summary>
+    /// The hub's own pages (the web dashboard at <see cref="DashboardPath"/>) open <c>/ws</c> from the hub's own origin: an
+    /// <c>Origin</c> equal to this request's scheme and host is not cross-site. (Tokens travel in the query, never in cookies,
+    /// so even a rebinding host name gains nothing without the user's token.)
+    /// </summary>
+    private static bool IsSameOrigin(HttpRequest request, string origin) =>
+        string.Equals(origin.TrimEnd('/'), $"{request.Scheme}://{request.Host.Value}", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Where the web dashboard is served (Dashboard/DashboardEndpoints.cs).</summary>
+    public const string DashboardPath = "/ui";
+
+    /// <summary>
+    /// The dashboard's policy: its own scripts, styles and images only (no inline code, no eval), fetch and WebSocket to the
+    /// hub itself, no framing, no plugins, no base-URI changes, forms post only to the hub.
+    /// </summary>
+    public const string DashboardPolicy =
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 }
 
 internal static class SecurityHeadersExtensions

@@ -93,6 +93,8 @@ public sealed class RouteInventoryTests
         ["GET /a2a/agents/{agentId}/.well-known/agent-card.json"] = "A2aEndpointTests.Cards_list_only_opted_in_agents_and_other_tenants_cannot_message_them",
         ["POST /a2a"] = "A2aEndpointTests.Cards_list_only_opted_in_agents_and_other_tenants_cannot_message_them",
         ["POST /a2a/agents/{agentId}"] = "A2aEndpointTests.Cards_list_only_opted_in_agents_and_other_tenants_cannot_message_them",
+        ["GET /"] = "DashboardServingTests.Without_a_build_the_root_leads_to_a_page_saying_how_to_build_it_and_the_docs_still_work",
+        ["GET /ui/{**path}"] = "DashboardServingTests.A_build_is_served_under_a_strict_policy_and_nothing_outside_its_folder_is",
     };
 
     /// <summary>Frame type (per edge) → the test proving the cross-tenant negative case over WebSocket.</summary>
