@@ -27,8 +27,9 @@ internal static class ChatApi
     {
         services.AddOptions<ChatOptions>().BindConfiguration(ChatOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ChatOptions>, ChatOptionsValidator>();
-        services.AddSingleton<IChatStore>(sp =>
-            new SqliteChatStore(Path.Combine(Path.GetFullPath(sp.GetRequiredService<IOptions<HubOptions>>().Value.DataDirectory), "kai.db")));
+        services.AddSingleton<IChatStore>(sp => sp.GetRequiredService<Storage.IHubStore>() is Storage.Postgres.PostgresHubStore postgres
+            ? SqlChatStore.Postgres(postgres)
+            : SqlChatStore.Sqlite(Path.Combine(Path.GetFullPath(sp.GetRequiredService<IOptions<HubOptions>>().Value.DataDirectory), "kai.db")));
         services.AddSingleton<ChatService>();
         services.AddSingleton<ChatParticipants>();
         services.AddSingleton<IDeliveryTarget>(sp => sp.GetRequiredService<ChatParticipants>());

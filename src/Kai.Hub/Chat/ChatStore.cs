@@ -31,23 +31,30 @@ internal interface IChatStore
 }
 
 /// <inheritdoc />
-internal sealed class SqliteChatStore(string databasePath) : IChatStore
+/// <remarks>One SQL text for both stores: SQLite (<see cref="Sqlite"/>) and PostgreSQL (<see cref="Postgres"/>, migration step 7).</remarks>
+internal sealed class SqlChatStore(Func<CancellationToken, Task<System.Data.Common.DbConnection>> open) : IChatStore
 {
-    private readonly string _connectionString = new SqliteConnectionStringBuilder
+    public static SqlChatStore Sqlite(string databasePath)
     {
-        DataSource = databasePath,
-        Mode = SqliteOpenMode.ReadWrite,
-        Cache = SqliteCacheMode.Private,
-        DefaultTimeout = 30,
-        Pooling = true,
-    }.ToString();
-
-    private async Task<SqliteConnection> OpenAsync(CancellationToken ct)
-    {
-        var c = new SqliteConnection(_connectionString);
-        await c.OpenAsync(ct);
-        return c;
+        var connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = databasePath,
+            Mode = SqliteOpenMode.ReadWrite,
+            Cache = SqliteCacheMode.Private,
+            DefaultTimeout = 30,
+            Pooling = true,
+        }.ToString();
+        return new SqlChatStore(async ct =>
+        {
+            var c = new SqliteConnection(connectionString);
+            await c.OpenAsync(ct);
+            return c;
+        });
     }
+
+    public static SqlChatStore Postgres(Storage.Postgres.PostgresHubStore db) => new(async ct => await db.OpenAsync(ct));
+
+    private Task<System.Data.Common.DbConnection> OpenAsync(CancellationToken ct) => open(ct);
 
     public async Task CreateSessionAsync(ChatSessionRow s, CancellationToken ct)
     {
@@ -108,7 +115,7 @@ internal sealed class SqliteChatStore(string databasePath) : IChatStore
     {
         await using var c = await OpenAsync(ct);
         var rows = await c.QueryAsync<MessageRow>(new CommandDefinition(
-            $"SELECT * FROM (SELECT {MessageColumns} FROM chat_messages WHERE session_id = @sessionId ORDER BY seq DESC LIMIT @limit) ORDER BY Seq",
+            $"SELECT * FROM (SELECT {MessageColumns} FROM chat_messages WHERE session_id = @sessionId ORDER BY seq DESC LIMIT @limit) AS recent ORDER BY Seq",
             new { sessionId, limit }, cancellationToken: ct));
         return [.. rows.Select(ToRecord)];
     }
@@ -116,7 +123,7 @@ internal sealed class SqliteChatStore(string databasePath) : IChatStore
     public async Task<int> CountBySenderAsync(string sender, CancellationToken ct)
     {
         await using var c = await OpenAsync(ct);
-        return await c.ExecuteScalarAsync<int>(new CommandDefinition("SELECT COUNT(*) FROM chat_messages WHERE sender = @sender", new { sender }, cancellationToken: ct));
+        return (int)await c.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COUNT(*) FROM chat_messages WHERE sender = @sender", new { sender }, cancellationToken: ct));
     }
 
     private static ChatMessageRow ToRecord(MessageRow r) =>

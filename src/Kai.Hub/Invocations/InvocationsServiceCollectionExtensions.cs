@@ -13,8 +13,12 @@ internal static class InvocationsServiceCollectionExtensions
         services.AddOptions<KailOptions>().BindConfiguration(KailOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<KailOptions>, KailOptionsValidator>();
         services.AddOptions<InvocationPolicyOptions>().BindConfiguration(KailOptions.Section);
-        services.AddSingleton<IInvocationStore>(sp => new SqliteInvocationStore(sp.GetRequiredService<IHubStore>() as SqliteHubStore
-            ?? throw new InvalidOperationException("The invocation store shares the SQLite hub store.")));
+        services.AddSingleton<IInvocationStore>(sp => sp.GetRequiredService<IHubStore>() switch
+        {
+            SqliteHubStore sqlite => new SqliteInvocationStore(sqlite),
+            Storage.Postgres.PostgresHubStore postgres => new PostgresInvocationStore(postgres),
+            _ => throw new InvalidOperationException("The invocation store has no implementation for this hub store."),
+        });
         services.AddSingleton<InvocationService>();
         services.AddSingleton<IHousekeeping>(sp => sp.GetRequiredService<InvocationService>());
         return services;

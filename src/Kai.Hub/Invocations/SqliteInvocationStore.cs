@@ -44,7 +44,7 @@ internal sealed class SqliteInvocationStore(SqliteHubStore db) : IInvocationStor
     public Task<int> PurgeNoncesAsync(DateTimeOffset now, CancellationToken ct) => db.WriteAsync(async (c, tx) =>
         await c.ExecuteAsync("DELETE FROM kail_nonces WHERE expires_at <= @now", new { now = Ms(now) }, tx), ct);
 
-    private sealed class Row
+    internal sealed class Row
     {
         public string InvocationId { get; set; } = "";
         public string OwnerId { get; set; } = "";
@@ -63,4 +63,42 @@ internal sealed class SqliteInvocationStore(SqliteHubStore db) : IInvocationStor
         public InvocationLogRecord ToRecord() => new(InvocationId, OwnerId, Sender, Target, Intent, Status, ErrorCode, Agent, (int)Depth, StackJson, ResultJson,
             FromMs(CreatedAt), FromMs(CompletedAt));
     }
+}
+
+/// <summary>PostgreSQL implementation of <see cref="IInvocationStore"/> (PostgreSQL migration step 6, the same tables and triggers).</summary>
+internal sealed class PostgresInvocationStore(Storage.Postgres.PostgresHubStore db) : IInvocationStore
+{
+    private const string Columns = "invocation_id, owner_id, sender, target, intent, status, error_code, agent, depth, stack_json, result_json, created_at, completed_at";
+
+    public Task AppendAsync(InvocationLogRecord r, CancellationToken ct) => db.WriteAsync(async (c, tx) =>
+        await c.ExecuteAsync($"""
+            INSERT INTO kail_invocation_log ({Columns})
+            VALUES (@InvocationId, @OwnerId, @Sender, @Target, @Intent, @Status, @ErrorCode, @Agent, @Depth, @StackJson, @ResultJson, @CreatedAt, @CompletedAt)
+            """, new
+        {
+            r.InvocationId, r.OwnerId, r.Sender, r.Target, r.Intent, r.Status, r.ErrorCode, r.Agent, Depth = (long)r.Depth, r.StackJson, r.ResultJson,
+            CreatedAt = r.CreatedAt.ToUnixTimeMilliseconds(), CompletedAt = r.CompletedAt.ToUnixTimeMilliseconds(),
+        }, tx), ct);
+
+    public async Task<InvocationLogRecord?> GetAsync(string invocationId, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        var row = await c.QuerySingleOrDefaultAsync<SqliteInvocationStore.Row>(new CommandDefinition(
+            $"SELECT {Columns} FROM kail_invocation_log WHERE invocation_id = @invocationId", new { invocationId }, cancellationToken: ct));
+        return row?.ToRecord();
+    }
+
+    public Task<bool> TryAddNonceAsync(string nonce, DateTimeOffset now, DateTimeOffset expiresAt, CancellationToken ct) => db.WriteAsync(async (c, tx) =>
+    {
+        await c.ExecuteAsync("DELETE FROM kail_nonces WHERE nonce = @nonce AND expires_at <= @now", new { nonce, now = now.ToUnixTimeMilliseconds() }, tx);
+        var added = await c.ExecuteAsync("INSERT INTO kail_nonces (nonce, expires_at) VALUES (@nonce, @expires) ON CONFLICT (nonce) DO NOTHING",
+            new { nonce, expires = expiresAt.ToUnixTimeMilliseconds() }, tx);
+        return added == 1;
+    }, ct);
+
+    public Task RemoveNonceAsync(string nonce, CancellationToken ct) => db.WriteAsync(async (c, tx) =>
+        await c.ExecuteAsync("DELETE FROM kail_nonces WHERE nonce = @nonce", new { nonce }, tx), ct);
+
+    public Task<int> PurgeNoncesAsync(DateTimeOffset now, CancellationToken ct) => db.WriteAsync(async (c, tx) =>
+        await c.ExecuteAsync("DELETE FROM kail_nonces WHERE expires_at <= @now", new { now = now.ToUnixTimeMilliseconds() }, tx), ct);
 }

@@ -295,5 +295,63 @@ internal static class PostgresMigrations
                 revision BIGINT NOT NULL
             );
             """),
+        // KAIL invocations (Invocations/, SQLite step 11): the append-only invocation log and the replay nonces.
+        (6, "kail_invocations", """
+            CREATE TABLE kail_invocation_log (
+                seq           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                invocation_id TEXT NOT NULL UNIQUE,
+                owner_id      TEXT NOT NULL,
+                sender        TEXT NOT NULL,
+                target        TEXT NOT NULL,
+                intent        TEXT NOT NULL,
+                status        TEXT NOT NULL,
+                error_code    TEXT,
+                agent         TEXT,
+                depth         BIGINT NOT NULL,
+                stack_json    TEXT NOT NULL,
+                result_json   TEXT NOT NULL,
+                created_at    BIGINT NOT NULL,
+                completed_at  BIGINT NOT NULL
+            );
+            CREATE INDEX ix_kail_invocation_owner ON kail_invocation_log (owner_id, created_at);
+            CREATE FUNCTION kail_invocation_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'kail_invocation_log is append-only';
+            END $$;
+            CREATE TRIGGER kail_invocation_log_no_update BEFORE UPDATE OR DELETE ON kail_invocation_log FOR EACH ROW EXECUTE FUNCTION kail_invocation_log_append_only();
+            CREATE TRIGGER kail_invocation_log_no_truncate BEFORE TRUNCATE ON kail_invocation_log FOR EACH STATEMENT EXECUTE FUNCTION kail_invocation_log_append_only();
+            CREATE TABLE kail_nonces (
+                nonce      TEXT PRIMARY KEY,
+                expires_at BIGINT NOT NULL
+            );
+            CREATE INDEX ix_kail_nonces_expiry ON kail_nonces (expires_at);
+            """),
+        // Chat sessions (Chat/, SQLite step 12).
+        (7, "chat_sessions", """
+            CREATE TABLE chat_sessions (
+                session_id    TEXT PRIMARY KEY,
+                owner_id      TEXT NOT NULL,
+                session_type  TEXT NOT NULL,
+                status        TEXT NOT NULL,
+                agents_json   TEXT NOT NULL,
+                metadata_json TEXT,
+                created_at    BIGINT NOT NULL,
+                ended_at      BIGINT,
+                end_reason    TEXT
+            );
+            CREATE INDEX ix_chat_sessions_owner ON chat_sessions (owner_id, created_at);
+            CREATE TABLE chat_messages (
+                seq           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                message_id    TEXT NOT NULL UNIQUE,
+                session_id    TEXT NOT NULL,
+                type          TEXT NOT NULL,
+                sender        TEXT NOT NULL,
+                receiver      TEXT NOT NULL,
+                content       TEXT NOT NULL,
+                metadata_json TEXT,
+                created_at    BIGINT NOT NULL
+            );
+            CREATE INDEX ix_chat_messages_session ON chat_messages (session_id, seq);
+            """),
     ];
 }
