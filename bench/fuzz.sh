@@ -53,6 +53,11 @@ unhandled=$(grep -c -E "Unhandled exception|An unhandled exception" "$out/hub.lo
 echo "hub log: $unhandled unhandled exceptions" >&2
 [[ $unhandled -gt 0 ]] && { grep -m 5 -A 5 -E "Unhandled exception|An unhandled exception" "$out/hub.log" >&2; rc=1; }
 echo "results: $out" >&2
-# Smoke mode proves the script and the fuzzer still run; its 3,000 inputs are too few to judge the hub by.
-[[ $smoke == 1 && -s "$out/summary.json" ]] && exit 0
+# Smoke mode proves the script runs and the hub survives it; 3,000 inputs are too few to judge the hub by, and the driver
+# can still end without its summary (docs/security.md "Fuzzing": an open bug of the driver's WebSocket workers).
+if [[ $smoke == 1 ]]; then
+  [[ -s "$out/summary.json" ]] || echo "fuzz smoke: the driver ended without a summary (rc $rc)" >&2
+  kill -0 "$pid" 2>/dev/null && [[ $unhandled -eq 0 ]] && exit 0
+  echo "fuzz smoke: the hub did not survive" >&2; exit 1
+fi
 exit $rc
