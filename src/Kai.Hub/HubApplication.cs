@@ -133,6 +133,7 @@ public static class HubApplication
     private static void UsePipeline(WebApplication app)
     {
         app.UseKaiErrors();
+        app.UseKaiLingeringClose();
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
         // After UseWebSockets, which is what makes an upgrade request recognisable for the Origin check.
         app.UseKaiSecurityHeaders();

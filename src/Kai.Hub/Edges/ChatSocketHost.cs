@@ -161,6 +161,7 @@ internal sealed class ChatSocketHost(
             }
             await writer;
             await edge.ClosedAsync(context);
+            await LingeringClose.FinishAsync(http, socket);
         }
     }
 

@@ -120,6 +120,7 @@ internal sealed class WebSocketEdgeHost(
             wasCurrent = registry.Remove(link);
             await writer;
             await session.ClosedAsync(wasCurrent);
+            await LingeringClose.FinishAsync(http, socket);
         }
     }
 

@@ -241,6 +241,7 @@ internal sealed class LinkConnection
                 if (count > maxFrameBytes)
                 {
                     RequestClose(CloseCodes.MessageTooBig, $"frame larger than {maxFrameBytes} bytes");
+                    await DrainUntilPeerCloseAsync(buffer);
                     return;
                 }
                 if (!result.EndOfMessage)
@@ -276,6 +277,32 @@ internal sealed class LinkConnection
             {
                 ArrayPool<byte>.Shared.Return(buffer);
             }
+        }
+    }
+
+    /// <summary>
+    /// After the hub decided to close, reads and discards what the peer still sends until its close frame arrives or the grace after
+    /// our close frame runs out. Returning at once would end the request with unread bytes in the kernel's receive buffer, and the
+    /// kernel answers those with a TCP reset: a client still sending would lose the close frame, and with it the reason (RFC 6455
+    /// §7.1.1: the closing side keeps reading until the peer's close frame). A link the framework fails itself (invalid UTF-8, a bad
+    /// frame header) cannot be read any more; <see cref="Edges.LingeringClose"/> drains that one below the WebSocket.
+    /// </summary>
+    private async Task DrainUntilPeerCloseAsync(byte[] scratch)
+    {
+        try
+        {
+            while (true)
+            {
+                var result = await _socket.ReceiveAsync(scratch.AsMemory(), _abort.Token);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or ObjectDisposedException)
+        {
+            // The peer went away or the grace ran out: nothing more to read.
         }
     }
 }

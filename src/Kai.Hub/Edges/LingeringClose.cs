@@ -1,0 +1,130 @@
+using System.Net.WebSockets;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Kai.Hub.Edges;
+
+/// <summary>
+/// A lingering close for WebSocket links whose close handshake did not finish. When the framework's WebSocket fails a link itself
+/// (1007 for invalid UTF-8, 1002 for a bad frame header) it sends its close frame and at once disposes the upgraded stream; the request
+/// then ends with the client's unread bytes in the kernel's receive buffer, and the kernel answers those with a TCP reset. A client
+/// that is still sending loses the close frame and its reason (found by bench/fuzz.sh; docs/security.md "Fuzzing").
+/// </summary>
+/// <remarks>
+/// The middleware wraps the upgrade so that disposing the upgraded stream is deferred; the edge host calls
+/// <see cref="FinishAsync"/> last. A link that closed cleanly is released at once. Otherwise what the peer still sends is read and
+/// dropped until it falls quiet for <see cref="QuietPeriod"/> (it has answered the close and stopped), closes, sends more than
+/// <see cref="MaxDrainBytes"/>, or <see cref="Grace"/> runs out; only then is the transport released, and it ends with FIN.
+/// </remarks>
+public static class LingeringClose
+{
+    /// <summary>How long the peer may stay silent before the drain ends (it has read the close frame and stopped).</summary>
+    public static readonly TimeSpan QuietPeriod = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>The longest a drain lasts.</summary>
+    public static readonly TimeSpan Grace = TimeSpan.FromSeconds(5);
+
+    /// <summary>The most bytes a drain reads before it gives up (a peer that floods gets its reset).</summary>
+    public const int MaxDrainBytes = 1 << 20;
+
+    /// <summary>Wraps every WebSocket upgrade so that its stream can linger. Runs before <c>UseWebSockets</c>.</summary>
+    public static IApplicationBuilder UseKaiLingeringClose(this IApplicationBuilder app) => app.Use((http, next) =>
+    {
+        if (http.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } upgrade)
+        {
+            var lingering = new LingeringUpgradeFeature(upgrade);
+            http.Features.Set<IHttpUpgradeFeature>(lingering);
+            http.Features.Set(lingering);
+        }
+        return next(http);
+    });
+
+    /// <summary>
+    /// Ends a WebSocket request's transport: released at once when the close handshake finished, drained first when it did not
+    /// (state <c>Aborted</c> or <c>CloseSent</c>). Never throws.
+    /// </summary>
+    public static Task FinishAsync(HttpContext http, WebSocket socket) =>
+        http.Features.Get<LingeringUpgradeFeature>()?.Stream is { } stream
+            ? stream.FinishAsync(drain: socket.State is WebSocketState.Aborted or WebSocketState.CloseSent)
+            : Task.CompletedTask;
+
+    internal sealed class LingeringUpgradeFeature(IHttpUpgradeFeature inner) : IHttpUpgradeFeature
+    {
+        public LingeringStream? Stream { get; private set; }
+
+        public bool IsUpgradableRequest => inner.IsUpgradableRequest;
+
+        public async Task<Stream> UpgradeAsync()
+        {
+            Stream = new LingeringStream(await inner.UpgradeAsync());
+            return Stream;
+        }
+    }
+
+    /// <summary>Passes everything through, except that disposing waits for <see cref="FinishAsync"/>.</summary>
+    internal sealed class LingeringStream(Stream inner) : Stream
+    {
+        private int _finished;
+
+        public override bool CanRead => inner.CanRead;
+        public override bool CanSeek => false;
+        public override bool CanWrite => inner.CanWrite;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.ReadAsync(buffer, offset, count, cancellationToken);
+        public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => inner.WriteAsync(buffer, cancellationToken);
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.WriteAsync(buffer, offset, count, cancellationToken);
+        public override void Flush() => inner.Flush();
+        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        // The WebSocket disposes its stream when it closes or fails; the edge host decides when the transport goes (FinishAsync).
+        protected override void Dispose(bool disposing)
+        {
+        }
+
+        public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+        public async Task FinishAsync(bool drain)
+        {
+            if (Interlocked.Exchange(ref _finished, 1) != 0)
+            {
+                return;
+            }
+            if (drain)
+            {
+                await DrainAsync();
+            }
+            await inner.DisposeAsync();
+        }
+
+        private async Task DrainAsync()
+        {
+            var scratch = new byte[16 * 1024];
+            var total = 0;
+            using var grace = new CancellationTokenSource(Grace);
+            try
+            {
+                while (total < MaxDrainBytes)
+                {
+                    using var quiet = CancellationTokenSource.CreateLinkedTokenSource(grace.Token);
+                    quiet.CancelAfter(QuietPeriod);
+                    var read = await inner.ReadAsync(scratch, quiet.Token);
+                    if (read == 0)
+                    {
+                        return;
+                    }
+                    total += read;
+                }
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException or InvalidOperationException)
+            {
+                // Quiet, out of time, or the peer is gone: the transport can go.
+            }
+        }
+    }
+}
