@@ -47,6 +47,12 @@ internal sealed class Scenarios(ITarget target, Settings s, Action<Result> emit)
                 open.Add(held.Open);
                 rate.Add(held.Open / connectSeconds);
                 Console.Error.WriteLine(F($"{target.Name} s1 n={n} run {run + 1}: open {held.Open}, RSS {rss1 / 1048576:0} MiB (+{(rss1 - rss0) / links / 1024:0.0} KiB/link), heap +{(heap1 - heap0) / links / 1024:0.0} KiB/link, {held.Open / connectSeconds:0}/s"));
+                if (double.TryParse(Environment.GetEnvironmentVariable("KAI_BENCH_S1_HOLD_SECONDS"), CultureInfo.InvariantCulture, out var hold) && hold > 0)
+                {
+                    // Keeps the links open so that a heap dump can be taken of them (docs/benchmarks.md "Idle link memory").
+                    Console.Error.WriteLine(F($"{target.Name} s1 n={n}: holding {held.Open} links for {hold} s"));
+                    await Task.Delay(TimeSpan.FromSeconds(hold), ct);
+                }
             }
             var p = F($"N={n}");
             Emit("S1", p, "links open", "links", open);

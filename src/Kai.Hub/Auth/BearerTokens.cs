@@ -62,6 +62,14 @@ internal static class BearerTokens
                     context.Token = From(context.HttpContext);
                     return Task.CompletedTask;
                 },
+                OnTokenValidated = context =>
+                {
+                    if (context.HttpContext.WebSockets.IsWebSocketRequest && context.Principal is { } validated)
+                    {
+                        context.Principal = KaiPrincipal.Slim(validated, SchemeName);
+                    }
+                    return Task.CompletedTask;
+                },
             };
         }
 

@@ -23,6 +23,25 @@ public sealed record KaiPrincipal(string Id, string Role, string SessionId, stri
 
     public bool IsSystem => ReferenceEquals(this, System);
 
+    /// <summary>
+    /// A principal with only the claims <see cref="From"/> reads (<c>sub</c>, <c>role</c>, <c>sid</c>, <c>owner</c>, <c>exp</c>), for a
+    /// request that lives as long as a WebSocket link: the validated token's own principal (about 20 claims and the parsed token,
+    /// some 3 KiB) would stay referenced by the authentication middleware for the link's whole life (docs/benchmarks.md
+    /// "Idle link memory").
+    /// </summary>
+    public static ClaimsPrincipal Slim(ClaimsPrincipal validated, string authenticationType)
+    {
+        var claims = new List<Claim>(5);
+        foreach (var type in (ReadOnlySpan<string>)["sub", RoleClaim, SessionClaim, OwnerClaim, ExpiresClaim])
+        {
+            if (validated.FindFirst(type) is { } claim)
+            {
+                claims.Add(new Claim(type, claim.Value));
+            }
+        }
+        return new ClaimsPrincipal(new ClaimsIdentity(claims, authenticationType));
+    }
+
     public bool IsAdmin => Role == Roles.Admin;
 
     public bool IsAgent => Role == Roles.Agent;

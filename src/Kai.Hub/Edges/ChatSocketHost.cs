@@ -102,7 +102,7 @@ internal sealed record ChatLinkLimits(TimeSpan PingInterval, TimeSpan Inactivity
 /// JSON, too large or unknown, which leave the link open.
 /// </summary>
 internal sealed class ChatSocketHost(
-    TokenService tokens, Router router, WebSocketGate gate, HubMetrics metrics, TimeProvider time, IOptions<HubOptions> options)
+    Router router, WebSocketGate gate, HubMetrics metrics, TimeProvider time, IOptions<HubOptions> options)
 {
     private readonly LinkOptions _links = options.Value.Links;
 
@@ -114,9 +114,8 @@ internal sealed class ChatSocketHost(
         {
             throw new ApiException(ErrorCodes.ValidationError, "This path takes a WebSocket upgrade (GET with Upgrade: websocket).");
         }
-        var claims = tokens.Validate(BearerTokens.From(http), out _);
+        var principal = WebSocketEdgeHost.PrincipalOf(http);
         using var socket = await http.WebSockets.AcceptWebSocketAsync();
-        var principal = claims is null ? null : KaiPrincipal.From(claims);
         if (principal is null)
         {
             await WebSocketEdgeHost.CloseEarlyAsync(socket, CloseCodes.AuthenticationFailed, "authentication failed");

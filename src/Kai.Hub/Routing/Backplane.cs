@@ -55,7 +55,9 @@ internal interface IBackplane
 internal sealed class InMemoryCluster
 {
     private readonly ConcurrentDictionary<string, InMemoryBackplane> _nodes = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, int>> _bindings = new(StringComparer.Ordinal);
+    // Key -> the nodes bound to it with a count each. An immutable array swapped on change instead of a dictionary per key: a
+    // single node binds every agent link it holds, and a dictionary each was about 400 B per idle link.
+    private readonly ConcurrentDictionary<string, (string NodeId, int Count)[]> _bindings = new(StringComparer.Ordinal);
 
     public int NodeCount => _nodes.Count;
 
@@ -64,26 +66,51 @@ internal sealed class InMemoryCluster
     public void Leave(InMemoryBackplane node)
     {
         _nodes.TryRemove(node.NodeId, out _);
-        foreach (var (_, nodes) in _bindings)
+        foreach (var key in _bindings.Keys)
         {
-            nodes.TryRemove(node.NodeId, out _);
+            Update(key, node.NodeId, remove: int.MaxValue);
         }
     }
 
-    public void Bind(string key, string nodeId) =>
-        _bindings.GetOrAdd(key, _ => new ConcurrentDictionary<string, int>(StringComparer.Ordinal)).AddOrUpdate(nodeId, 1, (_, n) => n + 1);
+    public void Bind(string key, string nodeId) => Update(key, nodeId, remove: -1);
 
-    public void Unbind(string key, string nodeId)
+    public void Unbind(string key, string nodeId) => Update(key, nodeId, remove: 1);
+
+    // Adds one binding of nodeId to key (remove = -1) or takes up to `remove` away; a key with no bindings left is dropped.
+    private void Update(string key, string nodeId, int remove)
     {
-        if (_bindings.TryGetValue(key, out var nodes) && nodes.TryGetValue(nodeId, out var n))
+        while (true)
         {
-            if (n <= 1)
+            var old = _bindings.GetValueOrDefault(key) ?? [];
+            var i = Array.FindIndex(old, b => b.NodeId == nodeId);
+            (string, int)[] next;
+            if (remove < 0)
             {
-                nodes.TryRemove(nodeId, out _);
+                next = i < 0 ? [.. old, (nodeId, 1)] : [.. old];
+                if (i >= 0)
+                {
+                    next[i] = (nodeId, old[i].Count + 1);
+                }
+            }
+            else if (i < 0)
+            {
+                return;
+            }
+            else if (old[i].Count > remove)
+            {
+                next = [.. old];
+                next[i] = (nodeId, old[i].Count - remove);
             }
             else
             {
-                nodes[nodeId] = n - 1;
+                next = [.. old[..i], .. old[(i + 1)..]];
+            }
+            var swapped = old.Length == 0
+                ? _bindings.TryAdd(key, next)
+                : next.Length == 0 ? _bindings.TryRemove(new KeyValuePair<string, (string, int)[]>(key, old)) : _bindings.TryUpdate(key, next, old);
+            if (swapped)
+            {
+                return;
             }
         }
     }

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Net.WebSockets;
-using System.Threading.Channels;
 using Kai.Hub.Auth;
 using Kai.Hub.Observability;
 using Kai.Protocol;
@@ -27,7 +26,7 @@ internal sealed class LinkConnection
 {
     private static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(10);
     private readonly WebSocket _socket;
-    private readonly Channel<byte[]> _queue = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly SendQueue _queue = new();
     private readonly CancellationTokenSource _closeRequested = new();
     private readonly CancellationTokenSource _abort = new();
     private readonly int _maxQueuedBytes;
@@ -113,7 +112,7 @@ internal sealed class LinkConnection
             }
             return false;
         }
-        if (!_queue.Writer.TryWrite(frame))
+        if (!_queue.TryWrite(frame))
         {
             Interlocked.Add(ref _queuedBytes, -frame.Length);
             return false;
@@ -134,8 +133,9 @@ internal sealed class LinkConnection
             return false;
         }
         _closeReason = reason.Length > 120 ? reason[..120] : reason;
-        _queue.Writer.TryComplete();
+        // Canceled before the queue completes, so the writer it wakes sends no further data frame.
         _closeRequested.Cancel();
+        _queue.Complete();
         return true;
     }
 
@@ -148,7 +148,7 @@ internal sealed class LinkConnection
         }
         _closeReason = reason.Length > 120 ? reason[..120] : reason;
         // Completing the queue ends the writer loop once it is drained; it then sends the close frame.
-        _queue.Writer.TryComplete();
+        _queue.Complete();
         return true;
     }
 
@@ -162,9 +162,10 @@ internal sealed class LinkConnection
         using var onClose = _closeRequested.Token.Register(() => sendDeadline.CancelAfter(CloseGrace));
         try
         {
-            while (await _queue.Reader.WaitToReadAsync(_closeRequested.Token))
+            // A close request completes the queue, which ends this wait; the frames it left are then not sent.
+            while (await _queue.WaitToReadAsync() && !_closeRequested.IsCancellationRequested)
             {
-                while (!_closeRequested.IsCancellationRequested && _queue.Reader.TryRead(out var frame))
+                while (!_closeRequested.IsCancellationRequested && _queue.TryRead(out var frame))
                 {
                     await _socket.SendAsync(frame, WebSocketMessageType.Text, true, sendDeadline.Token);
                     Interlocked.Add(ref _queuedBytes, -frame.Length);

@@ -27,6 +27,11 @@ internal sealed class SecurityHeadersMiddleware(RequestDelegate next, IOptions<S
         context.Response.OnStarting(static state =>
         {
             var (ctx, hsts) = ((HttpContext, bool))state;
+            if (ctx.Response.StatusCode == StatusCodes.Status101SwitchingProtocols)
+            {
+                // An accepted WebSocket upgrade has no content for these to govern, and its response headers live as long as the link.
+                return Task.CompletedTask;
+            }
             var headers = ctx.Response.Headers;
             var p = ctx.Request.Path;
             headers.XContentTypeOptions = "nosniff";
