@@ -91,6 +91,7 @@ internal sealed class AgentEndpoint : IAsyncDisposable
                         verified = true,
                         method = http.Request.Method,
                         path,
+                        raw = http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget,
                         query = http.Request.QueryString.Value,
                         tenant = http.Request.Headers["X-Tenant"].ToString(),
                         trace = http.Request.Headers["X-Trace"].ToString(),

@@ -99,7 +99,7 @@ public sealed class SsrfGuardTests
     {
         await using var endpoint = await AgentEndpoint.StartAsync();
         // No allow-list: the connection itself is refused (the check runs inside ConnectCallback, after the handler's own DNS lookup).
-        using var refused = new HttpClient(Guard().CreateHandler());
+        using var refused = new HttpClient(Guard().CreateConnectHandler());
         var e = await Assert.ThrowsAsync<HttpRequestException>(() => refused.GetAsync(endpoint.Url("/text")));
         Assert.Equal(ErrorCodes.AdapterUrlForbidden, SsrfGuard.Refusal(e)?.Code);
         Assert.Equal(0, endpoint.Attempts("/text"));
@@ -108,8 +108,13 @@ public sealed class SsrfGuardTests
         Assert.Equal(ErrorCodes.AdapterUrlForbidden, SsrfGuard.Refusal(await Assert.ThrowsAsync<HttpRequestException>(() => refused.GetAsync(byName)))?.Code);
 
         // Allow-listed: it connects (the endpoint refuses the unsigned call itself).
-        using var allowed = new HttpClient(Guard(cidrs: ["127.0.0.1/32"]).CreateHandler());
+        using var allowed = new HttpClient(Guard(cidrs: ["127.0.0.1/32"]).CreateConnectHandler());
         Assert.Equal(HttpStatusCode.Unauthorized, (await allowed.GetAsync(endpoint.Url("/text"))).StatusCode);
+        Assert.Equal(1, endpoint.Attempts("/text"));
+
+        // The adapters' handler also checks each request before it may reuse a pooled connection: refused as such.
+        using var checkedClient = new HttpClient(Guard().CreateHandler());
+        Assert.Equal(ErrorCodes.AdapterUrlForbidden, (await Assert.ThrowsAsync<AdapterException>(() => checkedClient.GetAsync(endpoint.Url("/text")))).Code);
         Assert.Equal(1, endpoint.Attempts("/text"));
     }
 

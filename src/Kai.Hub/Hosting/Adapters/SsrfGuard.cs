@@ -189,11 +189,27 @@ internal sealed class SsrfGuard(IOptionsMonitor<AdapterOptions> options)
     }
 
     /// <summary>
+    /// The handler adapters use: every request's host is checked against the allow-list as it is now (<see cref="AdapterException"/>
+    /// when refused; a pooled connection opened under a wider allow-list is not reused past a narrowing), then sent through
+    /// <see cref="CreateConnectHandler"/>, which checks the address it actually connects to.
+    /// </summary>
+    public HttpMessageHandler CreateHandler() => new RequestCheck(this) { InnerHandler = CreateConnectHandler() };
+
+    private sealed class RequestCheck(SsrfGuard guard) : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            await guard.CheckAsync(request.RequestUri!, cancellationToken);
+            return await base.SendAsync(request, cancellationToken);
+        }
+    }
+
+    /// <summary>
     /// An HTTP handler that connects only to addresses this guard permits (checked at connect time, after its own DNS lookup),
     /// never through a proxy, never following redirects, without cookies. A refusal surfaces as an <see cref="HttpRequestException"/>
     /// whose inner exception is the <see cref="AdapterException"/>.
     /// </summary>
-    public SocketsHttpHandler CreateHandler() => new()
+    public SocketsHttpHandler CreateConnectHandler() => new()
     {
         AllowAutoRedirect = false,
         UseProxy = false,
