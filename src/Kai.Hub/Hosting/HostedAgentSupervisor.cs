@@ -63,6 +63,10 @@ internal sealed partial class HostedAgentSupervisor(
 
     public bool IsRunning(string agentId) => _running.ContainsKey(agentId);
 
+    /// <summary>The running agents whose type matches (for the adapters' health probes).</summary>
+    public IReadOnlyList<string> RunningOfType(Func<string, bool> type) =>
+        [.. _running.Values.Where(r => r.Agent is Adapters.AdapterAgent a && type(a.Type)).Select(r => r.Agent.AgentId)];
+
     // ---- IDeliveryTarget ----
 
     public bool Serves(string agentId) => _running.ContainsKey(agentId);

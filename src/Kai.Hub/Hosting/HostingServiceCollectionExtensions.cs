@@ -50,6 +50,8 @@ internal static class HostingServiceCollectionExtensions
             .ValidateOnStart();
         services.AddSingleton<Adapters.SsrfGuard>();
         services.AddSingleton<Adapters.AdapterAgents>();
+        services.AddSingleton<Adapters.HealthProbe>();
+        services.AddHostedService(sp => sp.GetRequiredService<Adapters.HealthProbe>());
         services.AddSingleton<HostedAgentSupervisor>();
         services.AddSingleton<Routing.IDeliveryTarget>(sp => sp.GetRequiredService<HostedAgentSupervisor>());
         services.AddSingleton<IHostedAgentHooks>(sp => sp.GetRequiredService<HostedAgentSupervisor>());

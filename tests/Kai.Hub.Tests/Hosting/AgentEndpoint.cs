@@ -13,7 +13,7 @@ namespace Kai.Hub.Tests.Hosting;
 /// StandardWebhooks verifier (401 when it fails) and answers as each path says.
 /// </summary>
 /// <remarks>
-/// <c>/hook</c> echoes <c>{verified, webhook_id, body}</c>; <c>/flaky/{key}</c> answers 429 with <c>Retry-After: 1</c> the first
+/// <c>/health</c> answers 200 and <c>/health-*</c> 503, unsigned; <c>/hook</c> echoes <c>{verified, webhook_id, body}</c>; <c>/flaky/{key}</c> answers 429 with <c>Retry-After: 1</c> the first
 /// time per key, then the echo; <c>/down</c> always 503; <c>/slow</c> never answers (until the caller gives up);
 /// <c>/redirect?to=</c> answers 307 to <c>to</c>; <c>/text</c> plain text; <c>/big</c> a body over any small limit; anything
 /// else echoes the method, path, query, headers and body (the custom API).
@@ -47,6 +47,13 @@ internal sealed class AgentEndpoint : IAsyncDisposable
             var path = http.Request.Path.Value ?? "/";
             endpoint.Calls.AddOrUpdate(path, 1, (_, n) => n + 1);
             var body = await new StreamReader(http.Request.Body).ReadToEndAsync();
+            if (path.StartsWith("/health", StringComparison.Ordinal))
+            {
+                // Health checks are plain GETs (seed 004), unsigned.
+                http.Response.StatusCode = path == "/health" ? 200 : 503;
+                await http.Response.WriteAsync(path == "/health" ? "{\"status\":\"ok\"}" : "sick");
+                return;
+            }
             try
             {
                 verifier.Verify(body, http.Request.Headers);

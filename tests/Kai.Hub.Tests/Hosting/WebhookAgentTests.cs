@@ -255,4 +255,44 @@ public sealed class WebhookAgentTests
         Assert.Equal("GET", got.GetProperty("method").GetString());
         Assert.Equal(JsonValueKind.Null, got.GetProperty("body").ValueKind);
     }
+
+    [Fact]
+    public async Task Health_check_urls_are_probed_through_the_guard_and_feed_the_health_score()
+    {
+        await using var endpoint = await AgentEndpoint.StartAsync();
+        await using var hub = await TestHub.StartAsync(settings: new Dictionary<string, string>(AllowLoopback) { ["Kai:Adapters:Webhook:HealthInterval"] = "0" });
+        var user = hub.Client((await hub.NewUserAsync()).AccessToken);
+        async Task<Kai.Hub.Storage.AgentRecord> RegisterAsync(string id, string healthUrl)
+        {
+            var res = await user.PostAsJsonAsync("api/v1/agents/register", new
+            {
+                id, type = "webhook", health_check_url = healthUrl, configuration = new { url = endpoint.Url("/hook").ToString(), secret = AgentEndpoint.Secret },
+            });
+            Assert.True(res.StatusCode == HttpStatusCode.Created, await res.Content.ReadAsStringAsync());
+            return (await hub.Service<Kai.Hub.Storage.IAgentStore>().GetAgentAsync(id, CancellationToken.None))!;
+        }
+        var probe = hub.Service<HealthProbe>();
+        var resolver = hub.Service<Kai.Hub.Routing.CapabilityResolver>();
+
+        var healthy = await probe.ProbeAsync(await RegisterAsync("hook-ok", endpoint.Url("/health").ToString()), CancellationToken.None);
+        Assert.True(healthy!.Healthy, healthy.Error);
+        Assert.Equal(200, healthy.Status);
+        Assert.True(resolver.IsHealthy("hook-ok"));
+
+        var sick = await RegisterAsync("hook-sick", endpoint.Url("/health-bad").ToString());
+        for (var i = 0; i < 3; i++)
+        {
+            var r = (await probe.ProbeAsync(sick, CancellationToken.None))!;
+            Assert.False(r.Healthy);
+            Assert.Equal(503, r.Status);
+        }
+        Assert.False(resolver.IsHealthy("hook-sick")); // three failed checks: routing treats it as unhealthy
+        Assert.Equal(3, endpoint.Attempts("/health-bad"));
+
+        // An internal health URL is refused by the guard, never fetched, and counts as a failure.
+        var inside = (await probe.ProbeAsync(await RegisterAsync("hook-inside", "http://169.254.169.254/latest/meta-data/"), CancellationToken.None))!;
+        Assert.False(inside.Healthy);
+        Assert.StartsWith(ErrorCodes.AdapterUrlForbidden, inside.Error);
+        Assert.Null(inside.Status);
+    }
 }

@@ -26,6 +26,9 @@ internal sealed class AdapterAgent(string agentId, string ownerId, string type, 
 
     public IExternalAdapter Adapter => adapter;
 
+    /// <summary><c>webhook</c>, <c>customapi</c> or <c>shell</c>.</summary>
+    public string Type => type;
+
     public async Task HandleAsync(Frame frame, IHostedOutbox outbox, CancellationToken ct)
     {
         switch (frame.Type)

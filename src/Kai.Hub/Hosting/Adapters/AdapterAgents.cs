@@ -35,6 +35,9 @@ internal sealed partial class AdapterAgents(SsrfGuard guard, IOptionsMonitor<Ada
 
     public SsrfGuard Guard => guard;
 
+    /// <summary>The shared client over the guard's handler (also the health probes').</summary>
+    public HttpClient Http => _http;
+
     public void Dispose() => _http.Dispose();
 
     /// <summary>What <see cref="PrepareAsync"/> decided: the config to store (no secret), and the inline secret to protect.</summary>
