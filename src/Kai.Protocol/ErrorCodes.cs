@@ -93,6 +93,31 @@ public static class ErrorCodes
     /// <summary>No answer to a KAIL invocation try before its deadline (after retries and fallbacks). HTTP 504.</summary>
     public const string InvocationTimeout = "INVOCATION_TIMEOUT";
 
+    /// <summary>
+    /// A webhook or custom-API agent's URL (or a redirect, or its <c>health_check_url</c>) resolves to an address the hub refuses
+    /// to reach: loopback, private (RFC 1918, RFC 4193), link-local, CGNAT, cloud metadata, unspecified or multicast, unless the
+    /// operator allow-listed it (<c>Kai:Adapters:Webhook:AllowedHosts</c> / <c>AllowedCidrs</c>). Refused at registration and at
+    /// call time; nothing is stored or sent. HTTP 403. Source: issue 11 item 14 (SSRF guard), docs/security.md.
+    /// </summary>
+    public const string AdapterUrlForbidden = "ADAPTER_URL_FORBIDDEN";
+    /// <summary>A webhook, custom-API or shell agent did not answer within its <c>timeout</c> (seconds, retries included). HTTP 504.</summary>
+    public const string AdapterTimeout = "ADAPTER_TIMEOUT";
+    /// <summary>A webhook or custom-API agent kept answering 429 after the hub's retries (which honour <c>Retry-After</c>). HTTP 429.</summary>
+    public const string AdapterRateLimited = "ADAPTER_RATE_LIMITED";
+    /// <summary>A webhook or custom-API agent could not be reached or kept answering 5xx after the hub's retries. HTTP 503.</summary>
+    public const string AdapterUnavailable = "ADAPTER_UNAVAILABLE";
+    /// <summary>
+    /// A webhook or custom-API agent answered something unusable: a 4xx other than 429, a redirect (never followed), or a body
+    /// over the size limit. HTTP 502.
+    /// </summary>
+    public const string AdapterBadResponse = "ADAPTER_BAD_RESPONSE";
+    /// <summary>A shell agent names an executable that is not in <c>Kai:Adapters:Shell:Allowed</c>; nothing runs or is stored. HTTP 403.</summary>
+    public const string AdapterExecutableForbidden = "ADAPTER_EXECUTABLE_FORBIDDEN";
+    /// <summary>A shell agent's process wrote more than the output cap (<c>Kai:Adapters:Shell:MaxOutputBytes</c>); it was killed. HTTP 502.</summary>
+    public const string AdapterOutputTooLarge = "ADAPTER_OUTPUT_TOO_LARGE";
+    /// <summary>A shell agent's process exited with a non-zero status (its stderr, capped, is in the message). HTTP 502.</summary>
+    public const string AdapterFailed = "ADAPTER_FAILED";
+
     /// <summary>Returns the HTTP status a code maps to (400 for an unknown code).</summary>
     /// <param name="code">One of the constants of this class.</param>
     /// <returns>The HTTP status code, for example 503 for <see cref="AgentUnavailable"/>.</returns>
@@ -131,6 +156,14 @@ public static class ErrorCodes
         InvocationDepthExceeded => 508,
         InvocationFailed => 502,
         InvocationTimeout => 504,
+        AdapterUrlForbidden => 403,
+        AdapterTimeout => 504,
+        AdapterRateLimited => 429,
+        AdapterUnavailable => 503,
+        AdapterBadResponse => 502,
+        AdapterExecutableForbidden => 403,
+        AdapterOutputTooLarge => 502,
+        AdapterFailed => 502,
         _ => 400,
     };
 }

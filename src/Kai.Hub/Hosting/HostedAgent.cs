@@ -41,12 +41,19 @@ internal sealed record HostedAgentDefinition(
 /// </remarks>
 internal sealed class HostedAgent(
     HostedAgentDefinition definition, IAgentInterfaceAdapter adapter, IHostedAgentStore store, HostingOptions options, TimeProvider time)
+    : IHostedRuntime
 {
     public static readonly IReadOnlyList<string> ChatCommands = ["chat", "ask", "complete"];
 
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _tasks = new(StringComparer.Ordinal);
 
     public HostedAgentDefinition Definition => definition;
+
+    public string AgentId => definition.AgentId;
+
+    public string OwnerId => definition.OwnerId;
+
+    public string Describe => $"{definition.ProviderName}, model {definition.Model}";
 
     public async Task HandleAsync(Frame frame, IHostedOutbox outbox, CancellationToken ct)
     {

@@ -63,6 +63,10 @@ internal sealed partial class HostedAgentSupervisor(
 
     public bool IsRunning(string agentId) => _running.ContainsKey(agentId);
 
+    /// <summary>The running agents whose type matches (for the adapters' health probes).</summary>
+    public IReadOnlyList<string> RunningOfType(Func<string, bool> type) =>
+        [.. _running.Values.Where(r => r.Agent is Adapters.AdapterAgent a && type(a.Type)).Select(r => r.Agent.AgentId)];
+
     // ---- IDeliveryTarget ----
 
     public bool Serves(string agentId) => _running.ContainsKey(agentId);
@@ -79,9 +83,22 @@ internal sealed partial class HostedAgentSupervisor(
 
     // ---- IHostedAgentHooks ----
 
-    public bool IsHostedType(string? type) => string.Equals(type, LlmType, StringComparison.Ordinal);
+    public bool IsHostedType(string? type) => string.Equals(type, LlmType, StringComparison.Ordinal) || (type is not null && Adapters.AdapterAgents.Types.Contains(type));
 
-    public Task<HostedAgentPlan> PrepareAsync(KaiPrincipal owner, string type, JsonElement? config, bool? autoStart, CancellationToken ct)
+    private Adapters.AdapterAgents ExternalAgents => services.GetRequiredService<Adapters.AdapterAgents>();
+
+    public async Task<HostedAgentPlan> PrepareAsync(KaiPrincipal owner, string type, JsonElement? config, bool? autoStart, CancellationToken ct)
+    {
+        if (type != LlmType)
+        {
+            // webhook, customapi, shell (Hosting/Adapters): validated, URL checked by the SSRF guard, before anything is stored.
+            var prepared = await ExternalAgents.PrepareAsync(type, config, _options.AgentKeyRefPrefix, ct);
+            return new HostedAgentPlan(prepared.ConfigJson, [], new PlanState(prepared.Secret, prepared.UsesSecretRef, autoStart));
+        }
+        return PrepareLlm(config, autoStart);
+    }
+
+    private HostedAgentPlan PrepareLlm(JsonElement? config, bool? autoStart)
     {
         var v = new Validation();
         if (config is not { ValueKind: JsonValueKind.Object } c)
@@ -144,7 +161,7 @@ internal sealed partial class HostedAgentSupervisor(
         if (systemPrompt is not null) { stored["system_prompt"] = systemPrompt; }
         if (temperature is not null) { stored["temperature"] = temperature; }
         if (maxTokens is not null) { stored["max_tokens"] = maxTokens; }
-        return Task.FromResult(new HostedAgentPlan(JsonSerializer.Serialize(stored), [ChatCapability], new PlanState(apiKey, keyRef is not null, autoStart)));
+        return new HostedAgentPlan(JsonSerializer.Serialize(stored), [ChatCapability], new PlanState(apiKey, keyRef is not null, autoStart));
     }
 
     public async Task CommitAsync(AgentRecord agent, HostedAgentPlan plan, CancellationToken ct)
@@ -184,7 +201,7 @@ internal sealed partial class HostedAgentSupervisor(
 
     private async Task StartAgentAsync(string agentId, bool throwOnError, CancellationToken ct)
     {
-        HostedAgent agent;
+        IHostedRuntime agent;
         await _gate.WaitAsync(ct);
         try
         {
@@ -212,7 +229,7 @@ internal sealed partial class HostedAgentSupervisor(
             _gate.Release();
         }
         await Presence.LinkOpenedAsync(agentId, ct);
-        Log.Started(logger, agentId, agent.Definition.ProviderName, agent.Definition.Model);
+        Log.Started(logger, agentId, agent.Describe);
         // What a connecting agent gets: its open commands, then a chance at queued tasks.
         await services.GetRequiredService<CommandService>().DeliverPendingAsync(agentId, ct);
         await services.GetRequiredService<TaskService>().DispatchAsync(ct);
@@ -240,7 +257,7 @@ internal sealed partial class HostedAgentSupervisor(
 
     private async Task RunAsync(Running running)
     {
-        var outbox = new HostedOutbox(running.Agent.Definition, services, logger);
+        var outbox = new HostedOutbox(running.Agent.AgentId, running.Agent.OwnerId, services, logger);
         using var slots = new SemaphoreSlim(_options.MaxConcurrency, _options.MaxConcurrency);
         var inFlight = new List<Task>();
         try
@@ -260,7 +277,7 @@ internal sealed partial class HostedAgentSupervisor(
                     }
                     catch (Exception e)
                     {
-                        Log.FrameFailed(logger, e, running.Agent.Definition.AgentId);
+                        Log.FrameFailed(logger, e, running.Agent.AgentId);
                     }
                     finally
                     {
@@ -276,11 +293,16 @@ internal sealed partial class HostedAgentSupervisor(
     }
 
     /// <summary>Reads the agent's stored config and secret and builds its runtime; ApiException when it cannot run.</summary>
-    private async Task<HostedAgent> BuildAsync(string agentId, CancellationToken ct)
+    private async Task<IHostedRuntime> BuildAsync(string agentId, CancellationToken ct)
     {
         var record = await hub.GetAgentAsync(agentId, ct) ?? throw ApiException.AgentNotFound(agentId);
         using var doc = JsonDocument.Parse(record.ConfigJson);
         var c = doc.RootElement;
+        if (record.Type != LlmType)
+        {
+            var secret = (await store.GetAsync(agentId, ct))?.ProtectedApiKey is { } sealedSecret ? Protector(agentId).Unprotect(sealedSecret) : null;
+            return new Adapters.AdapterAgent(agentId, record.OwnerId, record.Type, ExternalAgents.Build(agentId, record.Type, c, secret), time);
+        }
         var name = c.TryGetProperty("provider", out var p) ? p.GetString() : null;
         if (name is null || !providers.Value.TryGetValue(name, out var provider))
         {
@@ -329,9 +351,9 @@ internal sealed partial class HostedAgentSupervisor(
 
     private sealed record PlanState(string? ApiKey, bool UsesKeyRef, bool? AutoStart);
 
-    private sealed class Running(HostedAgent agent, Channel<byte[]> queue, CancellationTokenSource stop)
+    private sealed class Running(IHostedRuntime agent, Channel<byte[]> queue, CancellationTokenSource stop)
     {
-        public HostedAgent Agent { get; } = agent;
+        public IHostedRuntime Agent { get; } = agent;
         public Channel<byte[]> Queue { get; } = queue;
         public CancellationTokenSource Stop { get; } = stop;
         public Task? Loop { get; set; }
@@ -341,9 +363,9 @@ internal sealed partial class HostedAgentSupervisor(
     /// What the agent link does with an agent's frames, for a hosted agent: results to the command and task services, messages and
     /// stream chunks to the router, sent as the agent's own principal (the router's authorize filter decides what it may reach).
     /// </summary>
-    private sealed class HostedOutbox(HostedAgentDefinition agent, IServiceProvider services, ILogger logger) : IHostedOutbox
+    private sealed class HostedOutbox(string agentId, string ownerId, IServiceProvider services, ILogger logger) : IHostedOutbox
     {
-        private readonly KaiPrincipal _principal = new(agent.AgentId, Roles.Agent, "hosted_" + agent.AgentId, agent.OwnerId, DateTimeOffset.MaxValue);
+        private readonly KaiPrincipal _principal = new(agentId, Roles.Agent, "hosted_" + agentId, ownerId, DateTimeOffset.MaxValue);
 
         public async Task SendAsync(string type, object payload, string? id)
         {
@@ -352,55 +374,55 @@ internal sealed partial class HostedAgentSupervisor(
                 switch (payload)
                 {
                     case CommandResultPayload result:
-                        await services.GetRequiredService<CommandService>().CompleteAsync(agent.AgentId, result, CancellationToken.None);
+                        await services.GetRequiredService<CommandService>().CompleteAsync(agentId, result, CancellationToken.None);
                         break;
                     case TaskUpdatePayload update:
-                        await services.GetRequiredService<TaskService>().ReportAsync(agent.AgentId, agent.OwnerId, LeaseLedger.RestChannel(agent.AgentId), update, CancellationToken.None);
+                        await services.GetRequiredService<TaskService>().ReportAsync(agentId, ownerId, LeaseLedger.RestChannel(agentId), update, CancellationToken.None);
                         break;
                     case AgentMessageSend message:
                         var delivery = Frame.Encode(FrameTypes.AgentMessage,
-                            new AgentMessageDelivery(agent.AgentId, message.MessageType, message.Content, message.RequiresResponse, message.CorrelationId));
+                            new AgentMessageDelivery(agentId, message.MessageType, message.Content, message.RequiresResponse, message.CorrelationId));
                         var routed = await services.GetRequiredService<Router>().RouteAsync(
                             new Envelope(FrameTypes.AgentMessage, Address.Agent(message.ToAgent), delivery, _principal) { CorrelationId = message.CorrelationId },
                             CancellationToken.None);
                         if (!routed.IsDelivered)
                         {
-                            Log.Dropped(logger, agent.AgentId, type, $"{routed.Status} for agent {message.ToAgent}");
+                            Log.Dropped(logger, agentId, type, $"{routed.Status} for agent {message.ToAgent}");
                         }
                         break;
                     case Kai.Protocol.Kail.InvocationResultPayload answer:
-                        services.GetRequiredService<Invocations.InvocationService>().Complete(agent.AgentId, answer);
+                        services.GetRequiredService<Invocations.InvocationService>().Complete(agentId, answer);
                         break;
-                    case StreamChunkPayload chunk when services.GetRequiredService<Invocations.InvocationService>().TryChunk(agent.AgentId, chunk) is not null:
+                    case StreamChunkPayload chunk when services.GetRequiredService<Invocations.InvocationService>().TryChunk(agentId, chunk) is not null:
                         break;
                     case StreamChunkPayload chunk:
-                        var relayed = Frame.Encode(FrameTypes.StreamChunk, chunk with { AgentId = agent.AgentId });
+                        var relayed = Frame.Encode(FrameTypes.StreamChunk, chunk with { AgentId = agentId });
                         await services.GetRequiredService<Router>().RouteAsync(
-                            new Envelope(FrameTypes.StreamChunk, Address.ObserversOf(agent.AgentId), relayed, _principal), CancellationToken.None);
+                            new Envelope(FrameTypes.StreamChunk, Address.ObserversOf(agentId), relayed, _principal), CancellationToken.None);
                         break;
                     case Kai.Protocol.Rpc.RpcResponse answer:
                         if (!services.GetRequiredService<Rpc.RpcService>().Accept(_principal, answer))
                         {
-                            Log.Dropped(logger, agent.AgentId, type, "no such request in flight (late answer)");
+                            Log.Dropped(logger, agentId, type, "no such request in flight (late answer)");
                         }
                         break;
                     default:
-                        Log.Dropped(logger, agent.AgentId, type, "not bridged");
+                        Log.Dropped(logger, agentId, type, "not bridged");
                         break;
                 }
             }
             catch (ApiException e)
             {
                 // What the link would have answered with an error frame (a superseded task attempt, a duplicate).
-                Log.Dropped(logger, agent.AgentId, type, $"{e.Code}: {e.Message}");
+                Log.Dropped(logger, agentId, type, $"{e.Code}: {e.Message}");
             }
         }
     }
 
     private static partial class Log
     {
-        [LoggerMessage(1101, LogLevel.Information, "Hosted agent {AgentId} started ({Provider}, model {Model})")]
-        public static partial void Started(ILogger logger, string agentId, string provider, string model);
+        [LoggerMessage(1101, LogLevel.Information, "Hosted agent {AgentId} started ({Runs})")]
+        public static partial void Started(ILogger logger, string agentId, string runs);
 
         [LoggerMessage(1102, LogLevel.Information, "Hosted agent {AgentId} stopped: {Reason}")]
         public static partial void Stopped(ILogger logger, string agentId, string reason);

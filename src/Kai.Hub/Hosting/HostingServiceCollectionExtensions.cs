@@ -40,6 +40,18 @@ internal static class HostingServiceCollectionExtensions
         services.AddSingleton<IHostedAgentStore>(sp => sp.GetRequiredService<Storage.IHubStore>() is Storage.Postgres.PostgresHubStore postgres
             ? new PostgresHostedAgentStore(postgres)
             : new SqliteHostedAgentStore(Path.Combine(Path.GetFullPath(sp.GetRequiredService<IOptions<HubOptions>>().Value.DataDirectory), "kai.db")));
+        // Webhook, custom-API and shell agents (Hosting/Adapters): the SSRF guard and the adapters' limits (Kai:Adapters).
+        services.AddOptions<Adapters.AdapterOptions>().BindConfiguration(Adapters.AdapterOptions.Section)
+            .Validate(o => o.Webhook.Timeout > 0 && o.Webhook.MaxTimeout >= o.Webhook.Timeout && o.Webhook.Retries is >= 0 and <= 10 && o.Webhook.MaxResponseBytes > 0
+                && o.Webhook.AllowedCidrs.All(c => System.Net.IPNetwork.TryParse(c, out _))
+                && o.Shell.Timeout > 0 && o.Shell.MaxTimeout >= o.Shell.Timeout && o.Shell.MaxOutputBytes > 0 && o.Shell.MaxErrorBytes >= 0
+                && o.Shell.Allowed.Values.All(Path.IsPathFullyQualified),
+                $"{Adapters.AdapterOptions.Section}: timeouts above 0 (and at most MaxTimeout), Webhook:Retries 0 to 10, AllowedCidrs as CIDR (10.0.0.0/8), Shell:Allowed paths absolute.")
+            .ValidateOnStart();
+        services.AddSingleton<Adapters.SsrfGuard>();
+        services.AddSingleton<Adapters.AdapterAgents>();
+        services.AddSingleton<Adapters.HealthProbe>();
+        services.AddHostedService(sp => sp.GetRequiredService<Adapters.HealthProbe>());
         services.AddSingleton<HostedAgentSupervisor>();
         services.AddSingleton<Routing.IDeliveryTarget>(sp => sp.GetRequiredService<HostedAgentSupervisor>());
         services.AddSingleton<IHostedAgentHooks>(sp => sp.GetRequiredService<HostedAgentSupervisor>());
