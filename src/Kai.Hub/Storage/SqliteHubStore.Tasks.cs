@@ -39,7 +39,7 @@ internal sealed partial class SqliteHubStore
                 ? new TaskCreateResult(existing.ToRecord(), false, [], false)
                 : new TaskCreateResult(null, false, [], true);
         }
-        var deps = (await c.QueryAsync<(string TaskId, string Status)>(
+        var deps = task.Dependencies.Count == 0 ? new List<(string TaskId, string Status)>() : (await c.QueryAsync<(string TaskId, string Status)>(
             "SELECT task_id, status FROM tasks WHERE owner_id = @OwnerId AND task_id IN @Dependencies",
             new { task.OwnerId, task.Dependencies }, tx)).ToList();
         var missing = task.Dependencies.Where(d => !deps.Exists(x => x.TaskId == d)).ToList();
@@ -211,10 +211,12 @@ internal sealed partial class SqliteHubStore
         return rows.Select(r => r.ToRecord()).ToList();
     }
 
-    public Task<int> PromotePendingAsync(DateTimeOffset now, IReadOnlyCollection<string>? taskIds, CancellationToken ct) => WriteAsync(async (c, tx) =>
+    // No ids, no write: a task without dependents (most of them) must not cost a transaction of its own.
+    public Task<int> PromotePendingAsync(DateTimeOffset now, IReadOnlyCollection<string>? taskIds, CancellationToken ct) => taskIds is { Count: 0 }
+        ? Task.FromResult(0)
+        : WriteAsync(async (c, tx) =>
         taskIds is null
             ? await c.ExecuteAsync($"UPDATE tasks SET status = 'queued', updated_at = @now WHERE {PromotableSql}", new { now = Ms(now) }, tx)
-            : taskIds.Count == 0 ? 0
             : await c.ExecuteAsync($"UPDATE tasks SET status = 'queued', updated_at = @now WHERE task_id IN @taskIds AND {PromotableSql}", new { now = Ms(now), taskIds }, tx), ct);
 
     public async Task<IReadOnlyList<string>> ListDependentsAsync(string taskId, CancellationToken ct)
