@@ -650,8 +650,55 @@ internal sealed partial class SqliteHubStore : IHubStore, IStorageHealth, IDispo
         }
     }
 
+    // Commands kept per statement text on the writer connection (issue 16): SQLite compiles each hot statement once instead of on
+    // every call (Dapper makes a new command, and so a new prepare, each time). Used only inside write work, which the drainer runs
+    // one at a time, so no lock.
+    private readonly Dictionary<string, SqliteCommand> _prepared = new(StringComparer.Ordinal);
+    private SqliteConnection? _preparedOn;
+
+    /// <summary>The writer's kept command for <paramref name="sql"/>, in <paramref name="tx"/>, with <paramref name="args"/> bound (null as SQL NULL).</summary>
+    internal SqliteCommand Prepared(SqliteConnection c, SqliteTransaction tx, string sql, params ReadOnlySpan<(string Name, object? Value)> args)
+    {
+        if (!ReferenceEquals(_preparedOn, c))
+        {
+            DisposePrepared();
+            _preparedOn = c;
+        }
+        if (!_prepared.TryGetValue(sql, out var cmd))
+        {
+            cmd = c.CreateCommand();
+            cmd.CommandText = sql;
+            _prepared[sql] = cmd;
+        }
+        cmd.Transaction = tx;
+        cmd.Parameters.Clear();
+        foreach (var (name, value) in args)
+        {
+            cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+        return cmd;
+    }
+
+    private void DisposePrepared()
+    {
+        foreach (var cmd in _prepared.Values)
+        {
+            try
+            {
+                cmd.Dispose();
+            }
+            catch (Exception ex) when (ex is SqliteException or InvalidOperationException)
+            {
+                // A statement of a connection SQLite gave up on.
+            }
+        }
+        _prepared.Clear();
+        _preparedOn = null;
+    }
+
     private void CloseWriter()
     {
+        DisposePrepared();
         var writer = _writer;
         _writer = null;
         try
