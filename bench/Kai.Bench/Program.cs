@@ -27,9 +27,10 @@ var s3 = new Option<string>("--s3-sizes") { DefaultValueFactory = _ => "10,100,1
 var s4Links = new Option<int>("--s4-links") { DefaultValueFactory = _ => 10000 };
 var s4Rate = new Option<int>("--s4-rate") { DefaultValueFactory = _ => 2000 };
 var s4Mix = new Option<string>("--s4-mix") { Description = "both | list | one", DefaultValueFactory = _ => "both" };
-var s5 = new Option<string>("--s5-workers") { DefaultValueFactory = _ => "1,4" };
+var s5 = new Option<string>("--s5-workers") { Description = "agents answering tasks, one run set per value", DefaultValueFactory = _ => "1,4,16" };
+var s5Callers = new Option<int>("--s5-callers") { Description = "concurrent callers, each posting a task and waiting for its completion (closed loop)", DefaultValueFactory = _ => 16 };
 
-var run = new Command("run", "drive one server through the scenarios") { target, url, pid, scenarios, smoke, runs, duration, state, output, s1, s2, s3, s4Links, s4Rate, s4Mix, s5 };
+var run = new Command("run", "drive one server through the scenarios") { target, url, pid, scenarios, smoke, runs, duration, state, output, s1, s2, s3, s4Links, s4Rate, s4Mix, s5, s5Callers };
 run.SetAction(async (parse, ct) =>
 {
     static int[] Ints(string csv) => [.. csv.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(x => int.Parse(x, CultureInfo.InvariantCulture))];
@@ -37,7 +38,7 @@ run.SetAction(async (parse, ct) =>
     var settings = isSmoke
         ? new Settings(parse.GetValue(pid), 1, TimeSpan.FromSeconds(1.5), [20], [200], 2, [5], 10, 100, "both", [1, 2], 4, true)
         : new Settings(parse.GetValue(pid), parse.GetValue(runs), TimeSpan.FromSeconds(parse.GetValue(duration)), Ints(parse.GetValue(s1)!),
-            Ints(parse.GetValue(s2)!), 4, Ints(parse.GetValue(s3)!), parse.GetValue(s4Links), parse.GetValue(s4Rate), parse.GetValue(s4Mix)!, Ints(parse.GetValue(s5)!), 16, false);
+            Ints(parse.GetValue(s2)!), 4, Ints(parse.GetValue(s3)!), parse.GetValue(s4Links), parse.GetValue(s4Rate), parse.GetValue(s4Mix)!, Ints(parse.GetValue(s5)!), parse.GetValue(s5Callers), false);
     var uri = new Uri(parse.GetValue(url)!);
     if (!IPAddress.TryParse(uri.Host, out var ip) || !IPAddress.IsLoopback(ip))
     {

@@ -23,11 +23,11 @@ public interface ITaskQueueStore
     Task<(IReadOnlyList<TaskRecord> Items, int Total)> ListTasksAsync(TaskQuery query, CancellationToken ct);
 
     /// <summary>Queued tasks whose <c>run_at</c> has come: highest priority first, then oldest (FIFO), at most <paramref name="limit"/>.</summary>
-    /// <remarks>Goes when dispatch moves to <see cref="ClaimNextAsync"/> (list-then-claim does not fit <c>FOR UPDATE SKIP LOCKED</c>).</remarks>
+    /// <remarks>Dispatch uses it only to find which pools (pinned agent, or owner and type) have work; the claim itself is <see cref="ClaimNextAsync"/>.</remarks>
     Task<IReadOnlyList<TaskRecord>> ListReadyTasksAsync(DateTimeOffset now, int limit, CancellationToken ct);
 
     /// <summary>Leases a queued task to an agent: a new attempt with a new fencing token. Null if it is no longer queued.</summary>
-    /// <remarks>Goes when dispatch moves to <see cref="ClaimNextAsync"/>.</remarks>
+    /// <remarks>Used by the REST claim of an assigned agent (<c>PATCH</c> with <c>in_progress</c>); dispatch uses <see cref="ClaimNextAsync"/>.</remarks>
     Task<TaskRecord?> ClaimTaskAsync(string taskId, string agentId, DateTimeOffset now, DateTimeOffset leaseUntil, CancellationToken ct);
 
     /// <summary>

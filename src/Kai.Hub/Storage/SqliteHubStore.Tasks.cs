@@ -18,6 +18,45 @@ internal sealed partial class SqliteHubStore
         ON CONFLICT DO NOTHING
         """;
 
+    private const string ClaimPickSql = """
+        SELECT task_id FROM tasks
+        WHERE status = 'queued' AND run_at <= @now
+          AND (assigned_agent = @agentId OR (assigned_agent IS NULL AND owner_id = @ownerId AND type = @type))
+        ORDER BY priority DESC, created_at, rowid LIMIT @limit
+        """;
+
+    private const string ClaimPickPinnedSql = """
+        SELECT task_id FROM tasks
+        WHERE status = 'queued' AND run_at <= @now AND assigned_agent = @agentId
+        ORDER BY priority DESC, created_at, rowid LIMIT @limit
+        """;
+
+    private const string ClaimOneSql = """
+        UPDATE tasks SET status = 'in_progress', current_agent = @agentId, attempts = attempts + 1, fencing_token = fencing_token + 1,
+                         progress = 0, lease_expires_at = @leaseUntil, deadline = @now + timeout_s * 1000, updated_at = @now
+        WHERE task_id = @taskId AND status = 'queued'
+        RETURNING *
+        """;
+
+    /// <summary>Runs a kept command and maps its first row (null when none).</summary>
+    private static TaskRow? QueryTask(SqliteCommand cmd)
+    {
+        using var r = cmd.ExecuteReader();
+        return r.Parse<TaskRow>().FirstOrDefault();
+    }
+
+    private static (string, object?)[] TaskArgs(TaskRecord t) =>
+    [
+        ("@TaskId", t.TaskId), ("@OwnerId", t.OwnerId), ("@CreatedBy", t.CreatedBy), ("@Type", t.Type), ("@Priority", PriorityRank(t.Priority)),
+        ("@Status", t.Status), ("@AssignedAgent", t.AssignedAgent), ("@CurrentAgent", t.CurrentAgent), ("@ParentWorkflowId", t.ParentWorkflowId),
+        ("@StageName", t.StageName), ("@InputJson", t.InputJson), ("@Dependencies", JsonSerializer.Serialize(t.Dependencies, KaiJson.Options)),
+        ("@TimeoutSeconds", t.TimeoutSeconds), ("@MaxAttempts", t.MaxAttempts), ("@Backoff", t.Backoff), ("@Attempts", t.Attempts),
+        ("@FencingToken", t.FencingToken), ("@Progress", t.Progress), ("@OutputJson", t.OutputJson), ("@ResultJson", t.ResultJson),
+        ("@Error", t.Error), ("@ErrorCode", t.ErrorCode), ("@IdempotencyKey", t.IdempotencyKey), ("@ScheduleId", t.ScheduleId),
+        ("@RunAt", Ms(t.RunAt)), ("@LeaseExpiresAt", Ms(t.LeaseExpiresAt)), ("@Deadline", Ms(t.Deadline)), ("@CreatedAt", Ms(t.CreatedAt)),
+        ("@UpdatedAt", Ms(t.UpdatedAt)),
+    ];
+
     // A pending task may start when no dependency is anything but completed and its start time has come.
     private const string PromotableSql = """
         status = 'pending' AND run_at <= @now
@@ -27,7 +66,7 @@ internal sealed partial class SqliteHubStore
 
     public Task<TaskCreateResult> CreateTaskAsync(TaskRecord task, DateTimeOffset now, CancellationToken ct) => WriteAsync(async (c, tx) =>
     {
-        var existing = await c.QuerySingleOrDefaultAsync<TaskRow>("SELECT * FROM tasks WHERE task_id = @TaskId", new { task.TaskId }, tx);
+        var existing = QueryTask(Prepared(c, tx, "SELECT * FROM tasks WHERE task_id = @TaskId", ("@TaskId", task.TaskId)));
         if (existing is null && task.IdempotencyKey is not null)
         {
             existing = await c.QuerySingleOrDefaultAsync<TaskRow>(
@@ -39,7 +78,7 @@ internal sealed partial class SqliteHubStore
                 ? new TaskCreateResult(existing.ToRecord(), false, [], false)
                 : new TaskCreateResult(null, false, [], true);
         }
-        var deps = (await c.QueryAsync<(string TaskId, string Status)>(
+        var deps = task.Dependencies.Count == 0 ? new List<(string TaskId, string Status)>() : (await c.QueryAsync<(string TaskId, string Status)>(
             "SELECT task_id, status FROM tasks WHERE owner_id = @OwnerId AND task_id IN @Dependencies",
             new { task.OwnerId, task.Dependencies }, tx)).ToList();
         var missing = task.Dependencies.Where(d => !deps.Exists(x => x.TaskId == d)).ToList();
@@ -51,7 +90,14 @@ internal sealed partial class SqliteHubStore
         var record = failedDep.TaskId is not null
             ? task with { Status = TaskStatuses.Failed, Error = $"dependency '{failedDep.TaskId}' is {failedDep.Status}", ErrorCode = ErrorCodes.DependencyNotMet }
             : task with { Status = deps.TrueForAll(d => d.Status == TaskStatuses.Completed) && task.RunAt <= now ? TaskStatuses.Queued : TaskStatuses.Pending };
-        await InsertTaskAsync(c, tx, record);
+        if (record.Dependencies.Count == 0)
+        {
+            Prepared(c, tx, InsertTaskSql, TaskArgs(record)).ExecuteNonQuery();
+        }
+        else
+        {
+            await InsertTaskAsync(c, tx, record);
+        }
         return new TaskCreateResult(record, true, [], false);
     }, ct);
 
@@ -127,6 +173,30 @@ internal sealed partial class SqliteHubStore
         // One writer transaction: the pick and the claim cannot interleave with another claimer (SQLite has one writer).
         return WriteAsync(async (c, tx) =>
         {
+            if (types.Count <= 1)
+            {
+                // The dispatcher's case (no type: a pinned task; one type: its pool): kept statements, one claim per task.
+                var pick = types.Count == 0
+                    ? Prepared(c, tx, ClaimPickPinnedSql, ("@agentId", agentId), ("@limit", limit), ("@now", Ms(now)))
+                    : Prepared(c, tx, ClaimPickSql, ("@agentId", agentId), ("@ownerId", ownerId), ("@type", types.First()), ("@limit", limit), ("@now", Ms(now)));
+                var picked = new List<string>();
+                using (var r = pick.ExecuteReader())
+                {
+                    while (r.Read())
+                    {
+                        picked.Add(r.GetString(0));
+                    }
+                }
+                var leased = new List<TaskRecord>(picked.Count);
+                foreach (var id in picked)
+                {
+                    if (QueryTask(Prepared(c, tx, ClaimOneSql, ("@taskId", id), ("@agentId", agentId), ("@now", Ms(now)), ("@leaseUntil", Ms(leaseUntil)))) is { } row)
+                    {
+                        leased.Add(row.ToRecord());
+                    }
+                }
+                return (IReadOnlyList<TaskRecord>)leased;
+            }
             var ids = (await c.QueryAsync<string>("""
                 SELECT task_id FROM tasks
                 WHERE status = 'queued' AND run_at <= @now
@@ -186,12 +256,12 @@ internal sealed partial class SqliteHubStore
             """, new { taskId, agentId, fencingToken, progress, outputJson, leaseUntil = Ms(leaseUntil), now = Ms(now) }, tx) == 1, ct);
 
     public Task<TaskRecord?> CompleteAttemptAsync(string taskId, string agentId, long fencingToken, string? resultJson, DateTimeOffset now, CancellationToken ct) =>
-        WriteAsync(async (c, tx) => (await c.QuerySingleOrDefaultAsync<TaskRow>("""
+        WriteAsync((c, tx) => Task.FromResult(QueryTask(Prepared(c, tx, """
             UPDATE tasks SET status = 'completed', result = @resultJson, progress = 100, error = NULL, error_code = NULL,
                              lease_expires_at = NULL, updated_at = @now
             WHERE task_id = @taskId AND status = 'in_progress' AND current_agent = @agentId AND fencing_token = @fencingToken
             RETURNING *
-            """, new { taskId, agentId, fencingToken, resultJson, now = Ms(now) }, tx))?.ToRecord(), ct);
+            """, ("@taskId", taskId), ("@agentId", agentId), ("@fencingToken", fencingToken), ("@resultJson", resultJson), ("@now", Ms(now))))?.ToRecord()), ct);
 
     public Task<TaskRecord?> FailAttemptAsync(string taskId, long fencingToken, string error, string? errorCode, DateTimeOffset? retryAt, DateTimeOffset now, CancellationToken ct) =>
         WriteAsync(async (c, tx) => (await c.QuerySingleOrDefaultAsync<TaskRow>("""
@@ -211,10 +281,12 @@ internal sealed partial class SqliteHubStore
         return rows.Select(r => r.ToRecord()).ToList();
     }
 
-    public Task<int> PromotePendingAsync(DateTimeOffset now, IReadOnlyCollection<string>? taskIds, CancellationToken ct) => WriteAsync(async (c, tx) =>
+    // No ids, no write: a task without dependents (most of them) must not cost a transaction of its own.
+    public Task<int> PromotePendingAsync(DateTimeOffset now, IReadOnlyCollection<string>? taskIds, CancellationToken ct) => taskIds is { Count: 0 }
+        ? Task.FromResult(0)
+        : WriteAsync(async (c, tx) =>
         taskIds is null
             ? await c.ExecuteAsync($"UPDATE tasks SET status = 'queued', updated_at = @now WHERE {PromotableSql}", new { now = Ms(now) }, tx)
-            : taskIds.Count == 0 ? 0
             : await c.ExecuteAsync($"UPDATE tasks SET status = 'queued', updated_at = @now WHERE task_id IN @taskIds AND {PromotableSql}", new { now = Ms(now), taskIds }, tx), ct);
 
     public async Task<IReadOnlyList<string>> ListDependentsAsync(string taskId, CancellationToken ct)

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Threading.Channels;
 using Dapper;
 using Kai.Protocol;
 using Kai.Protocol.Frames;
@@ -7,14 +8,15 @@ using Microsoft.Data.Sqlite;
 namespace Kai.Hub.Storage;
 
 /// <summary>
-/// The embedded default store: one SQLite file in WAL mode. Writes go through one connection under a lock
-/// (SQLite has a single writer anyway, and this avoids SQLITE_BUSY storms); reads use pooled connections
+/// The embedded default store: one SQLite file in WAL mode. Writes go through one connection, drained from a queue in
+/// batches that share one transaction (group commit; SQLite has a single writer anyway, and this avoids SQLITE_BUSY storms); reads use pooled connections
 /// and see the last committed state (WAL snapshot isolation).
 /// </summary>
 internal sealed partial class SqliteHubStore : IHubStore, IStorageHealth, IDisposable
 {
     private readonly string _connectionString;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly Channel<PendingWrite> _queue = Channel.CreateUnbounded<PendingWrite>(new UnboundedChannelOptions { SingleReader = true });
+    private Task? _drainer;
     private SqliteConnection? _writer;
     private volatile string? _writeFailure;
 
@@ -379,58 +381,248 @@ internal sealed partial class SqliteHubStore : IHubStore, IStorageHealth, IDispo
     }, ct);
 
     /// <summary>
-    /// Runs <paramref name="work"/> in one transaction on the single writer connection. When it fails, the transaction is rolled
-    /// back where SQLite has not already done so, and after a SQLite error the connection is closed and reopened on the next write:
-    /// after SQLITE_FULL SQLite may have rolled back by itself, and the old connection would otherwise stay in a "transaction"
-    /// it no longer has ("cannot rollback", then "nested transactions") until a restart. A full or failing disk becomes
-    /// <see cref="StorageFullException"/>; nothing is committed partly.
+    /// Runs <paramref name="work"/> on the single writer connection and completes after its transaction committed (group commit,
+    /// issue 16): writes that arrive while the writer is busy queue up and are drained as one batch, one transaction and one fsync
+    /// for all of them, each caller's task completed only after that commit (so a 2xx still follows durability). Within a batch
+    /// each write sees the ones before it, exactly as if they ran one after another.
     /// </summary>
-    internal async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> work, CancellationToken ct)
+    /// <remarks>
+    /// <para>When anything in a batch fails (a statement, the commit, a full disk), nothing of it is committed and every write of
+    /// the batch runs again alone, in its own transaction, so only the failing write fails. Work must therefore touch nothing
+    /// but the database (it may run twice, the first run rolled back); every caller here only reads and writes rows.</para>
+    /// <para>Alone, a failing write is rolled back where SQLite has not already done so, and after a SQLite error the connection is
+    /// closed and reopened on the next write: after SQLITE_FULL SQLite may have rolled back by itself, and the old connection would
+    /// otherwise stay in a "transaction" it no longer has ("cannot rollback", then "nested transactions") until a restart. A full
+    /// or failing disk becomes <see cref="StorageFullException"/>; nothing is committed partly.</para>
+    /// <para>A canceled <paramref name="ct"/> cancels the write only while it still waits in the queue.</para>
+    /// </remarks>
+    internal Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> work, CancellationToken ct)
     {
-        await _writeLock.WaitAsync(ct);
-        try
+        if (ct.IsCancellationRequested)
         {
-            if (_writer is null)
+            return Task.FromCanceled<T>(ct);
+        }
+        EnsureDrainer();
+        var item = new PendingWrite<T>(work, ct);
+        if (!_queue.Writer.TryWrite(item))
+        {
+            item.Fail(new ObjectDisposedException(nameof(SqliteHubStore)));
+        }
+        return item.Task;
+    }
+
+    /// <summary>Most writes one transaction takes: bounds how long the first caller of a batch waits behind the others.</summary>
+    internal const int MaxBatch = 256;
+
+    private void EnsureDrainer()
+    {
+        if (_drainer is not null)
+        {
+            return;
+        }
+        lock (_queue)
+        {
+            _drainer ??= Task.Run(DrainAsync);
+        }
+    }
+
+    private async Task DrainAsync()
+    {
+        var reader = _queue.Reader;
+        var batch = new List<PendingWrite>(MaxBatch);
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            while (batch.Count < MaxBatch && reader.TryRead(out var item))
             {
-                var writer = new SqliteConnection(_connectionString);
-                try
+                if (item.TryStart())
                 {
-                    await writer.OpenAsync(ct);
-                    // WAL: readers never block the writer. synchronous=FULL: a committed write survives power loss,
-                    // not only a process crash, which is what "201 means it is on disk" promises.
-                    await writer.ExecuteAsync("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
-                    OnWriterOpened?.Invoke(writer);
+                    batch.Add(item);
                 }
-                catch
-                {
-                    writer.Dispose();
-                    throw;
-                }
-                _writer = writer;
             }
-            var tx = _writer.BeginTransaction();
             try
             {
-                var result = await work(_writer, tx);
-                tx.Commit();
-                tx.Dispose();
-                _writeFailure = null;
-                return result;
-            }
-            catch (Exception ex)
-            {
-                DiscardTransaction(tx, ex is SqliteException);
-                if (ex is SqliteException sqlite && StorageFullException.IsStorageFailure(sqlite))
+                if (batch.Count == 1)
                 {
-                    _writeFailure = sqlite.Message;
-                    throw new StorageFullException($"The hub cannot write to its database: {sqlite.Message}", sqlite);
+                    await RunAloneAsync(batch[0]).ConfigureAwait(false);
                 }
-                throw;
+                else if (batch.Count > 1)
+                {
+                    await RunBatchAsync(batch).ConfigureAwait(false);
+                }
+            }
+#pragma warning disable CA1031 // The drainer must outlive any one batch: a caller gets the exception, the queue keeps going.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                foreach (var item in batch)
+                {
+                    item.Fail(ex);
+                }
             }
         }
-        finally
+    }
+
+    private async Task RunBatchAsync(List<PendingWrite> batch)
+    {
+        SqliteConnection writer;
+        SqliteTransaction tx;
+        try
         {
-            _writeLock.Release();
+            writer = await OpenWriterAsync().ConfigureAwait(false);
+            tx = writer.BeginTransaction();
+        }
+        catch (Exception ex)
+        {
+            foreach (var item in batch)
+            {
+                item.Fail(ex);
+            }
+            return;
+        }
+        try
+        {
+            foreach (var item in batch)
+            {
+                await item.RunAsync(writer, tx).ConfigureAwait(false);
+            }
+            tx.Commit();
+            tx.Dispose();
+        }
+        catch (Exception ex)
+        {
+            // One write (or the commit) failed and the whole batch is rolled back: each write runs again alone, so the failure stays its own.
+            DiscardTransaction(tx, ex is SqliteException);
+            foreach (var item in batch)
+            {
+                await RunAloneAsync(item).ConfigureAwait(false);
+            }
+            return;
+        }
+        _writeFailure = null;
+        foreach (var item in batch)
+        {
+            item.Succeed();
+        }
+    }
+
+    private async Task RunAloneAsync(PendingWrite item)
+    {
+        SqliteConnection writer;
+        SqliteTransaction tx;
+        try
+        {
+            writer = await OpenWriterAsync().ConfigureAwait(false);
+            tx = writer.BeginTransaction();
+        }
+        catch (Exception ex)
+        {
+            item.Fail(ex);
+            return;
+        }
+        try
+        {
+            await item.RunAsync(writer, tx).ConfigureAwait(false);
+            tx.Commit();
+            tx.Dispose();
+            _writeFailure = null;
+        }
+        catch (Exception ex)
+        {
+            DiscardTransaction(tx, ex is SqliteException);
+            if (ex is SqliteException sqlite && StorageFullException.IsStorageFailure(sqlite))
+            {
+                _writeFailure = sqlite.Message;
+                item.Fail(new StorageFullException($"The hub cannot write to its database: {sqlite.Message}", sqlite));
+            }
+            else
+            {
+                item.Fail(ex);
+            }
+            return;
+        }
+        item.Succeed();
+    }
+
+    private async Task<SqliteConnection> OpenWriterAsync()
+    {
+        if (_writer is { } open)
+        {
+            return open;
+        }
+        var writer = new SqliteConnection(_connectionString);
+        try
+        {
+            await writer.OpenAsync().ConfigureAwait(false);
+            // WAL: readers never block the writer. synchronous=FULL: a committed write survives power loss,
+            // not only a process crash, which is what "201 means it is on disk" promises.
+            await writer.ExecuteAsync("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;").ConfigureAwait(false);
+            OnWriterOpened?.Invoke(writer);
+        }
+        catch
+        {
+            writer.Dispose();
+            throw;
+        }
+        _writer = writer;
+        return writer;
+    }
+
+    /// <summary>One queued write: started by the drainer or canceled by its caller, never both.</summary>
+    private abstract class PendingWrite
+    {
+        private int _state; // 0 queued, 1 taken by the drainer, 2 canceled
+
+        public bool TryStart() => Interlocked.CompareExchange(ref _state, 1, 0) == 0;
+
+        protected bool TryCancel() => Interlocked.CompareExchange(ref _state, 2, 0) == 0;
+
+        /// <summary>Runs the work in the open transaction and keeps its result until <see cref="Succeed"/>.</summary>
+        public abstract Task RunAsync(SqliteConnection c, SqliteTransaction tx);
+
+        /// <summary>The transaction committed: hands the caller its result.</summary>
+        public abstract void Succeed();
+
+        public abstract void Fail(Exception ex);
+    }
+
+    private sealed class PendingWrite<T> : PendingWrite
+    {
+        private readonly Func<SqliteConnection, SqliteTransaction, Task<T>> _work;
+        private readonly TaskCompletionSource<T> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly CancellationTokenRegistration _canceled;
+        private T? _result;
+
+        public PendingWrite(Func<SqliteConnection, SqliteTransaction, Task<T>> work, CancellationToken ct)
+        {
+            _work = work;
+            if (ct.CanBeCanceled)
+            {
+                _canceled = ct.Register(static (state, token) =>
+                {
+                    var self = (PendingWrite<T>)state!;
+                    if (self.TryCancel())
+                    {
+                        self._done.TrySetCanceled(token);
+                    }
+                }, this);
+            }
+        }
+
+        public Task<T> Task => _done.Task;
+
+        public override async Task RunAsync(SqliteConnection c, SqliteTransaction tx) => _result = await _work(c, tx).ConfigureAwait(false);
+
+        public override void Succeed()
+        {
+            _canceled.Dispose();
+            _done.TrySetResult(_result!);
+        }
+
+        public override void Fail(Exception ex)
+        {
+            _canceled.Dispose();
+            _done.TrySetException(ex);
         }
     }
 
@@ -458,8 +650,55 @@ internal sealed partial class SqliteHubStore : IHubStore, IStorageHealth, IDispo
         }
     }
 
+    // Commands kept per statement text on the writer connection (issue 16): SQLite compiles each hot statement once instead of on
+    // every call (Dapper makes a new command, and so a new prepare, each time). Used only inside write work, which the drainer runs
+    // one at a time, so no lock.
+    private readonly Dictionary<string, SqliteCommand> _prepared = new(StringComparer.Ordinal);
+    private SqliteConnection? _preparedOn;
+
+    /// <summary>The writer's kept command for <paramref name="sql"/>, in <paramref name="tx"/>, with <paramref name="args"/> bound (null as SQL NULL).</summary>
+    internal SqliteCommand Prepared(SqliteConnection c, SqliteTransaction tx, string sql, params ReadOnlySpan<(string Name, object? Value)> args)
+    {
+        if (!ReferenceEquals(_preparedOn, c))
+        {
+            DisposePrepared();
+            _preparedOn = c;
+        }
+        if (!_prepared.TryGetValue(sql, out var cmd))
+        {
+            cmd = c.CreateCommand();
+            cmd.CommandText = sql;
+            _prepared[sql] = cmd;
+        }
+        cmd.Transaction = tx;
+        cmd.Parameters.Clear();
+        foreach (var (name, value) in args)
+        {
+            cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+        return cmd;
+    }
+
+    private void DisposePrepared()
+    {
+        foreach (var cmd in _prepared.Values)
+        {
+            try
+            {
+                cmd.Dispose();
+            }
+            catch (Exception ex) when (ex is SqliteException or InvalidOperationException)
+            {
+                // A statement of a connection SQLite gave up on.
+            }
+        }
+        _prepared.Clear();
+        _preparedOn = null;
+    }
+
     private void CloseWriter()
     {
+        DisposePrepared();
         var writer = _writer;
         _writer = null;
         try
@@ -474,8 +713,15 @@ internal sealed partial class SqliteHubStore : IHubStore, IStorageHealth, IDispo
 
     public void Dispose()
     {
+        // Writes already queued still run (and commit); later ones fail with ObjectDisposedException.
+        _queue.Writer.TryComplete();
+        Task? drainer;
+        lock (_queue)
+        {
+            drainer = _drainer;
+        }
+        drainer?.Wait(TimeSpan.FromSeconds(30));
         CloseWriter();
-        _writeLock.Dispose();
         SqliteConnection.ClearAllPools();
     }
 

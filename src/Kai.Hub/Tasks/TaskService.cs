@@ -163,6 +163,11 @@ internal sealed partial class TaskService(
         }
     }
 
+    /// <remarks>
+    /// One pass: the ready tasks (one read) grouped by pool (pinned agent, or owner and type); in each pool the tasks are handed
+    /// out one by one with the usual balancing, and then each chosen agent claims its share at once (claim the next n, issue 16):
+    /// one conditional write per agent, and the claims of all agents share one transaction (the store's group commit).
+    /// </remarks>
     private async Task DispatchOnceAsync(CancellationToken ct)
     {
         var ready = await store.ListReadyTasksAsync(time.GetUtcNow(), _options.DispatchBatch, ct);
@@ -170,62 +175,77 @@ internal sealed partial class TaskService(
         {
             return;
         }
-        var pools = new Dictionary<string, IReadOnlyList<Candidate>>(StringComparer.Ordinal);
         var load = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var task in ready)
+        var leases = new List<Task>();
+        foreach (var group in ready.GroupBy(t => t.AssignedAgent is { } pinned ? "agent\n" + pinned : t.OwnerId + "\n" + t.Type, StringComparer.Ordinal))
         {
-            var poolKey = task.AssignedAgent is { } pinned ? "agent\n" + pinned : task.OwnerId + "\n" + task.Type;
-            if (!pools.TryGetValue(poolKey, out var pool))
+            var first = group.First();
+            IReadOnlyList<Candidate> pool = first.AssignedAgent is not null
+                ? await directory.CandidateAsync(first.AssignedAgent, ct) is { } one ? [one] : []
+                : await directory.CandidatesAsync(first.OwnerId, first.Type, ct);
+            var unknown = pool.Select(a => a.AgentId).Where(id => !load.ContainsKey(id)).ToList();
+            foreach (var (agentId, count) in await store.CountInFlightAsync(unknown, ct))
             {
-                pool = task.AssignedAgent is not null
-                    ? await directory.CandidateAsync(task.AssignedAgent, ct) is { } one ? [one] : []
-                    : await directory.CandidatesAsync(task.OwnerId, task.Type, ct);
-                var unknown = pool.Select(a => a.AgentId).Where(id => !load.ContainsKey(id)).ToList();
-                foreach (var (agentId, count) in await store.CountInFlightAsync(unknown, ct))
-                {
-                    load[agentId] = count;
-                }
-                foreach (var id in unknown)
-                {
-                    load.TryAdd(id, 0);
-                }
-                pools[poolKey] = pool;
+                load[agentId] = count;
+            }
+            foreach (var id in unknown)
+            {
+                load.TryAdd(id, 0);
             }
             // The same balancing as every capability route (least loaded against max_concurrent_tasks, health, round robin),
-            // with the in-flight counts of the task queue itself.
-            var chosen = capabilities.Choose(task.OwnerId, task.Type, [.. pool.Select(c => c with { InFlight = load[c.AgentId] })]);
-            if (chosen is null)
+            // with the in-flight counts of the task queue itself, one task at a time.
+            var shares = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var _ in group)
             {
-                continue;
+                var chosen = capabilities.Choose(first.OwnerId, first.Type, [.. pool.Select(c => c with { InFlight = load[c.AgentId] })]);
+                if (chosen is null)
+                {
+                    break;
+                }
+                load[chosen.AgentId]++;
+                shares[chosen.AgentId] = shares.GetValueOrDefault(chosen.AgentId) + 1;
             }
-            var now = time.GetUtcNow();
-            var claimed = await store.ClaimTaskAsync(task.TaskId, chosen.AgentId, now, now + _options.LeaseDuration, ct);
-            if (claimed is null)
+            IReadOnlyCollection<string> types = first.AssignedAgent is not null ? [] : [first.Type];
+            foreach (var (agentId, n) in shares)
             {
-                continue;
+                leases.Add(ClaimAndLeaseAsync(agentId, first.OwnerId, types, n, ct));
             }
-            load[chosen.AgentId]++;
-            var frame = await TaskFrameAsync(claimed, ct);
-            var lease = new Envelope(FrameTypes.Task, Address.Agent(chosen.AgentId), frame, KaiPrincipal.System)
+        }
+        await Task.WhenAll(leases);
+    }
+
+    /// <summary>Claims up to <paramref name="n"/> ready tasks for one agent and writes each to it as a <c>task</c> frame.</summary>
+    private async Task ClaimAndLeaseAsync(string agentId, string ownerId, IReadOnlyCollection<string> types, int n, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var failed = false;
+        foreach (var claimed in await store.ClaimNextAsync(agentId, ownerId, types, n, now, now + _options.LeaseDuration, ct))
+        {
+            if (!failed)
             {
-                Delivery = Delivery.Durable, CorrelationId = claimed.TaskId,
-            };
-            var leased = await router.RouteAsync(lease, ct);
-            if (!leased.IsDelivered)
-            {
-                // The link closed between the check and the write: undo the claim so another agent can take it now.
-                await store.ReleaseClaimAsync(claimed.TaskId, claimed.FencingToken, time.GetUtcNow(), ct);
-                capabilities.RecordFailure(chosen.AgentId);
-                load[chosen.AgentId] = int.MaxValue / 2;
-                Interlocked.Exchange(ref _dispatchRequested, 1);
-                continue;
+                var frame = await TaskFrameAsync(claimed, ct);
+                var lease = new Envelope(FrameTypes.Task, Address.Agent(agentId), frame, KaiPrincipal.System)
+                {
+                    Delivery = Delivery.Durable, CorrelationId = claimed.TaskId,
+                };
+                var leased = await router.RouteAsync(lease, ct);
+                if (leased.IsDelivered)
+                {
+                    if (leased.ConnectionId is { } connection)
+                    {
+                        // Only the link the router provably wrote this attempt to may later answer for it without the token.
+                        ledger.Record(claimed.TaskId, claimed.FencingToken, LeaseLedger.LinkChannel(connection));
+                    }
+                    Log.TaskLeased(logger, claimed.TaskId, claimed.Attempts, agentId);
+                    continue;
+                }
+                failed = true;
+                capabilities.RecordFailure(agentId);
             }
-            if (leased.ConnectionId is { } connection)
-            {
-                // Only the link the router provably wrote this attempt to may later answer for it without the token.
-                ledger.Record(claimed.TaskId, claimed.FencingToken, LeaseLedger.LinkChannel(connection));
-            }
-            Log.TaskLeased(logger, claimed.TaskId, claimed.Attempts, chosen.AgentId);
+            // The link closed between the check and the write: undo the claim (and the rest of this agent's share) so another
+            // agent can take them now.
+            await store.ReleaseClaimAsync(claimed.TaskId, claimed.FencingToken, time.GetUtcNow(), ct);
+            Interlocked.Exchange(ref _dispatchRequested, 1);
         }
     }
 

@@ -151,6 +151,28 @@ public abstract partial class StoreContractTests
     }
 
     [SkippableFact]
+    public async Task Tasks_claim_next_with_no_type_takes_only_pinned_tasks_and_with_one_type_keeps_priority_then_fifo_up_to_the_limit()
+    {
+        // The dispatcher's two shapes (issue 16): a pinned pool (no type) and an owner-and-type pool (one type).
+        await QueuedAsync(NewTask("pinned-low", type: "anything", assigned: "a1", priority: "low"));
+        await QueuedAsync(NewTask("pinned-urgent", type: "anything", assigned: "a1", priority: "urgent", createdAt: T0.AddSeconds(1)));
+        await QueuedAsync(NewTask("free-old", type: "work", createdAt: T0.AddSeconds(2)));
+        await QueuedAsync(NewTask("free-new", type: "work", createdAt: T0.AddSeconds(3)));
+        await QueuedAsync(NewTask("free-high", type: "work", priority: "high", createdAt: T0.AddSeconds(4)));
+        await QueuedAsync(NewTask("free-other-type", type: "crawl"));
+
+        var pinned = await ClaimNextAsync("a1", 10, T0.AddMinutes(1), types: []);
+        Assert.Equal(["pinned-urgent", "pinned-low"], pinned.Select(t => t.TaskId));
+
+        var two = await ClaimNextAsync("a1", 2, T0.AddMinutes(1), types: ["work"]);
+        Assert.Equal(["free-high", "free-old"], two.Select(t => t.TaskId));
+        Assert.All(two, t => Assert.Equal(("in_progress", "a1", 1, 1L), (t.Status, t.CurrentAgent, t.Attempts, t.FencingToken)));
+        Assert.Equal(["free-new"], (await ClaimNextAsync("a2", 10, T0.AddMinutes(1), types: ["work"])).Select(t => t.TaskId));
+        Assert.Empty(await ClaimNextAsync("a2", 10, T0.AddMinutes(1), types: ["work"]));
+        Assert.Equal("queued", (await Store.GetTaskAsync("free-other-type", Ct))!.Status);
+    }
+
+    [SkippableFact]
     public async Task Tasks_claim_next_leases_like_claim_task_and_rejects_a_negative_limit()
     {
         await QueuedAsync(NewTask("by-id", timeoutSeconds: 90));
