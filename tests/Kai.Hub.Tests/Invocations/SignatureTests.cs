@@ -211,7 +211,7 @@ public sealed class SignatureTests
     }
 
     [Fact]
-    public async Task Key_routes_answer_only_the_agent_its_owner_and_admins_and_refuse_bad_keys_without_storing_them()
+    public async Task Key_routes_answer_only_the_agent_and_its_owner_and_refuse_bad_keys_without_storing_them()
     {
         await using var hub = await TestHub.StartAsync();
         var token = (await hub.NewUserAsync()).AccessToken;
