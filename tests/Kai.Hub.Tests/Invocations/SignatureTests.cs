@@ -97,7 +97,7 @@ public sealed class SignatureTests
         await RegisterAsync(user, "mine", good.Registration("good"));
         using var old = Signer.Es256();
         await RegisterAsync(user, "mine", old.Registration("old"));
-        Assert.Equal(HttpStatusCode.NoContent, (await user.DeleteAsync("api/v1/agents/mine/keys/old")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await user.DeleteAsync("api/v1/agents/mine/keys/old")).StatusCode);
         // Another tenant's key: known to the hub, but not this sender's.
         var otherToken = (await hub.NewUserAsync()).AccessToken;
         await hub.NewAgentAsync(otherToken, "theirs");
@@ -191,7 +191,9 @@ public sealed class SignatureTests
         // Both keys are valid while the rotation overlaps.
         Assert.Equal("completed", await SignedCallAsync(client, worker, first, "v1"));
         Assert.Equal("completed", await SignedCallAsync(client, worker, second, "v2"));
-        Assert.Equal(HttpStatusCode.NoContent, (await client.DeleteAsync("api/v1/agents/rotator/keys/v1")).StatusCode);
+        var revoke = await client.DeleteAsync("api/v1/agents/rotator/keys/v1");
+        Assert.Equal(HttpStatusCode.OK, revoke.StatusCode);
+        Assert.True((await Kail.JsonAsync(revoke)).TryGetProperty("revoked_at", out _));
         var revoked = await Kail.InvokeAsync(client, first.Sign(Kail.Envelope(Kail.Handle("worker"), "work", "v1"), "v1"));
         Assert.Equal(HttpStatusCode.Forbidden, revoked.StatusCode);
         Assert.Equal(ErrorCodes.KeyRevoked, (await Kail.JsonAsync(revoked)).GetProperty("error").GetProperty("code").GetString());
@@ -204,7 +206,7 @@ public sealed class SignatureTests
         Assert.False(keys.Single(k => k.GetProperty("key_id").GetString() == "v2").TryGetProperty("revoked_at", out _));
         // Revoking again keeps the first revocation time.
         var revokedAt = v1.GetProperty("revoked_at").GetString();
-        Assert.Equal(HttpStatusCode.NoContent, (await client.DeleteAsync("api/v1/agents/rotator/keys/v1")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.DeleteAsync("api/v1/agents/rotator/keys/v1")).StatusCode);
         var again = (await Kail.JsonAsync(await client.GetAsync("api/v1/agents/rotator/keys"))).GetProperty("keys").EnumerateArray()
             .Single(k => k.GetProperty("key_id").GetString() == "v1");
         Assert.Equal(revokedAt, again.GetProperty("revoked_at").GetString());

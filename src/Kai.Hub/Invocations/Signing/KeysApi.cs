@@ -24,7 +24,7 @@ internal static class KeysApi
         api.MapGet("/", ListAsync).WithName("listAgentKeys")
             .WithSummary("The agent's signing keys, revoked ones included").WithErrors(404).RequirePermission(Permissions.AgentInvoke);
         api.MapDelete("/{keyId}", RevokeAsync).WithName("revokeAgentKey")
-            .WithSummary("Revoke a signing key: envelopes signed with it are refused from now on (KEY_REVOKED)")
+            .WithSummary("Revoke a signing key: envelopes signed with it are refused from now on (KEY_REVOKED); answers the key with revoked_at")
             .WithErrors(404).RequirePermission(Permissions.AgentInvoke);
         app.MapGet("/api/v1/invocations/keys", HubKeys).WithTags("Invocations").WithName("listHubResultKeys")
             .WithSummary("The hub's Ed25519 public key(s) that sign InvocationResults (key_id, signature)").RequirePermission(Permissions.AgentInvoke);
@@ -56,15 +56,15 @@ internal static class KeysApi
         return TypedResults.Ok(new AgentKeyList([.. (await keys.ListAsync(agent.AgentId, ct)).Where(k => Access.IsTenant(k.OwnerId, agent.OwnerId)).Select(Show)]));
     }
 
-    private static async Task<NoContent> RevokeAsync(string agentId, string keyId, HttpContext http, IAgentStore agents, IKailKeyStore keys, TimeProvider time,
+    private static async Task<Ok<AgentKey>> RevokeAsync(string agentId, string keyId, HttpContext http, IAgentStore agents, IKailKeyStore keys, TimeProvider time,
         CancellationToken ct)
     {
         var agent = await AgentAsync(http, agentId, agents, ct);
-        if (keyId.Length > 64 || !await keys.RevokeAsync(agent.AgentId, keyId, time.GetUtcNow(), ct))
+        if (keyId.Length > 64 || !await keys.RevokeAsync(agent.AgentId, keyId, time.GetUtcNow(), ct) || await keys.GetAsync(keyId, ct) is not { } revoked)
         {
             throw ApiException.NotFound($"Key '{keyId}' of agent '{agentId}'");
         }
-        return TypedResults.NoContent();
+        return TypedResults.Ok(Show(revoked));
     }
 
     private static Ok<HubKeyList> HubKeys(HubResultKey key) => TypedResults.Ok(new HubKeyList([key.Public]));
