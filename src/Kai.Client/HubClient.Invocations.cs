@@ -22,7 +22,8 @@ public sealed partial class HubClient
     /// <param name="chain">Optional further targets, each receiving the previous output.</param>
     /// <param name="ct">Cancels the wait (the invocation goes on in the hub).</param>
     /// <returns>The completed <see cref="InvocationResult"/> with its stack.</returns>
-    /// <exception cref="HubApiException">The hub's error: <c>VALIDATION_ERROR</c>, <c>AGENT_NOT_FOUND</c>, <c>FORBIDDEN</c>, <c>REPLAY_DETECTED</c>,
+    /// <exception cref="HubApiException">The hub's error: <c>VALIDATION_ERROR</c>, <c>AGENT_NOT_FOUND</c>, <c>FORBIDDEN</c>, <c>REPLAY_DETECTED</c>, the signature codes
+    /// (<c>SIGNATURE_REQUIRED</c>, <c>KEY_UNKNOWN</c>, <c>KEY_REVOKED</c>, <c>SIGNATURE_INVALID</c>; sign with <see cref="KailSigning"/>),
     /// <c>ENVELOPE_EXPIRED</c>, or the failed invocation's code (<c>INVOCATION_TIMEOUT</c>, <c>INVOCATION_FAILED</c>, an agent's own code) with the
     /// result in <c>details.invocation</c>.</exception>
     public Task<InvocationResult> InvokeAsync(
