@@ -22,7 +22,8 @@ public sealed partial class HubClient
     /// <param name="chain">Optional further targets, each receiving the previous output.</param>
     /// <param name="ct">Cancels the wait (the invocation goes on in the hub).</param>
     /// <returns>The completed <see cref="InvocationResult"/> with its stack.</returns>
-    /// <exception cref="HubApiException">The hub's error: <c>VALIDATION_ERROR</c>, <c>AGENT_NOT_FOUND</c>, <c>FORBIDDEN</c>, <c>REPLAY_DETECTED</c>,
+    /// <exception cref="HubApiException">The hub's error: <c>VALIDATION_ERROR</c>, <c>AGENT_NOT_FOUND</c>, <c>FORBIDDEN</c>, <c>REPLAY_DETECTED</c>, the signature codes
+    /// (<c>SIGNATURE_REQUIRED</c>, <c>KEY_UNKNOWN</c>, <c>KEY_REVOKED</c>, <c>SIGNATURE_INVALID</c>; sign with <see cref="KailSigning"/>),
     /// <c>ENVELOPE_EXPIRED</c>, or the failed invocation's code (<c>INVOCATION_TIMEOUT</c>, <c>INVOCATION_FAILED</c>, an agent's own code) with the
     /// result in <c>details.invocation</c>.</exception>
     public Task<InvocationResult> InvokeAsync(
@@ -36,6 +37,34 @@ public sealed partial class HubClient
     /// <exception cref="HubApiException">As the other overload.</exception>
     public Task<InvocationResult> InvokeAsync(AgentInvocation invocation, CancellationToken ct = default) =>
         SendAsync<InvocationResult>(HttpMethod.Post, "api/v1/invocations", invocation, ct);
+
+    /// <summary>The hub's result-signing keys (<c>GET /api/v1/invocations/keys</c>), for <see cref="KailSigning.VerifyResult(InvocationResult, IEnumerable{HubKey})"/>.</summary>
+    /// <param name="ct">Cancels the call.</param>
+    /// <returns>The keys (one today, Ed25519).</returns>
+    /// <exception cref="HubApiException">AUTHENTICATION_FAILED without a valid token.</exception>
+    public Task<HubKeyList> InvocationKeysAsync(CancellationToken ct = default) =>
+        SendAsync<HubKeyList>(HttpMethod.Get, "api/v1/invocations/keys", null, ct);
+
+    /// <summary>
+    /// Registers a public key under an agent for signing KAIL envelopes (<c>POST /api/v1/agents/{agentId}/keys</c>); the agent itself, its owner or
+    /// an admin may. Rotation: register the next key, switch to it, then <see cref="RevokeAgentKeyAsync"/> the old one.
+    /// </summary>
+    /// <param name="agentId">The agent.</param>
+    /// <param name="key">The algorithm and the public key (base64 or JWK), and optionally the key id.</param>
+    /// <param name="ct">Cancels the call.</param>
+    /// <returns>The registered key with its id.</returns>
+    /// <exception cref="HubApiException">VALIDATION_ERROR naming the field, CONFLICT for a taken id or too many keys, AGENT_NOT_FOUND.</exception>
+    public Task<AgentKey> RegisterAgentKeyAsync(string agentId, AgentKeyCreate key, CancellationToken ct = default) =>
+        SendAsync<AgentKey>(HttpMethod.Post, $"api/v1/agents/{Uri.EscapeDataString(agentId)}/keys", key, ct);
+
+    /// <summary>Revokes an agent's signing key (<c>DELETE /api/v1/agents/{agentId}/keys/{keyId}</c>): envelopes signed with it are refused with KEY_REVOKED.</summary>
+    /// <param name="agentId">The agent.</param>
+    /// <param name="keyId">The key id.</param>
+    /// <param name="ct">Cancels the call.</param>
+    /// <returns>The key with its <c>revoked_at</c> (the first revocation's time when it was revoked before).</returns>
+    /// <exception cref="HubApiException">NOT_FOUND for an unknown key, AGENT_NOT_FOUND.</exception>
+    public Task<AgentKey> RevokeAgentKeyAsync(string agentId, string keyId, CancellationToken ct = default) =>
+        SendAsync<AgentKey>(HttpMethod.Delete, $"api/v1/agents/{Uri.EscapeDataString(agentId)}/keys/{Uri.EscapeDataString(keyId)}", null, ct);
 
     /// <summary>Reads an invocation's status, result and stack (<c>GET /api/v1/invocations/{id}</c>).</summary>
     /// <param name="invocationId">The invocation id.</param>

@@ -92,6 +92,17 @@ public static class ErrorCodes
     public const string InvocationFailed = "INVOCATION_FAILED";
     /// <summary>No answer to a KAIL invocation try before its deadline (after retries and fallbacks). HTTP 504.</summary>
     public const string InvocationTimeout = "INVOCATION_TIMEOUT";
+    /// <summary>A KAIL envelope without <c>signature</c> where <c>Kai:Kail:Signatures</c> is <c>required</c> (for all intents, or for this
+    /// one); nothing was routed or stored. HTTP 403. Source: seed 002 §VIII "signed envelopes"; docs/protocol.md, "KAIL signatures".</summary>
+    public const string SignatureRequired = "SIGNATURE_REQUIRED";
+    /// <summary>A KAIL envelope whose <c>signature</c> does not verify with the named key over the RFC 8785 canonical envelope (a tampered
+    /// envelope, a wrong key, a malformed signature); nothing was routed or stored. HTTP 403. Source: seed 002 §VIII.</summary>
+    public const string SignatureInvalid = "SIGNATURE_INVALID";
+    /// <summary>A signed KAIL envelope whose <c>key_id</c> is missing, unknown, or names a key the sender may not sign with (another
+    /// agent's key is reported the same way, so key ids cannot be probed); nothing was routed or stored. HTTP 403. Source: seed 002 §VIII.</summary>
+    public const string KeyUnknown = "KEY_UNKNOWN";
+    /// <summary>A signed KAIL envelope whose <c>key_id</c> names a key its agent revoked; nothing was routed or stored. HTTP 403. Source: seed 002 §VIII.</summary>
+    public const string KeyRevoked = "KEY_REVOKED";
 
     /// <summary>
     /// A webhook or custom-API agent's URL (or a redirect, or its <c>health_check_url</c>) resolves to an address the hub refuses
@@ -164,6 +175,10 @@ public static class ErrorCodes
         AdapterExecutableForbidden => 403,
         AdapterOutputTooLarge => 502,
         AdapterFailed => 502,
+        SignatureRequired => 403,
+        SignatureInvalid => 403,
+        KeyUnknown => 403,
+        KeyRevoked => 403,
         _ => 400,
     };
 }

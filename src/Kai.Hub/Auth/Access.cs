@@ -66,6 +66,14 @@ internal static class Access
     }
 
     /// <summary>
+    /// Signed KAIL envelopes (seed 002 §VIII): whether <paramref name="sender"/> may sign with a key registered under agent
+    /// <paramref name="keyAgentId"/> of <paramref name="keyOwner"/>. An agent signs with its own keys only; a user (admins included) with
+    /// the keys of its own agents. A key of anyone else is treated as unknown.
+    /// </summary>
+    public static bool MaySignWith(KaiPrincipal sender, string keyAgentId, string keyOwner) =>
+        sender.IsAgent ? sender.Id == keyAgentId && sender.OwnerId == keyOwner : !sender.IsSystem && sender.Id == keyOwner;
+
+    /// <summary>
     /// Files (seed 000 RBAC): admins read every file; a user the files of its tenant (<c>file.download.own</c>); an agent only the
     /// files assigned to it (<c>file.read.assigned</c>).
     /// </summary>

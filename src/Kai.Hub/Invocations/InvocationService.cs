@@ -24,7 +24,8 @@ namespace Kai.Hub.Invocations;
 /// invocation log.
 /// </summary>
 internal sealed partial class InvocationService(
-    Router router, CapabilityResolver capabilities, IInvocationStore store, IOptions<KailOptions> options, TimeProvider time, ILogger<InvocationService> logger) : IHousekeeping
+    Router router, CapabilityResolver capabilities, IInvocationStore store, Signing.EnvelopeSignatures signatures, IOptions<KailOptions> options, TimeProvider time,
+    ILogger<InvocationService> logger) : IHousekeeping
 {
     private readonly KailOptions _options = options.Value;
     private readonly ConcurrentDictionary<string, Run> _runs = new(StringComparer.Ordinal);
@@ -39,7 +40,8 @@ internal sealed partial class InvocationService(
     /// Validates and starts one invocation; returns once its first try was routed (or it was refused). <paramref name="callerAgentId"/> is set when an
     /// agent invoked over its link: its stream chunks and result then go to that link.
     /// </summary>
-    /// <exception cref="ApiException">VALIDATION_ERROR (schema, naming the failing path), ENVELOPE_EXPIRED, REPLAY_DETECTED, INVOCATION_DEPTH_EXCEEDED,
+    /// <exception cref="ApiException">VALIDATION_ERROR (schema, naming the failing path), SIGNATURE_REQUIRED, KEY_UNKNOWN, KEY_REVOKED, SIGNATURE_INVALID,
+    /// ENVELOPE_EXPIRED, REPLAY_DETECTED, INVOCATION_DEPTH_EXCEEDED,
     /// AGENT_NOT_FOUND (the unknown handle), FORBIDDEN (intent not granted), RATE_LIMIT_EXCEEDED: nothing is kept.</exception>
     public async Task<Run> StartAsync(KaiPrincipal caller, JsonElement raw, string? callerAgentId, CancellationToken ct)
     {
@@ -50,6 +52,8 @@ internal sealed partial class InvocationService(
                 $"The envelope does not match kail_schema.json at {string.Join(", ", problems.Keys)}.", problems);
         }
         var invocation = raw.Deserialize<AgentInvocation>(KaiJson.Options)!;
+        // Seed 002 §VIII signed envelopes: verified once, here, over the envelope as received (before anything is stored or routed).
+        await signatures.VerifyAsync(caller, raw, invocation, ct);
         var sender = HandleOf(caller);
         if (invocation.Sender is { } given && given != sender && !(caller.IsAgent && given == KailTypes.HandlePrefix + caller.Id))
         {
@@ -118,21 +122,21 @@ internal sealed partial class InvocationService(
         new Dictionary<string, string> { ["id"] = id });
 
     /// <summary>Waits for the outcome of a started invocation.</summary>
-    public Task<InvocationResult> WaitAsync(Run run, CancellationToken ct) => run.Done.Task.WaitAsync(ct);
+    public async Task<InvocationResult> WaitAsync(Run run, CancellationToken ct) => signatures.Sign(await run.Done.Task.WaitAsync(ct));
 
     /// <summary>An invocation the principal may see (its tenant's), running or logged; null otherwise.</summary>
     public async Task<InvocationResult?> GetAsync(KaiPrincipal principal, string id, CancellationToken ct)
     {
         if (_runs.TryGetValue(id, out var run))
         {
-            return Access.MayAccess(principal, run.Caller.OwnerId) ? run.Snapshot(_options.TraceStack) : null;
+            return Access.MayAccess(principal, run.Caller.OwnerId) ? signatures.Sign(run.Snapshot(_options.TraceStack)) : null;
         }
         if (id.Length > 128 || await store.GetAsync(id, ct) is not { } logged || !Access.MayAccess(principal, logged.OwnerId))
         {
             return null;
         }
         var result = JsonSerializer.Deserialize<InvocationResult>(logged.ResultJson, KaiJson.Options)!;
-        return _options.TraceStack ? result : result with { Stack = [] };
+        return signatures.Sign(_options.TraceStack ? result : result with { Stack = [] });
     }
 
     /// <summary>A running (or recently finished) invocation the principal may see, for streaming; null otherwise.</summary>
@@ -249,7 +253,7 @@ internal sealed partial class InvocationService(
         run.Done.TrySetResult(_options.TraceStack ? result : result with { Stack = [] });
         if (run.CallerAgentId is { } caller)
         {
-            var frame = Frame.Encode(FrameTypes.InvocationResult, _options.TraceStack ? result : result with { Stack = [] }, timestamp: time.GetUtcNow());
+            var frame = Frame.Encode(FrameTypes.InvocationResult, signatures.Sign(_options.TraceStack ? result : result with { Stack = [] }), timestamp: time.GetUtcNow());
             await router.RouteAsync(new Envelope(FrameTypes.InvocationResult, Address.Agent(caller), frame, KaiPrincipal.System), CancellationToken.None);
         }
     }
@@ -340,6 +344,9 @@ internal sealed partial class InvocationService(
             Payload = run.Invocation.Payload with { Input = input, Options = WithDefaultModel(run.Invocation.Payload.Options) },
             Context = run.Invocation.Context with { HopId = hopId, TimeoutMs = (int)timeout.TotalMilliseconds },
             Chain = null,
+            // The sender's signature covered the envelope it sent, not this one (hop id, deadline): the hub verified it and does not forward it.
+            Signature = null,
+            KeyId = null,
         };
         var frame = Frame.Encode(FrameTypes.Invocation, sent, timestamp: started);
         var envelope = new Envelope(FrameTypes.Invocation, address, frame, run.Caller)

@@ -30,6 +30,7 @@ internal static class InvocationsApi
         api.MapGet("/{invocationId}/stream", StreamAsync).WithName("streamInvocation")
             .WithSummary("Follow an invocation's streamed output as Server-Sent Events (chunk events, then one result event)")
             .Produces(200, contentType: "text/event-stream").WithErrors(404).RequirePermission(Permissions.AgentInvoke);
+        Signing.KeysApi.MapKailKeysApi(app);
         return api;
     }
 

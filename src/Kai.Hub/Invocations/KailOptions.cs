@@ -66,7 +66,26 @@ internal sealed class KailOptions
     [ConfigurationKeyName("keep_finished_minutes")]
     public double KeepFinishedMinutes { get; set; } = 10;
 
+    /// <summary>
+    /// Signed envelopes (seed 002 §VIII): <c>off</c> (signatures are ignored and results are not signed), <c>verify-if-present</c> (the default:
+    /// a present signature must verify; unsigned envelopes pass) or <c>required</c> (unsigned envelopes are refused with SIGNATURE_REQUIRED).
+    /// </summary>
+    public string Signatures { get; set; } = SignatureModes.VerifyIfPresent;
+
+    /// <summary>Intents that need a signature even under <c>verify-if-present</c> (ignored under <c>off</c>).</summary>
+    [ConfigurationKeyName("signed_intents")]
+    public List<string> SignedIntents { get; set; } = [];
+
     public TimeSpan TryTimeout => TimeSpan.FromSeconds(Timeout);
+}
+
+/// <summary>The values of <see cref="KailOptions.Signatures"/>.</summary>
+internal static class SignatureModes
+{
+    public const string Off = "off";
+    public const string VerifyIfPresent = "verify-if-present";
+    public const string Required = "required";
+    public static readonly IReadOnlyList<string> All = [Off, VerifyIfPresent, Required];
 }
 
 /// <summary>Refuses a <c>Kai:Kail</c> section the hub cannot run with, at start, naming each key.</summary>
@@ -114,6 +133,10 @@ internal sealed class KailOptionsValidator : IValidateOptions<KailOptions>
         if (o.DefaultAgentModel is { Length: 0 or > 128 })
         {
             errors.Add("Kai:Kail:default_agent_model must be 1 to 128 characters");
+        }
+        if (!SignatureModes.All.Contains(o.Signatures))
+        {
+            errors.Add($"Kai:Kail:Signatures '{o.Signatures}' is unknown; known: {string.Join(", ", SignatureModes.All)}");
         }
         foreach (var (intent, handles) in o.Fallbacks)
         {

@@ -358,5 +358,19 @@ internal static class SqliteMigrations
             );
             CREATE INDEX ix_chat_messages_session ON chat_messages (session_id, seq);
             """),
+        // KAIL signing keys (Invocations/Signing/, seed 002 §VIII "signed envelopes"): the public keys agents sign envelopes with.
+        // A revoked key keeps its row (revoked_at), so an envelope naming it is refused as revoked, not as unknown.
+        (13, "kail_keys", """
+            CREATE TABLE kail_keys (
+                key_id     TEXT PRIMARY KEY,
+                agent_id   TEXT NOT NULL,
+                owner_id   TEXT NOT NULL,
+                algorithm  TEXT NOT NULL,
+                public_key TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                revoked_at INTEGER
+            );
+            CREATE INDEX ix_kail_keys_agent ON kail_keys (agent_id, created_at);
+            """),
     ];
 }

@@ -24,8 +24,12 @@ namespace Kai.Protocol.Kail;
 /// <param name="Context">Thread, timestamp and hub extensions.</param>
 /// <param name="Chain">Hub extension (seed 002 §I "agent chaining"): further targets, invoked in order after <paramref name="Target"/>,
 /// each receiving the previous one's output as its <c>payload.input</c>. At most 16.</param>
-/// <param name="Signature">Base64 signature over the RFC 8785 canonical JSON of the envelope without <c>signature</c> (seed 002 §VIII).
-/// Carried; verification is not implemented yet (docs/protocol.md, "KAIL").</param>
+/// <param name="Signature">Base64 (or base64url) signature over the RFC 8785 canonical JSON (<see cref="JsonCanonicalizer"/>) of the envelope as
+/// sent, without <c>signature</c> (seed 002 §VIII; <see cref="KailSignatures.SigningInput"/>): 64 bytes, Ed25519 or ES256 as r‖s. The hub
+/// verifies it at admission under <c>Kai:Kail:Signatures</c>; a bad one is refused with <see cref="ErrorCodes.SignatureInvalid"/>. The hub
+/// does not forward it to the target (the envelope it delivers differs: hop id, deadline).</param>
+/// <param name="KeyId">Hub extension (seed 002 §VIII names no key field): the id of the sender's registered public key that made
+/// <paramref name="Signature"/> (<c>/api/v1/agents/{id}/keys</c>). It is part of the signed input. Required with a signature.</param>
 public sealed record AgentInvocation(
     string Type,
     string Version,
@@ -36,7 +40,8 @@ public sealed record AgentInvocation(
     InvocationPayload Payload,
     InvocationContext Context,
     IReadOnlyList<string>? Chain = null,
-    string? Signature = null);
+    string? Signature = null,
+    string? KeyId = null);
 
 /// <summary>The <c>payload</c> of an <see cref="AgentInvocation"/> (seed 002 §IV).</summary>
 /// <param name="Input">Any JSON value: the text or object the target works on. For a hosted LLM agent, a string is the prompt and
@@ -74,6 +79,10 @@ public sealed record InvocationContext(
 /// <param name="Stack">The <c>InvocationStack</c> (seed 002 §II): every try of every hop, in order.</param>
 /// <param name="CreatedAt">When the hub accepted it.</param>
 /// <param name="CompletedAt">When it ended (null while running).</param>
+/// <param name="KeyId">The id of the hub key that signed this result (<c>GET /api/v1/invocations/keys</c>); null when the hub does not sign
+/// (<c>Kai:Kail:Signatures</c> = <c>off</c>).</param>
+/// <param name="Signature">The hub's Ed25519 signature (base64, 64 bytes) over the RFC 8785 canonical JSON of this result as sent, without
+/// <c>signature</c> (<see cref="KailSignatures.SigningInput"/>); verify it with the published key named by <paramref name="KeyId"/>.</param>
 public sealed record InvocationResult(
     string Type,
     string Version,
@@ -84,7 +93,9 @@ public sealed record InvocationResult(
     string? Agent,
     IReadOnlyList<InvocationHop> Stack,
     DateTimeOffset CreatedAt,
-    DateTimeOffset? CompletedAt);
+    DateTimeOffset? CompletedAt,
+    string? KeyId = null,
+    string? Signature = null);
 
 /// <summary>Why an invocation or one of its tries failed.</summary>
 /// <param name="Code">A stable code of <see cref="ErrorCodes"/> (<c>INVOCATION_TIMEOUT</c>, <c>AGENT_UNAVAILABLE</c>, <c>INVOCATION_FAILED</c>, …).</param>

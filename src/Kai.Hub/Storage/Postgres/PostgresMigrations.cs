@@ -353,5 +353,18 @@ internal static class PostgresMigrations
             );
             CREATE INDEX ix_chat_messages_session ON chat_messages (session_id, seq);
             """),
+        // KAIL signing keys (Invocations/Signing/, SQLite step 13).
+        (8, "kail_keys", """
+            CREATE TABLE kail_keys (
+                key_id     TEXT PRIMARY KEY,
+                agent_id   TEXT NOT NULL,
+                owner_id   TEXT NOT NULL,
+                algorithm  TEXT NOT NULL,
+                public_key TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                revoked_at BIGINT
+            );
+            CREATE INDEX ix_kail_keys_agent ON kail_keys (agent_id, created_at);
+            """),
     ];
 }
