@@ -546,14 +546,18 @@ internal sealed partial class TaskService(
             var error = timedOut
                 ? $"attempt {task.Attempts} exceeded the timeout of {task.TimeoutSeconds} s"
                 : $"lease of attempt {task.Attempts} expired: agent '{task.CurrentAgent}' stopped reporting (died, hung or disconnected)";
-            Log.AttemptExpired(logger, task.TaskId, task.Attempts, task.CurrentAgent, timedOut);
-            metrics.LeaseExpiries.Add(1, new KeyValuePair<string, object?>("reason", timedOut ? "timeout" : "lease_expired"));
             if (timedOut && task.CurrentAgent is { } agentId)
             {
                 var frame = Frame.Encode(FrameTypes.TaskCancel, new TaskCancelPayload(task.TaskId, task.FencingToken, "timeout"), timestamp: now);
                 await router.RouteAsync(new Envelope(FrameTypes.TaskCancel, Address.Agent(agentId), frame, KaiPrincipal.System), ct);
             }
-            await FailAttemptAsync(task, error, timedOut ? ErrorCodes.TaskTimeout : ErrorCodes.AgentUnavailable, ct);
+            // Counted only when this pass ended the attempt: two sweeps that listed the same expired attempt (the timer's and one
+            // run by hand, or two nodes) end it once, since the write is conditional on the fencing token.
+            if (await FailAttemptAsync(task, error, timedOut ? ErrorCodes.TaskTimeout : ErrorCodes.AgentUnavailable, ct) is not null)
+            {
+                Log.AttemptExpired(logger, task.TaskId, task.Attempts, task.CurrentAgent, timedOut);
+                metrics.LeaseExpiries.Add(1, new KeyValuePair<string, object?>("reason", timedOut ? "timeout" : "lease_expired"));
+            }
         }
         await FireSchedulesAsync(ct);
     }
