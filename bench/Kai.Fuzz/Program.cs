@@ -80,6 +80,16 @@ internal sealed class LinkState
     public Exception? ReceiveError;
     public string? ClientAbort;
     public string Last = "none";
+    public readonly long Opened = Environment.TickCount64;
+    public long LastSendAt, LastReceiveAt, Failed;
+    public int FramesSent, MessagesReceived;
+    public bool Sending;
+    public string LastReceived = "nothing";
+
+    /// <summary>What the driver knew when the link ended, for an example line.</summary>
+    public string Describe() =>
+        $"link age {Failed - Opened} ms, {FramesSent} frames sent, {(Sending ? "a send in flight" : "no send in flight")}, last send began " +
+        $"{(LastSendAt == 0 ? "never" : $"{Failed - LastSendAt} ms")} before, {MessagesReceived} hub messages, the last {(LastReceiveAt == 0 ? "" : $"{Failed - LastReceiveAt} ms before")}: {LastReceived}";
 
     public void Abort(string reason) => ClientAbort ??= reason;
 }
@@ -275,13 +285,14 @@ internal sealed class FuzzRun(Uri baseUri, int serverPid, int seed, TimeSpan pro
         }
         // Every operation of the API description, and every property name its schemas know: the fuzzer's dictionary.
         var doc = JsonNode.Parse(await _http.GetStringAsync("openapi.json", ct))!;
-        // Left out: the routes that end the fuzzer's own credentials (logout, secret rotation, deleting its agents), which
-        // would turn the rest of the run into 401s and measure nothing.
+        // Left out: the routes that end the fuzzer's own credentials (logout, secret rotation, deleting its agents, on /api/v1 and
+        // the older /api aliases), which would turn the rest of the run into 401s and refused links and measure nothing. Refused
+        // links are fuzzed on purpose instead (a bad token, an unknown agent), a twentieth of them.
         _operations = [.. doc["paths"]!.AsObject().SelectMany(p => p.Value!.AsObject()
             .Where(m => m.Key is "get" or "post" or "put" or "patch" or "delete")
             .Select(m => new Operation(new HttpMethod(m.Key.ToUpperInvariant()), p.Key, m.Value!["requestBody"] is not null)))
             .Where(o => !o.Template.EndsWith("/logout", StringComparison.Ordinal) && !o.Template.Contains("rotate-secret", StringComparison.Ordinal)
-                && !(o.Method == HttpMethod.Delete && o.Template.StartsWith("/api/v1/agents/{", StringComparison.Ordinal)))];
+                && !(o.Method == HttpMethod.Delete && o.Template.Contains("/agents/{", StringComparison.Ordinal)))];
         var names = new HashSet<string>(StringComparer.Ordinal);
         Collect(doc["components"], names);
         _names = [.. names];
@@ -335,11 +346,11 @@ internal sealed class FuzzRun(Uri baseUri, int serverPid, int seed, TimeSpan pro
     {
         if (Interlocked.Increment(ref _examplesShown) <= 10)
         {
-            Console.Error.WriteLine("fuzz: example: " + (text.Length > 300 ? text[..300] : text));
+            Console.Error.WriteLine("fuzz: example: " + (text.Length > 600 ? text[..600] : text));
         }
         if (_examples.Count < 60)
         {
-            _examples.Enqueue(text.Length > 400 ? text[..400] : text);
+            _examples.Enqueue(text.Length > 800 ? text[..800] : text);
         }
     }
 
@@ -497,10 +508,11 @@ internal sealed class FuzzRun(Uri baseUri, int serverPid, int seed, TimeSpan pro
 
     private async Task LinkAsync(int worker, Random r, Gen gen, string[] frameTypes, (string Id, string Token) agent, long budget, CancellationToken run)
     {
-        var path = r.Next(4) switch
+        var path = r.Next(20) switch
         {
-            0 => $"ws?token={Uri.EscapeDataString(_userToken)}",
-            1 => $"ws/agents/{_agents[r.Next(_agents.Count)].Id}?token={Uri.EscapeDataString(_userToken)}",
+            0 => $"ws/agents/{_agents[r.Next(_agents.Count)].Id}?token={Uri.EscapeDataString(gen.BadAuthorization(_userToken)[6..].Trim())}",
+            < 5 => $"ws?token={Uri.EscapeDataString(_userToken)}",
+            < 10 => $"ws/agents/{_agents[r.Next(_agents.Count)].Id}?token={Uri.EscapeDataString(_userToken)}",
             _ => $"ws/agents/{agent.Id}?token={Uri.EscapeDataString(agent.Token)}",
         };
         var route = path.Split('?')[0];
@@ -551,11 +563,18 @@ internal sealed class FuzzRun(Uri baseUri, int serverPid, int seed, TimeSpan pro
         link.CancelAfter(LinkLifetime);
         var receive = ReceiveAsync(ws, state, link.Token);
         var frames = r.Next(20, 400);
-        for (var i = 0; i < frames && !receive.IsCompleted && Interlocked.Increment(ref _framesReserved) <= budget; i++)
+        for (var i = 0; i < frames && !receive.IsCompleted; i++)
         {
+            if (Interlocked.Increment(ref _framesReserved) > budget)
+            {
+                Interlocked.Decrement(ref _framesReserved); // over: give the place back, in case a failed send returns one
+                break;
+            }
             var (bytes, type, fragmented, kind) = gen.Frame(frameTypes);
             state.Last = $"{kind}: {(fragmented ? "fragmented " : "")}{bytes.Length} B: {Encoding.UTF8.GetString(bytes.AsSpan(0, Math.Min(bytes.Length, 80)))}";
             State(worker, $"send {route} {kind} {bytes.Length} B");
+            state.LastSendAt = Environment.TickCount64;
+            state.Sending = true;
             using var send = CancellationTokenSource.CreateLinkedTokenSource(link.Token);
             send.CancelAfter(SendTimeout);
             try
@@ -570,6 +589,8 @@ internal sealed class FuzzRun(Uri baseUri, int serverPid, int seed, TimeSpan pro
                 {
                     await ws.SendAsync(bytes, type, true, send.Token);
                 }
+                state.Sending = false;
+                state.FramesSent++;
                 Interlocked.Increment(ref _frames);
                 Count(_kinds, "ws frame: " + kind);
             }
@@ -675,7 +696,7 @@ internal sealed class FuzzRun(Uri baseUri, int serverPid, int seed, TimeSpan pro
             var e = state.ReceiveError;
             var detail = e is WebSocketException wse ? $"{wse.WebSocketErrorCode}: {wse.Message}" : $"{e?.GetType().Name}: {e?.Message}";
             Count(_linkEnds, "hub-side drop: " + (e is WebSocketException w ? w.WebSocketErrorCode.ToString() : e?.GetType().Name ?? "none"));
-            Example($"ws {route}: the hub's side ended without a close frame ({detail}; {e?.InnerException?.Message}); the last frame sent: {state.Last}");
+            Example($"ws {route}: the hub's side ended without a close frame ({detail}; {e?.InnerException?.Message}); {state.Describe()}; the last frame sent: {state.Last}");
         }
     }
 
@@ -687,6 +708,12 @@ internal sealed class FuzzRun(Uri baseUri, int serverPid, int seed, TimeSpan pro
             while (true)
             {
                 var result = await ws.ReceiveAsync(buffer, ct);
+                state.LastReceiveAt = Environment.TickCount64;
+                state.MessagesReceived++;
+                if (result.MessageType != WebSocketMessageType.Close)
+                {
+                    state.LastReceived = Encoding.UTF8.GetString(buffer, 0, Math.Min(result.Count, 160));
+                }
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
                     state.CloseReason = result.CloseStatusDescription;
@@ -697,6 +724,7 @@ internal sealed class FuzzRun(Uri baseUri, int serverPid, int seed, TimeSpan pro
         }
         catch (Exception e)
         {
+            state.Failed = Environment.TickCount64;
             state.ReceiveError = e;
         }
     }
