@@ -119,19 +119,19 @@ internal sealed class ChatSocketHost(
         var principal = claims is null ? null : KaiPrincipal.From(claims);
         if (principal is null)
         {
-            await WebSocketEdgeHost.CloseEarlyAsync(http, socket, CloseCodes.AuthenticationFailed, "authentication failed");
+            await WebSocketEdgeHost.CloseEarlyAsync(socket, CloseCodes.AuthenticationFailed, "authentication failed");
             return;
         }
         var admission = await edge.AdmitAsync(http, principal, http.RequestAborted);
         if (admission.RefuseCode != 0)
         {
-            await WebSocketEdgeHost.CloseEarlyAsync(http, socket, admission.RefuseCode, admission.RefuseReason ?? "refused");
+            await WebSocketEdgeHost.CloseEarlyAsync(socket, admission.RefuseCode, admission.RefuseReason ?? "refused");
             return;
         }
         using var slot = gate.TryEnter(principal, out var code, out var reason);
         if (slot is null)
         {
-            await WebSocketEdgeHost.CloseEarlyAsync(http, socket, code, reason);
+            await WebSocketEdgeHost.CloseEarlyAsync(socket, code, reason);
             return;
         }
         var link = new LinkConnection(socket, admission.LinkAgentId, admission.OwnerId, LinkRole.Observer, principal, _links.SendQueueBytes, time, metrics);
@@ -161,8 +161,7 @@ internal sealed class ChatSocketHost(
             }
             await writer;
             await edge.ClosedAsync(context);
-            // Drained unless the peer's close frame was read (the framework can leave a failed socket in state Closed).
-            await LingeringClose.FinishAsync(http, socket, handshakeFailed: !link.PeerClosed);
+            await LingeringClose.FinishAsync(http, socket);
         }
     }
 

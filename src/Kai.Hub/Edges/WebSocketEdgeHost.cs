@@ -87,19 +87,19 @@ internal sealed class WebSocketEdgeHost(
         var principal = claims is null ? null : KaiPrincipal.From(claims);
         if (principal is null)
         {
-            await CloseEarlyAsync(http, socket, CloseCodes.AuthenticationFailed, "authentication failed");
+            await CloseEarlyAsync(socket, CloseCodes.AuthenticationFailed, "authentication failed");
             return;
         }
         var admission = await edge.AdmitAsync(http, principal, http.RequestAborted);
         if (admission.RefuseCode != 0)
         {
-            await CloseEarlyAsync(http, socket, admission.RefuseCode, admission.RefuseReason ?? "refused");
+            await CloseEarlyAsync(socket, admission.RefuseCode, admission.RefuseReason ?? "refused");
             return;
         }
         using var slot = gate.TryEnter(principal, out var code, out var reason);
         if (slot is null)
         {
-            await CloseEarlyAsync(http, socket, code, reason);
+            await CloseEarlyAsync(socket, code, reason);
             return;
         }
         var link = new LinkConnection(socket, admission.AgentId, admission.OwnerId, admission.Role, principal, _links.SendQueueBytes, time, metrics);
@@ -120,8 +120,7 @@ internal sealed class WebSocketEdgeHost(
             wasCurrent = registry.Remove(link);
             await writer;
             await session.ClosedAsync(wasCurrent);
-            // Drained unless the peer's close frame was read (the framework can leave a failed socket in state Closed).
-            await LingeringClose.FinishAsync(http, socket, handshakeFailed: !link.PeerClosed);
+            await LingeringClose.FinishAsync(http, socket);
         }
     }
 
@@ -134,28 +133,17 @@ internal sealed class WebSocketEdgeHost(
     /// <summary>Queues the edge's welcome frame on a link (the first frame a client reads).</summary>
     public void Welcome<T>(LinkConnection link, T payload) => link.TrySend(Frame.Encode(FrameTypes.Welcome, payload, timestamp: time.GetUtcNow()));
 
-    /// <summary>
-    /// Closes a socket no writer loop owns yet (a refused link: bad token, admission, caps); aborts it if the peer does not answer
-    /// within 5 s, and then ends the transport through <see cref="LingeringClose"/> like every other link. While it waits for the
-    /// peer's close frame the framework reads what the peer still sends, and fails the link at the first invalid UTF-8 or bad
-    /// header; ending the request at once would leave the peer's bytes unread and answer them with a TCP reset, which can destroy
-    /// the close frame (and its code, such as 4003) before the client reads it (found by bench/fuzz.sh).
-    /// </summary>
-    public static async Task CloseEarlyAsync(HttpContext http, WebSocket socket, int code, string reason)
+    /// <summary>Closes a socket no writer loop owns yet; aborts it if the peer does not answer within 5 s.</summary>
+    public static async Task CloseEarlyAsync(WebSocket socket, int code, string reason)
     {
-        var failed = false;
-        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
         {
-            try
-            {
-                await socket.CloseAsync((WebSocketCloseStatus)code, reason, timeout.Token);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or WebSocketException)
-            {
-                failed = true;
-                socket.Abort();
-            }
+            await socket.CloseAsync((WebSocketCloseStatus)code, reason, timeout.Token);
         }
-        await LingeringClose.FinishAsync(http, socket, handshakeFailed: failed);
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException)
+        {
+            socket.Abort();
+        }
     }
 }

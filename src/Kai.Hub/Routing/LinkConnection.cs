@@ -69,14 +69,6 @@ internal sealed class LinkConnection
 
     public bool IsClosing => Volatile.Read(ref _closeCode) != 0;
 
-    /// <summary>
-    /// True once the peer's close frame was read: everything it sent before was read too, so the transport can end without a
-    /// lingering drain (<see cref="Edges.LingeringClose"/>). False after a failed or aborted link, whatever the socket's state says.
-    /// </summary>
-    public bool PeerClosed => Volatile.Read(ref _peerClosed);
-
-    private bool _peerClosed;
-
     public int CloseCode => Volatile.Read(ref _closeCode);
 
     public long QueuedBytes => Interlocked.Read(ref _queuedBytes);
@@ -227,7 +219,6 @@ internal sealed class LinkConnection
                     var peek = await _socket.ReceiveAsync(Memory<byte>.Empty, _abort.Token);
                     if (peek.MessageType == WebSocketMessageType.Close)
                     {
-                        Volatile.Write(ref _peerClosed, true);
                         RequestClose(CloseCodes.Normal, "closed by peer");
                         return;
                     }
@@ -243,7 +234,6 @@ internal sealed class LinkConnection
                 var result = await _socket.ReceiveAsync(buffer.AsMemory(count), _abort.Token);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
-                    Volatile.Write(ref _peerClosed, true);
                     RequestClose(CloseCodes.Normal, "closed by peer");
                     return;
                 }
@@ -306,7 +296,6 @@ internal sealed class LinkConnection
                 var result = await _socket.ReceiveAsync(scratch.AsMemory(), _abort.Token);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
-                    Volatile.Write(ref _peerClosed, true);
                     return;
                 }
             }
