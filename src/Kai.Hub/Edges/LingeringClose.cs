@@ -48,12 +48,11 @@ public static class LingeringClose
 
     /// <summary>
     /// Ends a WebSocket request's transport: released at once when the close handshake finished, drained first when it did not
-    /// (state <c>Aborted</c> or <c>CloseSent</c>, or <paramref name="handshakeFailed"/>: the caller saw the close fail, whatever
-    /// state the framework's socket was left in). Never throws.
+    /// (state <c>Aborted</c> or <c>CloseSent</c>). Never throws.
     /// </summary>
-    public static Task FinishAsync(HttpContext http, WebSocket socket, bool handshakeFailed = false) =>
+    public static Task FinishAsync(HttpContext http, WebSocket socket) =>
         http.Features.Get<LingeringUpgradeFeature>()?.Stream is { } stream
-            ? stream.FinishAsync(drain: handshakeFailed || socket.State is WebSocketState.Aborted or WebSocketState.CloseSent)
+            ? stream.FinishAsync(drain: socket.State is WebSocketState.Aborted or WebSocketState.CloseSent)
             : Task.CompletedTask;
 
     internal sealed class LingeringUpgradeFeature(IHttpUpgradeFeature inner) : IHttpUpgradeFeature
