@@ -17,22 +17,14 @@ namespace Kai.Hub.Edges;
 /// </remarks>
 public static class LingeringClose
 {
-    /// <summary>
-    /// How long the peer may stay silent before the drain ends (it has read the close frame and stopped). One second, not less: a
-    /// client on a loaded machine can pause longer than a quarter second between frames, and bytes it sends after the drain ended
-    /// are answered with a reset that can destroy the close frame it has not read yet (bench/fuzz.sh).
-    /// </summary>
-    public static readonly TimeSpan QuietPeriod = TimeSpan.FromSeconds(1);
+    /// <summary>How long the peer may stay silent before the drain ends (it has read the close frame and stopped).</summary>
+    public static readonly TimeSpan QuietPeriod = TimeSpan.FromMilliseconds(250);
 
     /// <summary>The longest a drain lasts.</summary>
     public static readonly TimeSpan Grace = TimeSpan.FromSeconds(5);
 
-    /// <summary>
-    /// The most bytes a drain reads before it gives up (a peer that floods gets its reset): 8 MiB. A client that has not yet read
-    /// the close frame goes on sending, whole frames of up to the 1 MiB frame limit, so a cap of 1 MiB cut off ordinary clients
-    /// (bench/fuzz.sh found resets after runs of 40-120 KB frames); <see cref="Grace"/> bounds the time either way.
-    /// </summary>
-    public const int MaxDrainBytes = 8 << 20;
+    /// <summary>The most bytes a drain reads before it gives up (a peer that floods gets its reset).</summary>
+    public const int MaxDrainBytes = 1 << 20;
 
     /// <summary>Wraps every WebSocket upgrade so that its stream can linger. Runs before <c>UseWebSockets</c>.</summary>
     public static IApplicationBuilder UseKaiLingeringClose(this IApplicationBuilder app) => app.Use((http, next) =>
