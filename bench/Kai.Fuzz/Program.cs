@@ -115,10 +115,13 @@ internal sealed class FuzzRun(Uri baseUri, int serverPid, int seed, TimeSpan pro
     private readonly ConcurrentDictionary<string, long> _kinds = new();
     private readonly ConcurrentDictionary<string, long> _linkEnds = new();
     private readonly ConcurrentQueue<string> _examples = new();
-    private readonly List<(string Id, string Token)> _agents = [];
+    // Swapped whole by the credential refresher (access tokens live 15 minutes; a long run outlives them).
+    private volatile (string Id, string Token)[] _agents = [];
+    private readonly List<(string Id, string Secret)> _agentSecrets = [];
+    private string _email = "";
     private List<Operation> _operations = [];
     private string[] _names = [];
-    private string _userToken = "";
+    private volatile string _userToken = "";
     private string[] _wsState = [];
     private long[] _wsSince = [];
     private int _examplesShown;
@@ -148,6 +151,7 @@ internal sealed class FuzzRun(Uri baseUri, int serverPid, int seed, TimeSpan pro
         _wsSince = new long[wsWorkers];
         using var progressStop = new CancellationTokenSource();
         var progress = ProgressAsync(watch, restInputs, wsInputs, run, progressStop.Token);
+        var refresh = RefreshCredentialsAsync(progressStop.Token);
         var tasks = new List<Task>();
         for (var w = 0; w < restWorkers; w++)
         {
@@ -157,9 +161,8 @@ internal sealed class FuzzRun(Uri baseUri, int serverPid, int seed, TimeSpan pro
         for (var w = 0; w < wsWorkers; w++)
         {
             var random = new Random(seed * 1000 + 500 + w);
-            var agent = _agents[w % _agents.Count];
             var worker = w;
-            tasks.Add(Task.Run(() => WebSocketWorkerAsync(worker, random, agent, wsInputs, run.Token), CancellationToken.None));
+            tasks.Add(Task.Run(() => WebSocketWorkerAsync(worker, random, wsInputs, run.Token), CancellationToken.None));
         }
         var all = Task.WhenAll(tasks);
         // The workers end on their own when the budget is spent; a time limit, a signal or a crash cancels them, and they then get a
@@ -184,6 +187,7 @@ internal sealed class FuzzRun(Uri baseUri, int serverPid, int seed, TimeSpan pro
         }
         await progressStop.CancelAsync();
         await progress;
+        await refresh;
         reason = _crashed ? "the hub crashed"
             : Interlocked.Read(ref _rest) >= restInputs && Interlocked.Read(ref _frames) >= wsInputs ? "budget sent"
             : ct.IsCancellationRequested ? "cancelled (signal)"
@@ -260,11 +264,10 @@ internal sealed class FuzzRun(Uri baseUri, int serverPid, int seed, TimeSpan pro
 
     public async Task SetUpAsync(int agentCount, CancellationToken ct)
     {
-        var email = $"fuzz-{Guid.NewGuid():N}@example.com";
+        var email = _email = $"fuzz-{Guid.NewGuid():N}@example.com";
         (await _http.PostAsJsonAsync("api/v1/auth/register", new { email, password = Password, display_name = "Fuzz", terms_accepted = true }, ct)).EnsureSuccessStatusCode();
-        var login = await _http.PostAsJsonAsync("api/v1/auth/login", new { email, password = Password }, ct);
-        login.EnsureSuccessStatusCode();
-        _userToken = (await login.Content.ReadFromJsonAsync<JsonObject>(ct))!["access_token"]!.GetValue<string>();
+        await LoginAsync(ct);
+        var agents = new List<(string Id, string Token)>();
         for (var i = 0; i < Math.Max(2, agentCount); i++)
         {
             using var req = new HttpRequestMessage(HttpMethod.Post, "api/v1/agents/register")
@@ -276,27 +279,76 @@ internal sealed class FuzzRun(Uri baseUri, int serverPid, int seed, TimeSpan pro
             res.EnsureSuccessStatusCode();
             var created = (await res.Content.ReadFromJsonAsync<JsonObject>(ct))!;
             var id = created["agent_id"]!.GetValue<string>();
-            using var tok = await _http.PostAsync("api/v1/auth/token", new FormUrlEncodedContent(new Dictionary<string, string>
-            {
-                ["grant_type"] = "client_credentials", ["client_id"] = id, ["client_secret"] = created["client_secret"]!.GetValue<string>(),
-            }), ct);
-            tok.EnsureSuccessStatusCode();
-            _agents.Add((id, (await tok.Content.ReadFromJsonAsync<JsonObject>(ct))!["access_token"]!.GetValue<string>()));
+            var secret = created["client_secret"]!.GetValue<string>();
+            _agentSecrets.Add((id, secret));
+            agents.Add((id, await AgentTokenAsync(id, secret, ct)));
         }
+        _agents = [.. agents];
         // Every operation of the API description, and every property name its schemas know: the fuzzer's dictionary.
         var doc = JsonNode.Parse(await _http.GetStringAsync("openapi.json", ct))!;
-        // Left out: the routes that end the fuzzer's own credentials (logout, secret rotation, deleting its agents, on /api/v1 and
+        // Left out: the routes that end the fuzzer's own credentials (logout, secret rotation, signing-key rotation (the fuzzer's user is
+        // the hub's first, so an admin), deleting its agents, on /api/v1 and
         // the older /api aliases), which would turn the rest of the run into 401s and refused links and measure nothing. Refused
         // links are fuzzed on purpose instead (a bad token, an unknown agent), a twentieth of them.
         _operations = [.. doc["paths"]!.AsObject().SelectMany(p => p.Value!.AsObject()
             .Where(m => m.Key is "get" or "post" or "put" or "patch" or "delete")
             .Select(m => new Operation(new HttpMethod(m.Key.ToUpperInvariant()), p.Key, m.Value!["requestBody"] is not null)))
             .Where(o => !o.Template.EndsWith("/logout", StringComparison.Ordinal) && !o.Template.Contains("rotate-secret", StringComparison.Ordinal)
+                && !o.Template.EndsWith("/keys/rotate", StringComparison.Ordinal)
                 && !(o.Method == HttpMethod.Delete && o.Template.Contains("/agents/{", StringComparison.Ordinal)))];
         var names = new HashSet<string>(StringComparer.Ordinal);
         Collect(doc["components"], names);
         _names = [.. names];
-        Console.Error.WriteLine($"fuzz: {_operations.Count} operations, {_names.Length} property names, {_agents.Count} agents");
+        Console.Error.WriteLine($"fuzz: {_operations.Count} operations, {_names.Length} property names, {_agents.Length} agents");
+    }
+
+    private static (string Id, string Token) Pick((string Id, string Token)[] agents, Random r) => agents[r.Next(agents.Length)];
+
+    private async Task LoginAsync(CancellationToken ct)
+    {
+        using var login = await _http.PostAsJsonAsync("api/v1/auth/login", new { email = _email, password = Password }, ct);
+        login.EnsureSuccessStatusCode();
+        _userToken = (await login.Content.ReadFromJsonAsync<JsonObject>(ct))!["access_token"]!.GetValue<string>();
+    }
+
+    private async Task<string> AgentTokenAsync(string id, string secret, CancellationToken ct)
+    {
+        using var tok = await _http.PostAsync("api/v1/auth/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "client_credentials", ["client_id"] = id, ["client_secret"] = secret,
+        }), ct);
+        tok.EnsureSuccessStatusCode();
+        return (await tok.Content.ReadFromJsonAsync<JsonObject>(ct))!["access_token"]!.GetValue<string>();
+    }
+
+    /// <summary>New user and agent tokens every 5 minutes: the hub's access tokens live 15, and a long run must not turn into 401s.</summary>
+    private async Task RefreshCredentialsAsync(CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMinutes(5));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop))
+            {
+                try
+                {
+                    await LoginAsync(stop);
+                    var agents = new List<(string Id, string Token)>();
+                    foreach (var (id, secret) in _agentSecrets)
+                    {
+                        agents.Add((id, await AgentTokenAsync(id, secret, stop)));
+                    }
+                    _agents = [.. agents];
+                }
+                catch (Exception e) when (e is HttpRequestException or IOException or JsonException)
+                {
+                    Interlocked.Increment(ref _driverErrors);
+                    Example($"driver error: the credential refresh failed: {e.Message}");
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     private static void Collect(JsonNode? node, HashSet<string> names)
@@ -387,7 +439,7 @@ internal sealed class FuzzRun(Uri baseUri, int serverPid, int seed, TimeSpan pro
         switch (r.Next(10))
         {
             case < 4: req.Headers.TryAddWithoutValidation("Authorization", "Bearer " + _userToken); auth = "user token"; break;
-            case < 6: req.Headers.TryAddWithoutValidation("Authorization", "Bearer " + _agents[r.Next(_agents.Count)].Token); auth = "agent token"; break;
+            case < 6: req.Headers.TryAddWithoutValidation("Authorization", "Bearer " + Pick(_agents, r).Token); auth = "agent token"; break;
             case < 8: req.Headers.TryAddWithoutValidation("Authorization", gen.BadAuthorization(_userToken)); auth = "bad token"; break;
             default: auth = "no token"; break;
         }
@@ -474,7 +526,7 @@ internal sealed class FuzzRun(Uri baseUri, int serverPid, int seed, TimeSpan pro
             }
             sb.Append(template, i, open - i);
             var close = template.IndexOf('}', open);
-            sb.Append(r.Next(3) == 0 ? _agents[r.Next(_agents.Count)].Id : gen.PathSegment());
+            sb.Append(r.Next(3) == 0 ? Pick(_agents, r).Id : gen.PathSegment());
             i = close + 1;
         }
         return sb.ToString();
@@ -482,7 +534,7 @@ internal sealed class FuzzRun(Uri baseUri, int serverPid, int seed, TimeSpan pro
 
     // ---- WebSocket ----
 
-    private async Task WebSocketWorkerAsync(int worker, Random r, (string Id, string Token) agent, long budget, CancellationToken run)
+    private async Task WebSocketWorkerAsync(int worker, Random r, long budget, CancellationToken run)
     {
         var gen = new Gen(r, _names);
         var frameTypes = typeof(Frame).Assembly.GetTypes().Where(t => t.Name == "FrameTypes")
@@ -492,7 +544,8 @@ internal sealed class FuzzRun(Uri baseUri, int serverPid, int seed, TimeSpan pro
         {
             try
             {
-                await LinkAsync(worker, r, gen, frameTypes, agent, budget, run);
+                var agents = _agents;
+                await LinkAsync(worker, r, gen, frameTypes, agents, agents[worker % agents.Length], budget, run);
             }
             catch (OperationCanceledException) when (run.IsCancellationRequested)
             {
@@ -506,13 +559,14 @@ internal sealed class FuzzRun(Uri baseUri, int serverPid, int seed, TimeSpan pro
         State(worker, "done");
     }
 
-    private async Task LinkAsync(int worker, Random r, Gen gen, string[] frameTypes, (string Id, string Token) agent, long budget, CancellationToken run)
+    private async Task LinkAsync(int worker, Random r, Gen gen, string[] frameTypes, (string Id, string Token)[] agents, (string Id, string Token) agent,
+        long budget, CancellationToken run)
     {
         var path = r.Next(20) switch
         {
-            0 => $"ws/agents/{_agents[r.Next(_agents.Count)].Id}?token={Uri.EscapeDataString(gen.BadAuthorization(_userToken)[6..].Trim())}",
+            0 => $"ws/agents/{Pick(agents, r).Id}?token={Uri.EscapeDataString(gen.BadAuthorization(_userToken)[6..].Trim())}",
             < 5 => $"ws?token={Uri.EscapeDataString(_userToken)}",
-            < 10 => $"ws/agents/{_agents[r.Next(_agents.Count)].Id}?token={Uri.EscapeDataString(_userToken)}",
+            < 10 => $"ws/agents/{Pick(agents, r).Id}?token={Uri.EscapeDataString(_userToken)}",
             _ => $"ws/agents/{agent.Id}?token={Uri.EscapeDataString(agent.Token)}",
         };
         var route = path.Split('?')[0];
