@@ -175,7 +175,9 @@ echo "load after: $(uptime)" >> "$out/machine.txt"
 cat "$out/results.md"
 if [[ $smoke == 1 ]]; then
   rm -rf "$out"
-  # The fuzz bench too (bench/fuzz.sh --smoke: 3,000 inputs), so it cannot rot either.
+  # The fuzz bench too (bench/fuzz.sh --smoke: 3,000 inputs), so it cannot rot either. It fails the smoke on a 5xx other than a
+  # documented 503, a crash or unhandled exception, or a driver that did not finish its budget; links the hub dropped without a
+  # close frame are reported but not failed on while that defect is open (docs/security.md "Known limits").
   bash bench/fuzz.sh --smoke >&2
   echo "bench smoke: every scenario ran" >&2
 fi

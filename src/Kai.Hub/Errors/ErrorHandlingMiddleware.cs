@@ -61,6 +61,19 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILog
             // fault (bench/fuzz.sh found these answered 500 on POST /api/v1/auth/token).
             await WriteAsync(context, 400, ErrorCodes.ValidationError, "The form body is malformed: " + ex.Message, null);
         }
+        catch (IOException ex) when (!context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested
+            && ex.Source == "Microsoft.AspNetCore.WebUtilities")
+        {
+            // A multipart body that ends before its closing boundary: the framework's parser says so with an IOException (bench/fuzz.sh
+            // found these answered 500 on the form routes). The client's input, not a fault; a client that went away is not this case.
+            await WriteAsync(context, 400, ErrorCodes.ValidationError, "The form body is malformed: " + ex.Message, null);
+        }
+        catch (InvalidOperationException ex) when (!context.Response.HasStarted && ex.InnerException is System.Text.DecoderFallbackException)
+        {
+            // JSON that parses but holds invalid UTF-8 in a string or property name: System.Text.Json checks the bytes only when a
+            // string is read, which for a raw JsonElement body is deep in a handler (bench/fuzz.sh: POST /api/v1/invocations, 500).
+            await WriteAsync(context, 400, ErrorCodes.ValidationError, "The body is not valid UTF-8 JSON.", null);
+        }
         catch (Storage.StorageFullException ex) when (!context.Response.HasStarted)
         {
             Log.StorageFull(logger, context.Request.Method, context.Request.Path, ex.Message);

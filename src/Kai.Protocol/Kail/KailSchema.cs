@@ -59,6 +59,9 @@ public static class KailSchema
         {
             problems[""] = ["does not match kail_schema.json"];
         }
-        return problems.ToDictionary(p => p.Key.Length == 0 ? "/" : p.Key, p => p.Value.ToArray(), StringComparer.Ordinal);
+        // The root is reported as "/", which is also the pointer of a property named "" (bench/fuzz.sh sent {"":...} and this threw
+        // on the duplicate key): the two are merged under "/".
+        return problems.GroupBy(p => p.Key.Length == 0 ? "/" : p.Key, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.SelectMany(p => p.Value).ToArray(), StringComparer.Ordinal);
     }
 }

@@ -45,4 +45,25 @@ public sealed class CloseFrameTests
             await sending;
         }
     }
+
+    [Fact]
+    public async Task A_client_that_sends_megabytes_after_invalid_UTF8_before_reading_still_receives_1007()
+    {
+        // After the framework fails a link (1007) the hub drains what the client still sends; a client that has not read the close
+        // yet can send whole frames meanwhile, here 2 MiB of them before it reads at all (the fuzz bench's clients do this).
+        await using var hub = await TestHub.StartAsync();
+        var user = await hub.NewUserAsync();
+        var filler = Encoding.UTF8.GetBytes("{\"type\":\"heartbeat\",\"payload\":{\"padding\":\"" + new string('p', 64 * 1024) + "\"}}");
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            await using var link = await hub.ConnectAgentAsync(await hub.NewAgentAsync(user.AccessToken, $"flood-{attempt}"));
+            var socket = link.Socket;
+            await socket.SendAsync(new byte[] { 0x7B, 0xFF, 0xFE, 0x7D }, WebSocketMessageType.Text, true, CancellationToken.None);
+            for (var i = 0; i < 32; i++)
+            {
+                await socket.SendAsync(filler, WebSocketMessageType.Text, true, CancellationToken.None);
+            }
+            Assert.Equal(1007, await link.ReceiveCloseAsync());
+        }
+    }
 }

@@ -69,6 +69,36 @@ public sealed class InputLimitTests
     }
 
     [Fact]
+    public async Task A_multipart_form_that_ends_before_its_boundary_is_400_not_500()
+    {
+        await using var kit = await SecurityKit.StartAsync();
+        // The framework's multipart parser throws IOException("Unexpected end of Stream") for this (found by bench/fuzz.sh).
+        var content = new ByteArrayContent(Encoding.ASCII.GetBytes("--x\r\nContent-Disposition: form-data; name=\"grant_type\"\r\n\r\nclient_cre"));
+        content.Headers.TryAddWithoutValidation("Content-Type", "multipart/form-data; boundary=x");
+        // The chat login takes any form encoding, multipart too; it answers in the chat API's own error shape, with 422 for a
+        // validation error (docs/protocol.md, the chat API).
+        var res = await kit.Hub.Http.PostAsync("api/auth/login", content);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, res.StatusCode);
+        var body = await res.Content.ReadAsStringAsync();
+        Assert.Contains(ErrorCodes.ValidationError, body, StringComparison.Ordinal);
+        Assert.Contains("form body is malformed", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Json_with_invalid_UTF8_in_a_property_name_is_400_not_500()
+    {
+        await using var kit = await SecurityKit.StartAsync();
+        var user = await kit.Hub.NewUserAsync();
+        using var client = kit.Hub.Client(user.AccessToken);
+        // {"\xC3(":1}: parses as JSON, but the name is not UTF-8; the invocation route reads its body as a raw JsonElement (bench/fuzz.sh).
+        var content = new ByteArrayContent([0x7B, 0x22, 0xC3, 0x28, 0x22, 0x3A, 0x31, 0x7D]);
+        content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
+        var res = await client.PostAsync("api/v1/invocations", content);
+        var error = await SecurityKit.ErrorAsync(res, HttpStatusCode.BadRequest, ErrorCodes.ValidationError);
+        Assert.Contains("not valid UTF-8", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Oversized_bodies_and_strings_are_refused()
     {
         await using var kit = await SecurityKit.StartAsync();
