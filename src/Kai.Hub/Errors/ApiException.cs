@@ -59,6 +59,22 @@ internal sealed class Validation
         return Check(value.Length >= min && value.Length <= max, field, min == max ? $"must be {min} characters" : $"must be {min} to {max} characters");
     }
 
+    /// <summary>
+    /// The string property <paramref name="name"/> of <paramref name="config"/> (its problems filed under <c>config.{name}</c>): null when
+    /// absent or null, else a string of 1 to <paramref name="max"/> characters (anything else is a problem and null).
+    /// </summary>
+    public string? OptionalString(JsonElement config, string name, int max)
+    {
+        if (!config.TryGetProperty(name, out var e) || e.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        var s = e.ValueKind == JsonValueKind.String ? e.GetString() : null;
+        var ok = s is { Length: > 0 } && s.Length <= max;
+        Check(ok, "config." + name, $"must be a string of 1 to {max} characters");
+        return ok ? s : null;
+    }
+
     public Validation Object(JsonElement? value, string field) =>
         Check(value is null || value.Value.ValueKind is JsonValueKind.Object or JsonValueKind.Null, field, "must be a JSON object");
 

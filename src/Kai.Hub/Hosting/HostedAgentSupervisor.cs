@@ -108,7 +108,7 @@ internal sealed partial class HostedAgentSupervisor(
             throw new InvalidOperationException();
         }
         var all = providers.Value;
-        var providerName = Str(c, "provider", v, 64);
+        var providerName = v.OptionalString(c, "provider", 64);
         ProviderOptions? provider = null;
         if (providerName is null)
         {
@@ -118,29 +118,29 @@ internal sealed partial class HostedAgentSupervisor(
         {
             v.Check(false, "config.provider", $"unknown provider '{providerName}'; configured providers: {Known(all)}");
         }
-        var requestedModel = Str(c, "model", v, 128);
+        var requestedModel = v.OptionalString(c, "model", 128);
         string? model = null;
         if (provider is not null)
         {
             model = provider.ResolveModel(requestedModel);
             v.Check(model is not null, "config.model", $"model '{requestedModel}' is not offered by provider '{providerName}'; models: {string.Join(", ", provider.Models)}");
         }
-        var baseUrl = Str(c, "base_url", v, 2048);
+        var baseUrl = v.OptionalString(c, "base_url", 2048);
         if (baseUrl is not null)
         {
             v.Check(Uri.TryCreate(baseUrl, UriKind.Absolute, out var u) && u.Scheme is "http" or "https", "config.base_url", "must be an absolute http or https URL");
             v.Check(provider is null || provider.AllowAgentBaseUrl, "config.base_url",
                 $"provider '{providerName}' does not allow agents to set their own base_url (allow_agent_base_url)");
         }
-        var keyRef = Str(c, "api_key_ref", v, 128);
+        var keyRef = v.OptionalString(c, "api_key_ref", 128);
         if (keyRef is not null)
         {
             v.Check(EnvName().IsMatch(keyRef) && keyRef.StartsWith(_options.AgentKeyRefPrefix, StringComparison.Ordinal), "config.api_key_ref",
                 $"must be the name of an environment variable starting with {_options.AgentKeyRefPrefix} (upper-case letters, digits and '_')");
         }
-        var apiKey = Str(c, "api_key", v, 4096);
+        var apiKey = v.OptionalString(c, "api_key", 4096);
         v.Check(apiKey is null || keyRef is null, "config.api_key", "give api_key or api_key_ref, not both");
-        var systemPrompt = Str(c, "system_prompt", v, 32 * 1024);
+        var systemPrompt = v.OptionalString(c, "system_prompt", 32 * 1024);
         double? temperature = null;
         if (c.TryGetProperty("temperature", out var t) && t.ValueKind != JsonValueKind.Null)
         {
@@ -338,16 +338,6 @@ internal sealed partial class HostedAgentSupervisor(
 
     private static string Known(Dictionary<string, ProviderOptions> all) => all.Count == 0 ? "(none; add Kai:Providers)" : string.Join(", ", all.Keys.Order(StringComparer.Ordinal));
 
-    private static string? Str(JsonElement c, string name, Validation v, int max)
-    {
-        if (!c.TryGetProperty(name, out var e) || e.ValueKind == JsonValueKind.Null)
-        {
-            return null;
-        }
-        var s = e.ValueKind == JsonValueKind.String ? e.GetString() : null;
-        v.Check(s is { Length: > 0 } && s.Length <= max, "config." + name, $"must be a string of 1 to {max} characters");
-        return s is { Length: > 0 } && s.Length <= max ? s : null;
-    }
 
     private sealed record PlanState(string? ApiKey, bool UsesKeyRef, bool? AutoStart);
 

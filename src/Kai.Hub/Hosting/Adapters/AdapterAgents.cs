@@ -61,7 +61,7 @@ internal sealed partial class AdapterAgents(SsrfGuard guard, IOptionsMonitor<Ada
     {
         var o = options.CurrentValue.Webhook;
         var stored = new Dictionary<string, object?>(StringComparer.Ordinal);
-        var urlText = Str(c, "url", v, 2048);
+        var urlText = v.OptionalString(c, "url", 2048);
         Uri? url = null;
         if (urlText is null)
         {
@@ -73,8 +73,8 @@ internal sealed partial class AdapterAgents(SsrfGuard guard, IOptionsMonitor<Ada
             url = null;
         }
         stored["url"] = urlText;
-        var secret = Str(c, "secret", v, 200);
-        var secretRef = Str(c, "secret_ref", v, 128);
+        var secret = v.OptionalString(c, "secret", 200);
+        var secretRef = v.OptionalString(c, "secret_ref", 128);
         v.Check(secret is not null || secretRef is not null, "config.secret", "give secret (whsec_ + base64 of 24 to 64 bytes) or secret_ref; the hub signs every call with it");
         v.Check(secret is null || secretRef is null, "config.secret", "give secret or secret_ref, not both");
         v.Check(secret is null || IsSecret(secret), "config.secret", "must be a Standard Webhooks secret: whsec_ followed by base64 of 24 to 64 bytes");
@@ -118,7 +118,7 @@ internal sealed partial class AdapterAgents(SsrfGuard guard, IOptionsMonitor<Ada
     private Prepared PrepareShell(JsonElement c, Validation v)
     {
         var o = options.CurrentValue.Shell;
-        var name = Str(c, "executable", v, 64);
+        var name = v.OptionalString(c, "executable", 64);
         v.Check(name is not null, "config.executable", $"is required: one of the allowed executables ({Known(o)})");
         v.Check(name is null || ExecutableName().IsMatch(name), "config.executable", "must be a name from the allow-list, not a path");
         var args = new List<string>();
@@ -256,14 +256,4 @@ internal sealed partial class AdapterAgents(SsrfGuard guard, IOptionsMonitor<Ada
         return ok ? e.GetDouble() : null;
     }
 
-    private static string? Str(JsonElement c, string name, Validation v, int max)
-    {
-        if (!c.TryGetProperty(name, out var e) || e.ValueKind == JsonValueKind.Null)
-        {
-            return null;
-        }
-        var s = e.ValueKind == JsonValueKind.String ? e.GetString() : null;
-        v.Check(s is { Length: > 0 } && s.Length <= max, "config." + name, $"must be a string of 1 to {max} characters");
-        return s is { Length: > 0 } && s.Length <= max ? s : null;
-    }
 }
