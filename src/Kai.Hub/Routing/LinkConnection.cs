@@ -172,10 +172,6 @@ internal sealed class LinkConnection
                 }
             }
         }
-        catch (OperationCanceledException) when (!sendDeadline.IsCancellationRequested)
-        {
-            // A close was requested while waiting for frames.
-        }
         catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or ObjectDisposedException)
         {
             // The frame in flight did not reach the transport in time (or the send failed): nothing more can be sent.
