@@ -179,8 +179,12 @@ internal sealed partial class SqliteHubStore : IHubStore, IStorageHealth, IDispo
         if (q.Type is not null) clauses.Add("type = @Type");
         if (q.Capability is not null) clauses.Add("EXISTS (SELECT 1 FROM json_each(agents.capabilities) WHERE json_each.value = @Capability)");
         var where = clauses.Count == 0 ? "" : "WHERE " + string.Join(" AND ", clauses);
+        // The owner's total (or everyone's) is kept by triggers (agent_counts); other filters count.
+        var count = clauses.Count == 0 ? "SELECT COALESCE(SUM(n), 0) FROM agent_counts"
+            : clauses.Count == 1 && q.OwnerId is not null ? "SELECT COALESCE((SELECT n FROM agent_counts WHERE owner_id = @OwnerId), 0)"
+            : $"SELECT COUNT(*) FROM agents {where}";
         await using var c = OpenRead();
-        var total = await c.ExecuteScalarAsync<int>(new CommandDefinition($"SELECT COUNT(*) FROM agents {where}", q, cancellationToken: ct));
+        var total = await c.ExecuteScalarAsync<int>(new CommandDefinition(count, q, cancellationToken: ct));
         var rows = await c.QueryAsync<AgentRow>(new CommandDefinition(
             $"SELECT * FROM agents {where} ORDER BY created_at, agent_id LIMIT @Limit OFFSET @Offset", q, cancellationToken: ct));
         return (rows.Select(r => r.ToRecord()).ToList(), total);

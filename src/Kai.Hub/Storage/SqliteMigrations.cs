@@ -372,5 +372,26 @@ internal static class SqliteMigrations
             );
             CREATE INDEX ix_kail_keys_agent ON kail_keys (agent_id, created_at);
             """),
+        // Agents per owner, kept by triggers, so a page of GET /api/v1/agents reads its total instead of counting the owner's
+        // index (0.5 ms per page at 10,000 agents, the largest part of a list request). Exact in any process on the database.
+        (14, "agent_counts", """
+            CREATE TABLE agent_counts (
+                owner_id TEXT PRIMARY KEY,
+                n        INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            INSERT INTO agent_counts (owner_id, n) SELECT owner_id, COUNT(*) FROM agents GROUP BY owner_id;
+            CREATE TRIGGER tr_agent_counts_insert AFTER INSERT ON agents BEGIN
+                INSERT INTO agent_counts (owner_id, n) VALUES (new.owner_id, 1)
+                ON CONFLICT (owner_id) DO UPDATE SET n = n + 1;
+            END;
+            CREATE TRIGGER tr_agent_counts_delete AFTER DELETE ON agents BEGIN
+                UPDATE agent_counts SET n = n - 1 WHERE owner_id = old.owner_id;
+            END;
+            CREATE TRIGGER tr_agent_counts_owner AFTER UPDATE OF owner_id ON agents WHEN new.owner_id IS NOT old.owner_id BEGIN
+                UPDATE agent_counts SET n = n - 1 WHERE owner_id = old.owner_id;
+                INSERT INTO agent_counts (owner_id, n) VALUES (new.owner_id, 1)
+                ON CONFLICT (owner_id) DO UPDATE SET n = n + 1;
+            END;
+            """),
     ];
 }

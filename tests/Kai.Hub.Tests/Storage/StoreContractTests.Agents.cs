@@ -35,6 +35,28 @@ public abstract partial class StoreContractTests
     }
 
     [SkippableFact]
+    public async Task Agents_the_listed_total_follows_creates_and_deletes_per_owner_and_overall()
+    {
+        async Task<(int Owner1, int Owner2, int All, int Workers)> TotalsAsync() => (
+            (await Store.ListAgentsAsync(new AgentQuery("u1", null, null, null, 1, 0), Ct)).Total,
+            (await Store.ListAgentsAsync(new AgentQuery("u2", null, null, null, 1, 0), Ct)).Total,
+            (await Store.ListAgentsAsync(new AgentQuery(null, null, null, null, 1, 0), Ct)).Total,
+            (await Store.ListAgentsAsync(new AgentQuery("u1", null, null, "worker", 1, 0), Ct)).Total);
+        Assert.Equal((0, 0, 0, 0), await TotalsAsync());
+        await Store.TryCreateAgentAsync(NewAgent("a1", "u1", "worker"), Ct);
+        await Store.TryCreateAgentAsync(NewAgent("a2", "u1", "crawler"), Ct);
+        await Store.TryCreateAgentAsync(NewAgent("a3", "u2", "worker"), Ct);
+        // A create that finds the id taken counts nothing.
+        Assert.False(await Store.TryCreateAgentAsync(NewAgent("a1", "u2"), Ct));
+        Assert.Equal((2, 1, 3, 1), await TotalsAsync());
+        Assert.True(await Store.DeleteAgentAsync("a1", T0, Ct));
+        Assert.False(await Store.DeleteAgentAsync("a1", T0, Ct));
+        Assert.Equal((1, 1, 2, 0), await TotalsAsync());
+        Assert.True(await Store.DeleteAgentAsync("a3", T0, Ct));
+        Assert.Equal((1, 0, 1, 0), await TotalsAsync());
+    }
+
+    [SkippableFact]
     public async Task Agents_a_live_link_records_its_node_and_cannot_be_stored_without_one()
     {
         await Store.TryCreateAgentAsync(NewAgent("a1"), Ct);
