@@ -20,6 +20,12 @@ internal static class FilesApi
     /// <summary>What the inventory shows for the read routes.</summary>
     public const string ReadPermission = Permissions.FileDownloadOwn + "|" + Permissions.FileReadAssigned;
 
+    /// <summary>Policy of the artifact upload: <c>file.upload</c> (users) or <c>task.execute</c> (agents); <see cref="Access.MayAddArtifact"/> decides per task.</summary>
+    public const string ArtifactPolicy = "files.artifact";
+
+    /// <summary>What the inventory shows for the artifact upload.</summary>
+    public const string ArtifactPermission = Permissions.FileUpload + "|" + Permissions.TaskExecute;
+
     /// <summary>Multipart framing allowed on top of the largest file (boundaries, part headers, form fields).</summary>
     public const long MultipartOverhead = 64 * 1024;
 
@@ -39,6 +45,9 @@ internal static class FilesApi
         api.MapDelete("/{fileId}", DeleteAsync).WithName("deleteFile").WithSummary("Delete a file and free its space").RequirePermission(Permissions.FileUpload);
         app.MapPost("/api/v1/agents/{agentId}/upload", AgentUploadAsync).WithTags("Files").WithName("uploadFileForAgent").WithSummary("Upload a file assigned to an agent (it is told on its live link)").WithErrors(413).RequirePermission(Permissions.FileUpload)
             .WithBodyLimit(bodyLimit).DisableAntiforgery();
+        app.MapPost("/api/v1/tasks/{taskId}/artifacts", ArtifactUploadAsync).WithTags("Files").WithName("uploadTaskArtifact")
+            .WithSummary("Upload a file as an artifact of a task (the agent working it, or the task's owner); GET /api/v1/tasks/{id} lists them").WithErrors(413)
+            .RequireAuthorization(ArtifactPolicy).WithMetadata(new RequiredPermission(ArtifactPermission)).WithBodyLimit(bodyLimit).DisableAntiforgery();
         return app;
     }
 
@@ -54,6 +63,14 @@ internal static class FilesApi
         var p = http.Principal();
         var agent = await access.GetAsync(p, agentId, ct);
         var file = await ReceiveAsync(http, files, new FileTarget(p, agent.OwnerId, agent.AgentId, null), ct);
+        return TypedResults.Created(file.Url, file);
+    }
+
+    private static async Task<IResult> ArtifactUploadAsync(string taskId, HttpContext http, FileService files, CancellationToken ct)
+    {
+        var p = http.Principal();
+        var tenant = await files.ArtifactTenantAsync(p, taskId, ct);
+        var file = await ReceiveAsync(http, files, new FileTarget(p, tenant, null, taskId), ct);
         return TypedResults.Created(file.Url, file);
     }
 

@@ -50,4 +50,10 @@ internal interface IFileStore
     Task DeleteUploadAsync(string uploadKey, CancellationToken ct);
 
     Task<IReadOnlyList<string>> StaleUploadKeysAsync(DateTimeOffset updatedBefore, CancellationToken ct);
+
+    /// <summary>Records that work <paramref name="workKind"/>/<paramref name="workId"/> references the files (repeats are ignored).</summary>
+    Task AddReferencesAsync(IReadOnlyList<string> fileIds, string workKind, string workId, DateTimeOffset now, CancellationToken ct);
+
+    /// <summary>The work that references a file, newest first, at most <paramref name="max"/>.</summary>
+    Task<IReadOnlyList<(string WorkKind, string WorkId)>> ReferencesOfFileAsync(string fileId, int max, CancellationToken ct);
 }
