@@ -42,6 +42,9 @@ internal interface IFileStore
     /// <summary>Creates the upload, or returns the existing one with the same key.</summary>
     Task<UploadRecord> GetOrCreateUploadAsync(UploadRecord upload, CancellationToken ct);
 
+    /// <summary>The upload in progress with this key, or null.</summary>
+    Task<UploadRecord?> GetUploadAsync(string uploadKey, CancellationToken ct);
+
     Task<IReadOnlyList<UploadChunkRecord>> ChunksAsync(string uploadKey, CancellationToken ct);
 
     /// <summary>Records a chunk (its bytes are already on disk); false when that index was already recorded.</summary>

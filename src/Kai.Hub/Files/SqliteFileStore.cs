@@ -100,6 +100,13 @@ internal sealed class SqliteFileStore(SqliteHubStore db) : IFileStore
         return row.ToRecord();
     }, ct);
 
+    public async Task<UploadRecord?> GetUploadAsync(string uploadKey, CancellationToken ct)
+    {
+        await using var c = db.OpenRead();
+        var row = await c.QuerySingleOrDefaultAsync<UploadRow>(new CommandDefinition("SELECT * FROM file_uploads WHERE upload_key = @uploadKey", new { uploadKey }, cancellationToken: ct));
+        return row?.ToRecord();
+    }
+
     public async Task<IReadOnlyList<UploadChunkRecord>> ChunksAsync(string uploadKey, CancellationToken ct)
     {
         await using var c = db.OpenRead();

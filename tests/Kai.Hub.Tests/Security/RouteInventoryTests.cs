@@ -67,6 +67,8 @@ public sealed class RouteInventoryTests
         ["POST /api/v1/files/{fileId}/signed-url"] = "FileAccessTests.Other_tenants_get_404_for_every_file_route_and_the_file_is_unchanged",
         ["GET /api/v1/files/{fileId}/content"] = "FileUploadTests.Signed_urls_work_without_a_bearer_header_until_they_expire_and_cannot_be_forged",
         ["DELETE /api/v1/files/{fileId}"] = "FileAccessTests.Other_tenants_get_404_for_every_file_route_and_the_file_is_unchanged",
+        ["PUT /api/v1/files/uploads/{uploadId}/chunks/{chunkIndex:int}"] = "ResumableUploadTests.Upload_ids_are_per_principal_and_another_tenant_cannot_see_join_or_assign_an_upload",
+        ["GET /api/v1/files/uploads/{uploadId}"] = "ResumableUploadTests.Upload_ids_are_per_principal_and_another_tenant_cannot_see_join_or_assign_an_upload",
         ["POST /api/v1/tasks/{taskId}/artifacts"] = "FileReferenceTests.Other_tenants_get_404_for_task_artifacts_and_cannot_pass_their_files_into_work",
         ["POST /api/v1/rpc/"] = "RpcBadInputTests.Malformed_unknown_expired_offline_and_denied_requests_get_error_envelopes_and_change_nothing",
         ["GET /api/v1/rpc/routes"] = "RpcTransportTests.Agent_register_updates_the_registry_and_the_routing_table_which_follows_the_agent_going_away",
