@@ -6,6 +6,7 @@ using Kai.Hub.Errors;
 using Kai.Hub.Storage;
 using Kai.Protocol;
 using Kai.Protocol.Frames;
+using Kai.Protocol.Rest;
 
 namespace Kai.Hub.Files;
 
