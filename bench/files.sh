@@ -83,10 +83,13 @@ echo "| download ${size_mib} MiB | plain ASP.NET Core | $(mibps "$speed") | $sec
 # 100 concurrent 10 MiB uploads (distinct content), all started at once.
 before=$(rss_kib "$hub"); sample_start "$hub"
 start=$(date +%s.%N)
-seq 1 "$concurrent" | xargs -P "$concurrent" -I{} curl -fs -o "$work/small/{}.json" "${auth[@]}" -F "file=@$work/small/{}.bin" "$H/api/v1/files/upload"
+seq 1 "$concurrent" | xargs -P "$concurrent" -I{} curl -s -o "$work/small/{}.json" -w '%{http_code}\n' "${auth[@]}" -F "file=@$work/small/{}.bin" \
+  "$H/api/v1/files/upload" >"$work/codes" || true
 end=$(date +%s.%N)
 peak=$(sample_stop)
 ok=$(grep -l '"processing_status":"ready"' "$work"/small/*.json | wc -l)
+echo "status codes of the concurrent uploads: $(sort "$work/codes" | uniq -c | xargs)" >&2
+(( ok == concurrent )) || { echo "not every concurrent upload was stored; one answer:" >&2; grep -L '"processing_status":"ready"' "$work"/small/*.json | head -1 | xargs cat >&2; }
 python3 - "$start" "$end" "$concurrent" "$small_mib" "$ok" "$before" "$peak" <<'PY'
 import sys
 start, end, n, mib, ok, before, peak = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
