@@ -25,7 +25,11 @@ internal static class FilesCommands
         var mime = new Option<string?>("--mime-type") { Description = "The media type; application/octet-stream by default." };
         var name = new Option<string?>("--name") { Description = "The name to store; the local file name by default." };
         var expires = new Option<int?>("--expires-in") { Description = "Delete the file after this many seconds." };
-        var command = new Command("upload", "Upload a file, with a progress bar on a terminal.") { path, agent, mime, name, expires, JsonOutput };
+        var chunk = new Option<int?>("--chunk-size") { Description = "Bytes per chunk of a resumable upload (1024 to the hub's limit); 8 MiB by default." };
+        var uploadId = new Option<string?>("--upload-id") { Description = "The id of a resumable upload; by default derived from the file, so running the command again resumes." };
+        var command = new Command("upload",
+            "Upload a file, with a progress bar on a terminal. A file larger than one chunk (8 MiB) goes up in chunks: if the transfer is interrupted, "
+            + "running the same command again resumes from the first chunk the hub does not hold (not with --expires-in).") { path, agent, mime, name, expires, chunk, uploadId, JsonOutput };
         command.SetAction(CliContext.Action(async (ctx, parse, ct) =>
         {
             var local = parse.GetRequiredValue(path);
@@ -36,13 +40,39 @@ internal static class FilesCommands
             using var client = await ctx.UserClientAsync(ct);
             await using var stream = File.OpenRead(local);
             var bar = new ProgressBar("upload", stream.Length);
-            var file = await client.UploadFileAsync(stream, parse.GetValue(name) ?? Path.GetFileName(local), parse.GetValue(mime), parse.GetValue(agent),
-                parse.GetValue(expires) is { } s ? TimeSpan.FromSeconds(s) : null, bar, ct);
+            var filename = parse.GetValue(name) ?? Path.GetFileName(local);
+            var chunkSize = parse.GetValue(chunk) ?? Kai.Client.HubClient.DefaultChunkSize;
+            if (chunkSize < 1024)
+            {
+                throw new CliException("--chunk-size must be 1024 bytes or more", ExitCodes.Usage);
+            }
+            var resumable = stream.Length > chunkSize && parse.GetValue(expires) is null;
+            var watch = new FirstReport(bar);
+            var file = resumable
+                ? await client.UploadFileResumableAsync(stream, filename, parse.GetValue(uploadId) ?? ResumeId(local, filename, parse.GetValue(agent)), chunkSize,
+                    parse.GetValue(mime), parse.GetValue(agent), watch, ct)
+                : await client.UploadFileAsync(stream, filename, parse.GetValue(mime), parse.GetValue(agent),
+                    parse.GetValue(expires) is { } s ? TimeSpan.FromSeconds(s) : null, bar, ct);
+            if (watch.First > 0)
+            {
+                Console.Error.WriteLine($"resumed: {watch.First} of {stream.Length} bytes were already on the hub");
+            }
             bar.Done();
             Console.WriteLine(parse.GetValue(JsonOutput) ? Output.Json(file) : $"{file.FileId}  {file.Size} bytes  sha256 {file.Sha256}");
             return ExitCodes.Ok;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// The upload id of a resumable upload: the same local file (path, size, modification time), name and agent give the same id, so running
+    /// the command again resumes; a changed file starts afresh.
+    /// </summary>
+    private static string ResumeId(string local, string filename, string? agent)
+    {
+        var info = new FileInfo(local);
+        var key = $"{info.FullName}\n{info.Length}\n{info.LastWriteTimeUtc.Ticks}\n{filename}\n{agent}";
+        return "cli-" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key)))[..40];
     }
 
     private static Command Download()
@@ -68,6 +98,17 @@ internal static class FilesCommands
                 var bar = new ProgressBar("download", info.Size);
                 await client.DownloadFileAsync(fileId, stream, offset, bar, ct);
                 bar.Done();
+            }
+            // The whole file, resumed or not, must be the stored one: a .part that does not hash to it is removed so a new run starts afresh.
+            string actual;
+            await using (var check = File.OpenRead(part))
+            {
+                actual = Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(check, ct));
+            }
+            if (actual != info.Sha256)
+            {
+                File.Delete(part);
+                throw new CliException($"the downloaded bytes do not match the file's sha256 ({actual} != {info.Sha256}); {part} was removed, run the command again", ExitCodes.Error);
             }
             File.Move(part, target, overwrite: true);
             Console.WriteLine($"{target}  {info.Size} bytes");
@@ -111,6 +152,18 @@ internal static class FilesCommands
             return ExitCodes.Ok;
         }));
         return command;
+    }
+
+    /// <summary>Passes progress on, keeping the first value (what a resumed upload found on the hub).</summary>
+    private sealed class FirstReport(IProgress<long> inner) : IProgress<long>
+    {
+        public long? First { get; private set; }
+
+        public void Report(long value)
+        {
+            First ??= value;
+            inner.Report(value);
+        }
     }
 
     /// <summary>A one-line progress bar on stderr when it is a terminal; silent otherwise (scripts, tests).</summary>

@@ -75,11 +75,24 @@ internal static class Access
 
     /// <summary>
     /// Files (seed 000 RBAC): admins read every file; a user the files of its tenant (<c>file.download.own</c>); an agent only the
-    /// files assigned to it (<c>file.read.assigned</c>).
+    /// files assigned to it (<c>file.read.assigned</c>), and the files referenced by work it holds now (issue 13 item 7).
     /// </summary>
-    public static bool MayReadFile(KaiPrincipal p, string tenant, string? assignedAgent) =>
+    /// <remarks><c>heldWorkTenants</c>, for an agent: the tenants of the work (tasks, commands, invocations) that references this file
+    /// (or that the file is an artifact of) and that the agent holds now. A reference counts only for a file of the work's own tenant,
+    /// so work of one tenant never opens a file of another.</remarks>
+    public static bool MayReadFile(KaiPrincipal p, string tenant, string? assignedAgent, IReadOnlyCollection<string>? heldWorkTenants = null) =>
         IsUnrestricted(p)
-        || (p.IsAgent ? p.Can(Permissions.FileReadAssigned) && assignedAgent == p.Id : p.Can(Permissions.FileDownloadOwn) && tenant == p.Id);
+        || (p.IsAgent
+            ? p.Can(Permissions.FileReadAssigned) && (assignedAgent == p.Id || (heldWorkTenants is not null && heldWorkTenants.Contains(tenant, StringComparer.Ordinal)))
+            : p.Can(Permissions.FileDownloadOwn) && tenant == p.Id);
+
+    /// <summary>
+    /// Task artifacts (issue 13 item 7): the agent that holds the task now (<c>task.execute</c>), or a user of the task's tenant
+    /// (<c>file.upload</c>), or an admin, may upload an artifact of a task of <paramref name="taskTenant"/>.
+    /// </summary>
+    public static bool MayAddArtifact(KaiPrincipal p, string taskTenant, bool heldByPrincipal) =>
+        IsUnrestricted(p)
+        || (p.IsAgent ? p.Can(Permissions.TaskExecute) && heldByPrincipal && p.OwnerId == taskTenant : p.Can(Permissions.FileUpload) && p.Id == taskTenant);
 
     /// <summary>Only the owning user (or an admin) deletes a file; agents never do.</summary>
     public static bool MayDeleteFile(KaiPrincipal p, string tenant) => IsUnrestricted(p) || (!p.IsAgent && tenant == p.Id);

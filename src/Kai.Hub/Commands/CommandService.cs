@@ -23,7 +23,8 @@ namespace Kai.Hub.Commands;
 /// nothing. At the deadline an open command fails with <c>TASK_TIMEOUT</c>.
 /// </remarks>
 internal sealed partial class CommandService(
-    ICommandStore store, Router router, HubMetrics metrics, TimeProvider time, IOptionsMonitor<CommandOptions> options, ILogger<CommandService> logger)
+    ICommandStore store, Router router, HubMetrics metrics, TimeProvider time, IOptionsMonitor<CommandOptions> options, ILogger<CommandService> logger,
+    IFileReferences files)
     : Housekeeping.IClusterHousekeeping
 {
     /// <summary>Housekeeping: commands past their deadline fail.</summary>
@@ -89,6 +90,8 @@ internal sealed partial class CommandService(
             commandId, agent.AgentId, agent.OwnerId, requester.Id, command!,
             parameters is { ValueKind: JsonValueKind.Object } p ? p.GetRawText() : "{}", priority ?? "normal", CommandStatuses.Queued,
             null, null, correlationId, traceParent, 0, now.AddSeconds(ttlSeconds ?? _options.DefaultTtlSeconds), now, now);
+        // Files the parameters reference (file_id): checked and recorded first, so the agent can read them while the command is open.
+        await files.ReferenceAsync(requester, WorkKinds.Command, commandId, agent.OwnerId, "parameters", record.ParametersJson, ct);
         if (idempotencyKey is not null)
         {
             // A retried request (its answer was lost) gets the command stored the first time: nothing is stored or delivered twice.

@@ -11,6 +11,7 @@ internal static class CommandsServiceCollectionExtensions
         services.AddSingleton<CommandService>();
         services.AddSingleton<IHousekeeping>(sp => sp.GetRequiredService<CommandService>());
         services.AddSingleton<Routing.IReplyCodec, CommandReplyCodec>();
+        services.AddSingleton<Auth.IWorkHolder, CommandWorkHolder>();
         return services;
     }
 }

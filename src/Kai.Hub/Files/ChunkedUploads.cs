@@ -6,6 +6,7 @@ using Kai.Hub.Errors;
 using Kai.Hub.Storage;
 using Kai.Protocol;
 using Kai.Protocol.Frames;
+using Kai.Protocol.Rest;
 
 namespace Kai.Hub.Files;
 
@@ -30,6 +31,22 @@ internal sealed partial class ChunkedUploads(FileService files, IAgentStore hub,
     /// <returns>The ack payload.</returns>
     public async Task<UploadAck> HandleAsync(KaiPrincipal principal, string agentId, UploadChunkPayload p, CancellationToken ct)
     {
+        new Validation().Check(!string.IsNullOrEmpty(p.Content), "content", "must be base64 of 1 byte or more").ThrowIfInvalid();
+        var bytes = new byte[p.Content.Length / 4 * 3 + 3];
+        if (!Convert.TryFromBase64String(p.Content, bytes, out var length) || length == 0)
+        {
+            throw new ApiException(ErrorCodes.ValidationError, "The content is not valid base64 of 1 byte or more.", new Dictionary<string, string[]> { ["content"] = ["must be base64"] });
+        }
+        return await HandleChunkAsync(principal, agentId, p, bytes.AsMemory(0, length), ct);
+    }
+
+    /// <summary>
+    /// Handles one chunk of raw bytes (the <c>upload</c> frame after base64, or <c>PUT /api/v1/files/uploads/{id}/chunks/{index}</c>);
+    /// <see cref="UploadChunkPayload.Content"/> is not read. The finished file is assigned to <paramref name="agentId"/>, or to nobody (a
+    /// file of the principal's tenant) when null.
+    /// </summary>
+    public async Task<UploadAck> HandleChunkAsync(KaiPrincipal principal, string? agentId, UploadChunkPayload p, ReadOnlyMemory<byte> data, CancellationToken ct)
+    {
         var options = files.Options;
         var index = p.ChunkIndex ?? 0;
         var total = p.TotalChunks ?? 1;
@@ -38,26 +55,22 @@ internal sealed partial class ChunkedUploads(FileService files, IAgentStore hub,
             .Check(total >= 1 && total <= options.MaxChunks, "total_chunks", $"must be 1 to {options.MaxChunks}")
             .Check(index >= 0 && index < total, "chunk_index", "must be 0 to total_chunks - 1")
             .Check(p.Sha256 is null || Sha256Pattern().IsMatch(p.Sha256), "sha256", "must be 64 hex digits")
-            .Check(!string.IsNullOrEmpty(p.Content), "content", "must be base64 of 1 byte or more")
+            .Check(data.Length > 0, "content", "must be 1 byte or more")
             .ThrowIfInvalid();
         var filename = FileRules.Filename(p.Filename);
         var mime = FileRules.MimeType(p.MimeType);
-        var bytes = new byte[p.Content.Length / 4 * 3 + 3];
-        if (!Convert.TryFromBase64String(p.Content, bytes, out var length) || length == 0)
-        {
-            throw new ApiException(ErrorCodes.ValidationError, "The content is not valid base64 of 1 byte or more.", new Dictionary<string, string[]> { ["content"] = ["must be base64"] });
-        }
-        var data = bytes.AsMemory(0, length);
-        var agent = await hub.GetAgentAsync(agentId, ct) ?? throw ApiException.AgentNotFound(agentId);
+        var length = data.Length;
+        var (ownerId, assignee) = agentId is null ? (principal.OwnerId, (string?)null)
+            : await hub.GetAgentAsync(agentId, ct) is { } agent ? (agent.OwnerId, agent.AgentId) : throw ApiException.AgentNotFound(agentId);
         var key = principal.Id + "\n" + p.UploadId;
         var gate = _locks[(int)((uint)StringComparer.Ordinal.GetHashCode(key) % _locks.Length)];
         await gate.WaitAsync(ct);
         try
         {
             var now = time.GetUtcNow();
-            var upload = await files.Store.GetOrCreateUploadAsync(new UploadRecord(key, p.UploadId!, agent.OwnerId, principal.Id, agent.AgentId, filename, mime, total,
+            var upload = await files.Store.GetOrCreateUploadAsync(new UploadRecord(key, p.UploadId!, ownerId, principal.Id, assignee, filename, mime, total,
                 p.Sha256?.ToLowerInvariant(), now, now), ct);
-            if (upload.AgentId != agent.AgentId || upload.Filename != filename || upload.MimeType != mime || upload.TotalChunks != total
+            if (upload.AgentId != assignee || upload.Filename != filename || upload.MimeType != mime || upload.TotalChunks != total
                 || (p.Sha256 is not null && upload.Sha256 != p.Sha256.ToLowerInvariant()))
             {
                 throw new ApiException(ErrorCodes.ValidationError,
@@ -75,7 +88,7 @@ internal sealed partial class ChunkedUploads(FileService files, IAgentStore hub,
                 }
                 return Ack(upload, index, chunks, null);
             }
-            var (allowance, byQuota) = await files.UploadAllowanceAsync(agent.OwnerId, ct);
+            var (allowance, byQuota) = await files.UploadAllowanceAsync(ownerId, ct);
             if (chunks.Sum(c => c.Size) + length > allowance)
             {
                 await DropAsync(key, CancellationToken.None);
@@ -105,6 +118,28 @@ internal sealed partial class ChunkedUploads(FileService files, IAgentStore hub,
         {
             gate.Release();
         }
+    }
+
+    /// <summary>
+    /// Which chunks of upload <paramref name="uploadId"/> (of this principal) the hub holds, so an interrupted upload resumes from the
+    /// first missing one; null when there is no such upload in progress (never started, completed, failed verification, or swept).
+    /// </summary>
+    public async Task<UploadStatusResponse?> StatusAsync(KaiPrincipal principal, string uploadId, CancellationToken ct)
+    {
+        if (!UploadIdPattern().IsMatch(uploadId))
+        {
+            return null;
+        }
+        var key = principal.Id + "\n" + uploadId;
+        var upload = await files.Store.GetUploadAsync(key, ct);
+        if (upload is null)
+        {
+            return null;
+        }
+        var have = (await files.Store.ChunksAsync(key, ct)).Select(c => c.ChunkIndex).ToHashSet();
+        var missing = Enumerable.Range(0, upload.TotalChunks).Where(i => !have.Contains(i)).ToList();
+        return new UploadStatusResponse(upload.UploadId, upload.Filename, upload.MimeType, upload.TotalChunks, have.Count, missing.Count > 0 ? missing[0] : null, missing,
+            upload.Sha256, upload.AgentId, upload.UpdatedAt + files.Options.AbandonedUploadAfter);
     }
 
     private async Task<FileRecord> AssembleAsync(KaiPrincipal principal, UploadRecord upload, string dir, CancellationToken ct)

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using Kai.Hub.Errors;
 using Kai.Protocol;
 using Microsoft.Net.Http.Headers;
@@ -104,4 +105,78 @@ internal static class FileRules
     public static string NewFileId() => "file_" + Guid.NewGuid().ToString("N");
 
     public static bool IsFileId(string id) => id.Length == 37 && id.StartsWith("file_", StringComparison.Ordinal) && id[5..].All(char.IsAsciiHexDigitLower);
+    /// <summary>
+    /// The files a JSON object references (issue 13 item 7): the string value of every property <c>file_id</c>, and the strings of
+    /// every array property <c>file_ids</c>, at any depth, distinct, in order of appearance. Empty for null or JSON without them.
+    /// </summary>
+    /// <exception cref="ApiException">VALIDATION_ERROR when a <c>file_id</c> is not a string, a <c>file_ids</c> is not an array of
+    /// strings, or there are more than <paramref name="max"/>.</exception>
+    public static IReadOnlyList<string> References(string? json, string field, int max)
+    {
+        // Cheap test first: most work references no file, and this runs on every task and command created.
+        if (json is null || !json.Contains("\"file_id", StringComparison.Ordinal))
+        {
+            return [];
+        }
+        var found = new List<string>();
+        using var doc = JsonDocument.Parse(json);
+        Walk(doc.RootElement, found, field, max);
+        return found;
+    }
+
+    private static void Walk(JsonElement e, List<string> found, string field, int max)
+    {
+        switch (e.ValueKind)
+        {
+            case JsonValueKind.Object:
+                foreach (var p in e.EnumerateObject())
+                {
+                    if (p.NameEquals("file_id"))
+                    {
+                        Add(p.Value, found, field, max);
+                    }
+                    else if (p.NameEquals("file_ids"))
+                    {
+                        if (p.Value.ValueKind != JsonValueKind.Array)
+                        {
+                            throw BadReference(field, "file_ids must be an array of file ids");
+                        }
+                        foreach (var item in p.Value.EnumerateArray())
+                        {
+                            Add(item, found, field, max);
+                        }
+                    }
+                    else
+                    {
+                        Walk(p.Value, found, field, max);
+                    }
+                }
+                break;
+            case JsonValueKind.Array:
+                foreach (var item in e.EnumerateArray())
+                {
+                    Walk(item, found, field, max);
+                }
+                break;
+        }
+    }
+
+    private static void Add(JsonElement value, List<string> found, string field, int max)
+    {
+        if (value.ValueKind != JsonValueKind.String || value.GetString() is not { Length: > 0 } id)
+        {
+            throw BadReference(field, "a file_id must be a string (the id of a file)");
+        }
+        if (!found.Contains(id, StringComparer.Ordinal))
+        {
+            if (found.Count == max)
+            {
+                throw BadReference(field, $"at most {max} distinct files may be referenced");
+            }
+            found.Add(id);
+        }
+    }
+
+    private static ApiException BadReference(string field, string problem) =>
+        new(ErrorCodes.ValidationError, $"{field}: {problem}.", new Dictionary<string, string[]> { [field] = [problem] });
 }

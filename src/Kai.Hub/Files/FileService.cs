@@ -22,7 +22,7 @@ internal sealed record FileTarget(KaiPrincipal Uploader, string OwnerId, string?
 /// assigned agent. Every write of content goes staging (local, fsynced) → blob store (atomic) → metadata row (with the quota check);
 /// a file is visible only when its row exists, and a row exists only when its blob is complete.
 /// </summary>
-internal sealed class FileService : IAgentDataOwner
+internal sealed class FileService : IAgentDataOwner, IFileReferences
 {
     private readonly IFileStore _store;
     private readonly IBlobStore _blobs;
@@ -33,9 +33,12 @@ internal sealed class FileService : IAgentDataOwner
     private readonly SemaphoreSlim[] _contentLocks = [.. Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1))];
     private readonly ConcurrentDictionary<string, int> _inFlight = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _staging = new(StringComparer.Ordinal);
+    private readonly IServiceProvider _services;
+    private Dictionary<string, IWorkHolder>? _holders;
 
-    public FileService(IFileStore store, IBlobStore blobs, IOptions<FilesOptions> options, IOptions<HubOptions> hub, TimeProvider time, Router router)
+    public FileService(IFileStore store, IBlobStore blobs, IOptions<FilesOptions> options, IOptions<HubOptions> hub, TimeProvider time, Router router, IServiceProvider services)
     {
+        _services = services;
         _store = store;
         _blobs = blobs;
         _options = options.Value;
@@ -182,11 +185,103 @@ internal sealed class FileService : IAgentDataOwner
     public async Task<FileRecord> GetReadableAsync(KaiPrincipal principal, string fileId, CancellationToken ct)
     {
         var file = await GetLiveAsync(fileId, ct);
-        if (file is null || !CanRead(principal, file))
+        if (file is null || !await MayReadAsync(principal, file, ct))
         {
             throw ApiException.NotFound($"File '{Truncate(fileId)}'");
         }
         return file;
+    }
+
+    /// <summary>
+    /// <see cref="CanRead"/>, and for an agent the work it holds now: a task, command or invocation whose input references the file,
+    /// or the task the file is an artifact of (issue 13 item 7). The policy is <see cref="Access.MayReadFile"/>.
+    /// </summary>
+    public async Task<bool> MayReadAsync(KaiPrincipal principal, FileRecord file, CancellationToken ct)
+    {
+        if (CanRead(principal, file) || !principal.IsAgent)
+        {
+            return CanRead(principal, file);
+        }
+        var work = new List<(string Kind, string Id)>();
+        if (file.TaskId is { } artifactOf)
+        {
+            work.Add((WorkKinds.Task, artifactOf));
+        }
+        work.AddRange(await _store.ReferencesOfFileAsync(file.FileId, MaxReferencesChecked, ct));
+        var held = new List<string>();
+        foreach (var (kind, id) in work)
+        {
+            if (Holders().TryGetValue(kind, out var holder) && await holder.HeldTenantAsync(id, principal.Id, ct) is { } tenant)
+            {
+                held.Add(tenant);
+                break;
+            }
+        }
+        return Access.MayReadFile(principal, file.OwnerId, file.AgentId, held);
+    }
+
+    /// <summary>How many of a file's newest references are checked for a holder (a file in more work than this is read through the newest).</summary>
+    internal const int MaxReferencesChecked = 200;
+
+    /// <summary>At most this many files may one piece of work reference.</summary>
+    internal const int MaxReferencesPerWork = 100;
+
+    // Resolved on first use: the holders are the task, command and invocation services, which themselves use this service.
+    private Dictionary<string, IWorkHolder> Holders() =>
+        _holders ??= _services.GetServices<IWorkHolder>().ToDictionary(h => h.Kind, StringComparer.Ordinal);
+
+    // ---- references from work (tasks, commands, invocations) ----
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<string>> ReferenceAsync(KaiPrincipal sender, string kind, string workId, string workTenant, string field, string? json, CancellationToken ct)
+    {
+        var ids = FileRules.References(json, field, MaxReferencesPerWork);
+        if (ids.Count == 0)
+        {
+            return ids;
+        }
+        foreach (var id in ids)
+        {
+            var file = await GetLiveAsync(id, ct);
+            if (file is null || !Access.IsTenant(file.OwnerId, workTenant) || !await MayReadAsync(sender, file, ct))
+            {
+                throw new ApiException(ErrorCodes.ValidationError,
+                    $"{field} references file '{Truncate(id)}', which does not exist, has expired, or is not a file this caller may read in the target's tenant.",
+                    new Dictionary<string, string[]> { [field] = [$"unknown file '{Truncate(id)}'"] });
+            }
+        }
+        await _store.AddReferencesAsync(ids, kind, workId, _time.GetUtcNow(), ct);
+        return ids;
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<FileInfoResponse>> ArtifactsAsync(string taskId, CancellationToken ct)
+    {
+        var list = new List<FileInfoResponse>();
+        foreach (var id in await _store.FileIdsOfTaskAsync(taskId, ct))
+        {
+            if (await GetLiveAsync(id, ct) is { } f)
+            {
+                list.Add(View(f));
+            }
+        }
+        return list;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="principal"/> may upload an artifact of task <paramref name="taskId"/> (<see cref="Access.MayAddArtifact"/>),
+    /// and the task's tenant; 404 for a task it may not see.
+    /// </summary>
+    public async Task<string> ArtifactTenantAsync(KaiPrincipal principal, string taskId, CancellationToken ct)
+    {
+        var tasks = Holders().GetValueOrDefault(WorkKinds.Task);
+        var tenant = tasks is null || taskId.Length > 64 ? null : await tasks.TenantAsync(taskId, ct);
+        var held = tenant is not null && principal.IsAgent && await tasks!.HeldTenantAsync(taskId, principal.Id, ct) is not null;
+        if (tenant is null || !Access.MayAddArtifact(principal, tenant, held))
+        {
+            throw ApiException.NotFound($"Task '{Truncate(taskId)}'");
+        }
+        return tenant;
     }
 
     /// <summary>The file if it exists and has not expired.</summary>

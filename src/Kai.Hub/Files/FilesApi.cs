@@ -5,6 +5,7 @@ using Kai.Hub.Auth;
 using Kai.Hub.Errors;
 using Kai.Hub.Security;
 using Kai.Protocol;
+using Kai.Protocol.Frames;
 using Kai.Protocol.Rest;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.WebUtilities;
@@ -19,6 +20,12 @@ internal static class FilesApi
 
     /// <summary>What the inventory shows for the read routes.</summary>
     public const string ReadPermission = Permissions.FileDownloadOwn + "|" + Permissions.FileReadAssigned;
+
+    /// <summary>Policy of the artifact upload: <c>file.upload</c> (users) or <c>task.execute</c> (agents); <see cref="Access.MayAddArtifact"/> decides per task.</summary>
+    public const string ArtifactPolicy = "files.artifact";
+
+    /// <summary>What the inventory shows for the artifact upload.</summary>
+    public const string ArtifactPermission = Permissions.FileUpload + "|" + Permissions.TaskExecute;
 
     /// <summary>Multipart framing allowed on top of the largest file (boundaries, part headers, form fields).</summary>
     public const long MultipartOverhead = 64 * 1024;
@@ -39,6 +46,14 @@ internal static class FilesApi
         api.MapDelete("/{fileId}", DeleteAsync).WithName("deleteFile").WithSummary("Delete a file and free its space").RequirePermission(Permissions.FileUpload);
         app.MapPost("/api/v1/agents/{agentId}/upload", AgentUploadAsync).WithTags("Files").WithName("uploadFileForAgent").WithSummary("Upload a file assigned to an agent (it is told on its live link)").WithErrors(413).RequirePermission(Permissions.FileUpload)
             .WithBodyLimit(bodyLimit).DisableAntiforgery();
+        api.MapPut("/uploads/{uploadId}/chunks/{chunkIndex:int}", PutChunkAsync).WithName("putFileUploadChunk")
+            .WithSummary("Send one chunk of a resumable upload (raw bytes); the last missing chunk assembles, verifies and stores the file").WithErrors(413)
+            .RequirePermission(Permissions.FileUpload).WithBodyLimit(options.MaxChunkBytes).DisableAntiforgery();
+        api.MapGet("/uploads/{uploadId}", UploadStatusAsync).WithName("getFileUploadStatus")
+            .WithSummary("Which chunks of a resumable upload the hub holds (resume from next_missing)").RequirePermission(Permissions.FileUpload);
+        app.MapPost("/api/v1/tasks/{taskId}/artifacts", ArtifactUploadAsync).WithTags("Files").WithName("uploadTaskArtifact")
+            .WithSummary("Upload a file as an artifact of a task (the agent working it, or the task's owner); GET /api/v1/tasks/{id} lists them").WithErrors(413)
+            .RequireAuthorization(ArtifactPolicy).WithMetadata(new RequiredPermission(ArtifactPermission)).WithBodyLimit(bodyLimit).DisableAntiforgery();
         return app;
     }
 
@@ -56,6 +71,44 @@ internal static class FilesApi
         var file = await ReceiveAsync(http, files, new FileTarget(p, agent.OwnerId, agent.AgentId, null), ct);
         return TypedResults.Created(file.Url, file);
     }
+
+    private static async Task<IResult> ArtifactUploadAsync(string taskId, HttpContext http, FileService files, CancellationToken ct)
+    {
+        var p = http.Principal();
+        var tenant = await files.ArtifactTenantAsync(p, taskId, ct);
+        var file = await ReceiveAsync(http, files, new FileTarget(p, tenant, null, taskId), ct);
+        return TypedResults.Created(file.Url, file);
+    }
+
+    /// <summary>
+    /// One chunk of a resumable upload, the REST twin of the <c>upload</c> frame (same store, same ids per principal): the body is the
+    /// chunk's raw bytes; <c>total_chunks</c>, <c>filename</c>, <c>mime_type</c>, <c>sha256</c> and <c>agent_id</c> come in the query and must
+    /// be the same on every chunk. Answers the chunk's ack (with the file once complete).
+    /// </summary>
+    private static async Task<IResult> PutChunkAsync(string uploadId, int chunkIndex, [FromQuery(Name = "total_chunks")] int? totalChunks, string? filename,
+        [FromQuery(Name = "mime_type")] string? mimeType, string? sha256, [FromQuery(Name = "agent_id")] string? agentId,
+        HttpContext http, ChunkedUploads uploads, FileService files, AgentAccess access, CancellationToken ct)
+    {
+        var p = http.Principal();
+        new Validation().Check(totalChunks is not null, "total_chunks", "is required").ThrowIfInvalid();
+        if (agentId is not null)
+        {
+            agentId = (await access.GetAsync(p, agentId, ct)).AgentId;
+        }
+        var limit = files.Options.MaxChunkBytes;
+        if (http.Request.ContentLength > limit)
+        {
+            throw new ApiException(ErrorCodes.PayloadTooLarge, $"A chunk may be at most {limit} bytes.", new Dictionary<string, long> { ["max_chunk_bytes"] = limit });
+        }
+        using var body = new MemoryStream(http.Request.ContentLength is { } n ? (int)n : 64 * 1024);
+        await http.Request.Body.CopyToAsync(body, ct);
+        var ack = await uploads.HandleChunkAsync(p, agentId, new UploadChunkPayload(uploadId, filename!, "", mimeType, chunkIndex, totalChunks, sha256),
+            body.GetBuffer().AsMemory(0, (int)body.Length), ct);
+        return ack.Complete ? TypedResults.Created(ack.File!.Url, ack) : TypedResults.Ok(ack);
+    }
+
+    private static async Task<IResult> UploadStatusAsync(string uploadId, HttpContext http, ChunkedUploads uploads, CancellationToken ct) =>
+        await uploads.StatusAsync(http.Principal(), uploadId, ct) is { } status ? TypedResults.Ok(status) : throw ApiException.NotFound($"Upload '{(uploadId.Length > 64 ? uploadId[..64] : uploadId)}'");
 
     private static async Task<IResult> ListAsync(HttpContext http, FileService files, string? type, [FromQuery(Name = "agent_id")] string? agentId, int? limit, int? offset, CancellationToken ct) =>
         TypedResults.Ok(await files.ListAsync(http.Principal(), type, agentId, limit, offset, ct));

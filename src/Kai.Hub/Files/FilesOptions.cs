@@ -34,6 +34,10 @@ public sealed class FilesOptions
     [Range(1, 1_000_000)]
     public int MaxChunks { get; set; } = 10_000;
 
+    /// <summary>Largest chunk <c>PUT /api/v1/files/uploads/{id}/chunks/{index}</c> accepts (it is held in memory while stored). Default: 16 MiB.</summary>
+    [Range(1024, 256L << 20)]
+    public long MaxChunkBytes { get; set; } = 16L << 20;
+
     public S3BlobOptions S3 { get; set; } = new();
 }
 

@@ -28,13 +28,18 @@ internal static class FilesServiceCollectionExtensions
         });
         services.AddSingleton<FileService>();
         services.AddSingleton<IAgentDataOwner>(sp => sp.GetRequiredService<FileService>());
+        services.AddSingleton<IFileReferences>(sp => sp.GetRequiredService<FileService>());
         services.AddSingleton<ChunkedUploads>();
         services.AddSingleton<FileHousekeeping>();
         services.AddSingleton<IHousekeeping>(sp => sp.GetRequiredService<FileHousekeeping>());
         services.AddAuthorizationBuilder().AddPolicy(FilesApi.ReadPolicy, p => p
             .AddAuthenticationSchemes(BearerTokens.SchemeName)
             .RequireAuthenticatedUser()
-            .RequireAssertion(c => KaiPrincipal.From(c.User) is { } k && (k.Can(Permissions.FileDownloadOwn) || k.Can(Permissions.FileReadAssigned))));
+            .RequireAssertion(c => KaiPrincipal.From(c.User) is { } k && (k.Can(Permissions.FileDownloadOwn) || k.Can(Permissions.FileReadAssigned))))
+            .AddPolicy(FilesApi.ArtifactPolicy, p => p
+            .AddAuthenticationSchemes(BearerTokens.SchemeName)
+            .RequireAuthenticatedUser()
+            .RequireAssertion(c => KaiPrincipal.From(c.User) is { } k && (k.Can(Permissions.FileUpload) || k.Can(Permissions.TaskExecute))));
         return services;
     }
 }

@@ -42,6 +42,9 @@ internal interface IFileStore
     /// <summary>Creates the upload, or returns the existing one with the same key.</summary>
     Task<UploadRecord> GetOrCreateUploadAsync(UploadRecord upload, CancellationToken ct);
 
+    /// <summary>The upload in progress with this key, or null.</summary>
+    Task<UploadRecord?> GetUploadAsync(string uploadKey, CancellationToken ct);
+
     Task<IReadOnlyList<UploadChunkRecord>> ChunksAsync(string uploadKey, CancellationToken ct);
 
     /// <summary>Records a chunk (its bytes are already on disk); false when that index was already recorded.</summary>
@@ -50,4 +53,10 @@ internal interface IFileStore
     Task DeleteUploadAsync(string uploadKey, CancellationToken ct);
 
     Task<IReadOnlyList<string>> StaleUploadKeysAsync(DateTimeOffset updatedBefore, CancellationToken ct);
+
+    /// <summary>Records that work <paramref name="workKind"/>/<paramref name="workId"/> references the files (repeats are ignored).</summary>
+    Task AddReferencesAsync(IReadOnlyList<string> fileIds, string workKind, string workId, DateTimeOffset now, CancellationToken ct);
+
+    /// <summary>The work that references a file, newest first, at most <paramref name="max"/>.</summary>
+    Task<IReadOnlyList<(string WorkKind, string WorkId)>> ReferencesOfFileAsync(string fileId, int max, CancellationToken ct);
 }

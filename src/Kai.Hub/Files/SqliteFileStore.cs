@@ -59,7 +59,7 @@ internal sealed class SqliteFileStore(SqliteHubStore db) : IFileStore
         {
             return ((FileRecord?)null, false);
         }
-        await c.ExecuteAsync("DELETE FROM files WHERE file_id = @fileId", new { fileId }, tx);
+        await c.ExecuteAsync("DELETE FROM files WHERE file_id = @fileId; DELETE FROM file_refs WHERE file_id = @fileId", new { fileId }, tx);
         var others = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM files WHERE sha256 = @Sha256", new { row.Sha256 }, tx);
         return (row.ToRecord(), others > 0);
     }, ct);
@@ -100,6 +100,13 @@ internal sealed class SqliteFileStore(SqliteHubStore db) : IFileStore
         return row.ToRecord();
     }, ct);
 
+    public async Task<UploadRecord?> GetUploadAsync(string uploadKey, CancellationToken ct)
+    {
+        await using var c = db.OpenRead();
+        var row = await c.QuerySingleOrDefaultAsync<UploadRow>(new CommandDefinition("SELECT * FROM file_uploads WHERE upload_key = @uploadKey", new { uploadKey }, cancellationToken: ct));
+        return row?.ToRecord();
+    }
+
     public async Task<IReadOnlyList<UploadChunkRecord>> ChunksAsync(string uploadKey, CancellationToken ct)
     {
         await using var c = db.OpenRead();
@@ -125,6 +132,19 @@ internal sealed class SqliteFileStore(SqliteHubStore db) : IFileStore
     {
         await using var c = db.OpenRead();
         return [.. await c.QueryAsync<string>(new CommandDefinition("SELECT upload_key FROM file_uploads WHERE updated_at < @t", new { t = Ms(updatedBefore) }, cancellationToken: ct))];
+    }
+
+    public Task AddReferencesAsync(IReadOnlyList<string> fileIds, string workKind, string workId, DateTimeOffset now, CancellationToken ct) => db.WriteAsync(async (c, tx) =>
+        await c.ExecuteAsync("""
+            INSERT INTO file_refs (file_id, work_kind, work_id, created_at) VALUES (@fileId, @workKind, @workId, @now)
+            ON CONFLICT DO NOTHING
+            """, fileIds.Select(fileId => new { fileId, workKind, workId, now = Ms(now) }), tx), ct);
+
+    public async Task<IReadOnlyList<(string WorkKind, string WorkId)>> ReferencesOfFileAsync(string fileId, int max, CancellationToken ct)
+    {
+        await using var c = db.OpenRead();
+        return [.. await c.QueryAsync<(string, string)>(new CommandDefinition(
+            "SELECT work_kind, work_id FROM file_refs WHERE file_id = @fileId ORDER BY created_at DESC, work_id DESC LIMIT @max", new { fileId, max }, cancellationToken: ct))];
     }
 
     private sealed class FileRow

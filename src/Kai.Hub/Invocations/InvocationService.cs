@@ -25,7 +25,7 @@ namespace Kai.Hub.Invocations;
 /// </summary>
 internal sealed partial class InvocationService(
     Router router, CapabilityResolver capabilities, IInvocationStore store, Signing.EnvelopeSignatures signatures, IOptions<KailOptions> options, TimeProvider time,
-    ILogger<InvocationService> logger) : IHousekeeping
+    ILogger<InvocationService> logger, IFileReferences files) : IHousekeeping
 {
     private readonly KailOptions _options = options.Value;
     private readonly ConcurrentDictionary<string, Run> _runs = new(StringComparer.Ordinal);
@@ -85,6 +85,9 @@ internal sealed partial class InvocationService(
                     new Dictionary<string, object> { ["depth"] = depth, ["max_depth"] = _options.MaxDepth, ["parent_id"] = parentId });
             }
         }
+        // Files the payload references (file_id): checked and recorded first; the agent handling the invocation may read them (issue 13).
+        await files.ReferenceAsync(caller, WorkKinds.Invocation, invocation.Id, caller.OwnerId, "payload",
+            raw.TryGetProperty("payload", out var payload) ? payload.GetRawText() : null, ct);
         var run = new Run(invocation with { Sender = sender }, caller, callerAgentId, depth, now, Math.Max(0, _options.MaxBufferedChunks));
         if (!_runs.TryAdd(invocation.Id, run))
         {

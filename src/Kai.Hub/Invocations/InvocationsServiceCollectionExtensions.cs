@@ -29,6 +29,7 @@ internal static class InvocationsServiceCollectionExtensions
         services.AddSingleton<Signing.EnvelopeSignatures>();
         services.AddSingleton<InvocationService>();
         services.AddSingleton<IHousekeeping>(sp => sp.GetRequiredService<InvocationService>());
+        services.AddSingleton<IWorkHolder>(sp => new InvocationWorkHolder(sp.GetRequiredService<InvocationService>()));
         return services;
     }
 }

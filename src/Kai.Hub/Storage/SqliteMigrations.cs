@@ -393,5 +393,16 @@ internal static class SqliteMigrations
                 ON CONFLICT (owner_id) DO UPDATE SET n = n + 1;
             END;
             """),
+        // File references of work (Files/, issue 13 item 7): a task, command or invocation whose input references a file by file_id.
+        // The agent holding that work may read the file; the row outlives the work (the holder decides), and goes with the file.
+        (15, "file_refs", """
+            CREATE TABLE file_refs (
+                file_id    TEXT NOT NULL,
+                work_kind  TEXT NOT NULL,
+                work_id    TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                PRIMARY KEY (file_id, work_kind, work_id)
+            );
+            """),
     ];
 }

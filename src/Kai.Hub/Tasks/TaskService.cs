@@ -26,7 +26,7 @@ namespace Kai.Hub.Tasks;
 internal sealed partial class TaskService(
     ITaskQueueStore store, IWorkflowStore workflowStore, IAgentStore agentStore, IScheduleStore scheduleStore,
     Router router, AgentDirectory directory, CapabilityResolver capabilities, TaskEvents events, HubMetrics metrics, TimeProvider time,
-    IOptionsMonitor<TaskOptions> options, LeaseLedger ledger, ILogger<TaskService> logger, IHousekeepingLeadership leadership) : IHousekeeping
+    IOptionsMonitor<TaskOptions> options, LeaseLedger ledger, ILogger<TaskService> logger, IHousekeepingLeadership leadership, IFileReferences files) : IHousekeeping
 {
     // Read on each use: these settings may change at run time (/api/v1/config).
     private TaskOptions _options => options.CurrentValue;
@@ -70,6 +70,8 @@ internal sealed partial class TaskService(
         var now = time.GetUtcNow();
         var record = NewTask(r.Id ?? NewId("tsk_"), owner, principal.Id, r.Type, r.Priority, r.AssignedAgent, r.ParentWorkflowId, null,
             r.InputData, deps.Distinct(StringComparer.Ordinal).ToList(), r.Timeout, r.RetryPolicy, now, now) with { IdempotencyKey = idempotencyKey };
+        // Files the input references (file_id): checked and recorded before the task exists, so its agent can read them (issue 13).
+        await files.ReferenceAsync(principal, WorkKinds.Task, record.TaskId, owner, "input_data", record.InputJson, ct);
         return await InsertAsync(record, ct);
     }
 

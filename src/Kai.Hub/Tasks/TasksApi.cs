@@ -49,8 +49,12 @@ internal static class TasksApi
         HttpContext http, TaskService tasks, string? status, string? type, string? assigned_agent, string? parent_workflow_id, int? limit, int? offset, CancellationToken ct) =>
         TypedResults.Ok(await tasks.ListAsync(http.Principal(), status, type, assigned_agent, parent_workflow_id, limit, offset, ct));
 
-    private static async Task<Ok<TaskView>> GetAsync(string taskId, HttpContext http, TaskService tasks, CancellationToken ct) =>
-        TypedResults.Ok(TaskService.View(await tasks.GetVisibleAsync(http.Principal(), taskId, ct)));
+    /// <summary>The task with its attempts and its artifacts (files uploaded for it, issue 13).</summary>
+    private static async Task<Ok<TaskView>> GetAsync(string taskId, HttpContext http, TaskService tasks, IFileReferences files, CancellationToken ct)
+    {
+        var task = await tasks.GetVisibleAsync(http.Principal(), taskId, ct);
+        return TypedResults.Ok(TaskService.View(task) with { Artifacts = await files.ArtifactsAsync(task.TaskId, ct) });
+    }
 
     /// <summary>Seed 000 status: a durable task, else a command (commands are tracked as tasks).</summary>
     private static async Task<Ok<TaskStatusResponse>> StatusAsync(string taskId, HttpContext http, ITaskQueueStore store, ICommandStore commandStore, CancellationToken ct)
@@ -114,6 +118,7 @@ internal static class TasksServiceCollectionExtensions
         services.AddSingleton<Housekeeping.IHousekeeping>(sp => sp.GetRequiredService<TaskService>());
         services.AddSingleton<ScheduleService>();
         services.AddSingleton<AgentAsks>();
+        services.AddSingleton<IWorkHolder, TaskWorkHolder>();
         return services;
     }
 }

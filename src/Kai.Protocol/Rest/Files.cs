@@ -35,3 +35,22 @@ public sealed record FileDeleteResponse(bool Deleted, long SpaceFreed);
 /// <param name="Url">Path and query, <c>/api/v1/files/{file_id}/content?expires=&amp;sig=</c>, relative to the hub's base URL.</param>
 /// <param name="ExpiresAt">When the URL stops working (ISO 8601 UTC).</param>
 public sealed record SignedUrlResponse(string Url, DateTimeOffset ExpiresAt);
+
+/// <summary>
+/// Answer of <c>GET /api/v1/files/uploads/{upload_id}</c>: what the hub holds of a chunked upload in progress (the <c>upload</c> frame or
+/// <c>PUT /api/v1/files/uploads/{upload_id}/chunks/{index}</c>; upload ids are per principal), so an interrupted upload resumes from
+/// <see cref="NextMissing"/> (issue 13). A completed, failed or swept upload is 404.
+/// </summary>
+/// <param name="UploadId">The client's upload id.</param>
+/// <param name="Filename">The file name the chunks carry.</param>
+/// <param name="MimeType">The media type the chunks carry.</param>
+/// <param name="TotalChunks">How many chunks the file has.</param>
+/// <param name="Received">How many distinct chunks the hub holds (each stored durably and acked).</param>
+/// <param name="NextMissing">The first missing chunk index: where to resume.</param>
+/// <param name="Missing">Every missing chunk index, ascending.</param>
+/// <param name="Sha256">The SHA-256 of the whole file given with the chunks, if any; the assembled file must match it.</param>
+/// <param name="AgentId">The agent the file will be assigned to, if any.</param>
+/// <param name="AbandonedAt">When the upload is swept unless another chunk arrives (ISO 8601 UTC; <c>Kai:Files:AbandonedUploadAfter</c> after the last chunk).</param>
+public sealed record UploadStatusResponse(
+    string UploadId, string Filename, string MimeType, int TotalChunks, int Received, int? NextMissing, IReadOnlyList<int> Missing, string? Sha256,
+    string? AgentId, DateTimeOffset AbandonedAt);

@@ -53,11 +53,14 @@ public sealed record CreateTaskRequest(
 /// <param name="ScheduleId">For a task fired by a recurring schedule: the schedule.</param>
 /// <param name="FencingToken">While <c>in_progress</c>: the current attempt's fencing token, to send with the terminal <c>PATCH</c>
 /// (an agent that claimed the task over REST reads it here).</param>
+/// <param name="Artifacts">Only from <c>GET /api/v1/tasks/{task_id}</c>: the files uploaded as artifacts of the task
+/// (<c>POST /api/v1/tasks/{task_id}/artifacts</c>), oldest first; an empty list when there are none; absent from the other routes.</param>
 public sealed record TaskView(
     string TaskId, string Type, string Status, string Priority, string? AssignedAgent, int Attempts, int MaxAttempts, int Progress,
     JsonElement InputData, JsonElement? Result, string? Error, string? ErrorCode, IReadOnlyList<string> Dependencies, string? ParentWorkflowId,
     DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, int Timeout, string BackoffStrategy, JsonElement? OutputData = null,
-    DateTimeOffset? RunAt = null, DateTimeOffset? LeaseExpiresAt = null, string? StageName = null, string? ScheduleId = null, long? FencingToken = null);
+    DateTimeOffset? RunAt = null, DateTimeOffset? LeaseExpiresAt = null, string? StageName = null, string? ScheduleId = null, long? FencingToken = null,
+    IReadOnlyList<FileInfoResponse>? Artifacts = null);
 
 /// <summary><c>GET /api/v1/tasks</c> response: filters <c>status</c>, <c>type</c>, <c>assigned_agent</c>, <c>parent_workflow_id</c>;
 /// <c>limit</c> 1 to 100 (default 50), <c>offset</c> 0 or more; oldest first.</summary>

@@ -39,4 +39,46 @@ public sealed class FilesFlowTests : CliFlow
         Assert.NotEqual(0, again.ExitCode);
         Assert.Contains("NOT_FOUND", again.ToString());
     }
+
+    [Fact]
+    public async Task An_interrupted_chunked_upload_resumes_from_the_chunks_the_hub_holds()
+    {
+        var register = await Kai("register", "--email", "resume@example.com", "--password", "correct-horse-1", "--name", "Resume");
+        Assert.True(register.ExitCode == 0, register.ToString());
+        var local = Path.Combine(Dir, "big.bin");
+        var data = new byte[700_000];
+        new Random(8).NextBytes(data);
+        File.WriteAllBytes(local, data);
+        // An earlier run got 3 of 7 chunks to the hub before it died: send them as that run would have.
+        using (var client = new Kai.Client.HubClient(Hub.BaseAddress))
+        {
+            await client.LoginAsync("resume@example.com", "correct-horse-1");
+            using var cut = new CancellationTokenSource();
+            var cutter = new Cutter(cut, 300_000);
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+                client.UploadFileResumableAsync(new MemoryStream(data), "big.bin", "cli-resume-1", 100_000, progress: cutter, ct: cut.Token));
+        }
+
+        var up = await Kai("files", "upload", local, "--chunk-size", "100000", "--upload-id", "cli-resume-1", "--json");
+        Assert.True(up.ExitCode == 0, up.ToString());
+        Assert.Contains("resumed: 300000 of 700000 bytes were already on the hub", up.Stderr);
+        var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(data));
+        var file = JsonDocument.Parse(up.Stdout).RootElement;
+        Assert.Equal(sha, file.GetProperty("sha256").GetString());
+        var target = Path.Combine(Dir, "back.bin");
+        var down = await Kai("files", "download", file.GetProperty("file_id").GetString()!, "-o", target);
+        Assert.True(down.ExitCode == 0, down.ToString());
+        Assert.Equal(data, File.ReadAllBytes(target));
+    }
+
+    private sealed class Cutter(CancellationTokenSource cts, long after) : IProgress<long>
+    {
+        public void Report(long value)
+        {
+            if (value >= after)
+            {
+                cts.Cancel();
+            }
+        }
+    }
 }

@@ -366,5 +366,15 @@ internal static class PostgresMigrations
             );
             CREATE INDEX ix_kail_keys_agent ON kail_keys (agent_id, created_at);
             """),
+        // File references of work (Files/, SQLite step 14).
+        (9, "file_refs", """
+            CREATE TABLE file_refs (
+                file_id    TEXT NOT NULL,
+                work_kind  TEXT NOT NULL,
+                work_id    TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (file_id, work_kind, work_id)
+            );
+            """),
     ];
 }
