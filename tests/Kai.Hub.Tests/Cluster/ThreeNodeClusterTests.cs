@@ -19,63 +19,16 @@ namespace Kai.Hub.Tests.Cluster;
 /// observable state (REST) with a bounded limit; nothing is timed.
 /// </summary>
 [Collection("RabbitMQ")]
-public sealed class ThreeNodeClusterTests(ITestOutputHelper output)
+public sealed class ThreeNodeClusterTests(SharedCluster shared, ITestOutputHelper output) : IClassFixture<SharedCluster>
 {
-    private sealed class Cluster : IAsyncDisposable
+    private async Task<Cluster> ClusterAsync()
     {
-        private readonly string _schema;
-        private readonly string _dir;
-
-        private Cluster(string schema, string dir, IReadOnlyList<ClusterNode> nodes)
-        {
-            _schema = schema;
-            _dir = dir;
-            Nodes = nodes;
-        }
-
-        public IReadOnlyList<ClusterNode> Nodes { get; }
-
-        public static async Task<Cluster> StartAsync(params string[] extra)
-        {
-            TestPostgres.Require();
-            RabbitMqServer.Require();
-            var schema = "kai_c_" + Guid.NewGuid().ToString("N")[..20];
-            var postgres = await TestPostgres.CreateSchemaAsync(schema);
-            var dir = TestHub.NewDataDirectory();
-            var suffix = Guid.NewGuid().ToString("N")[..6];
-            var nodes = new List<ClusterNode>();
-            try
-            {
-                // The first node migrates and makes the signing keys (in the shared data directory); the others start together.
-                nodes.Add(await ClusterNode.StartAsync($"n1-{suffix}", dir, postgres, RabbitMqServer.Uri, extra));
-                nodes.AddRange(await Task.WhenAll(
-                    ClusterNode.StartAsync($"n2-{suffix}", dir, postgres, RabbitMqServer.Uri, extra),
-                    ClusterNode.StartAsync($"n3-{suffix}", dir, postgres, RabbitMqServer.Uri, extra)));
-            }
-            catch
-            {
-                foreach (var n in nodes)
-                {
-                    await n.DisposeAsync();
-                }
-                await TestPostgres.DropSchemaAsync(schema);
-                throw;
-            }
-            return new Cluster(schema, dir, nodes);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            foreach (var n in Nodes)
-            {
-                await n.DisposeAsync();
-            }
-            await TestPostgres.DropSchemaAsync(_schema);
-            try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
-        }
+        TestPostgres.Require();
+        RabbitMqServer.Require();
+        return await shared.GetAsync();
     }
 
-    private static async Task<string> NewUserAsync(ClusterNode node)
+    internal static async Task<string> NewUserAsync(ClusterNode node)
     {
         using var api = node.Client();
         var email = $"c{Guid.NewGuid():N}@example.com";
@@ -85,7 +38,7 @@ public sealed class ThreeNodeClusterTests(ITestOutputHelper output)
         return (await login.Content.ReadFromJsonAsync<TokenResponse>(KaiJson.Options))!.AccessToken;
     }
 
-    private static async Task<AgentCreatedResponse> NewWorkerAgentAsync(ClusterNode node, string token, string type)
+    internal static async Task<AgentCreatedResponse> NewWorkerAgentAsync(ClusterNode node, string token, string type)
     {
         using var api = node.Client(token);
         var config = JsonSerializer.SerializeToElement(new Dictionary<string, int> { ["max_concurrent_tasks"] = 20 });
@@ -94,7 +47,7 @@ public sealed class ThreeNodeClusterTests(ITestOutputHelper output)
         return (await reg.Content.ReadFromJsonAsync<AgentCreatedResponse>(KaiJson.Options))!;
     }
 
-    private static async Task<HttpStatusCode> EnqueueAsync(HttpClient api, string id, string type)
+    internal static async Task<HttpStatusCode> EnqueueAsync(HttpClient api, string id, string type)
     {
         using var req = new HttpRequestMessage(HttpMethod.Post, "api/v1/tasks")
         {
@@ -105,11 +58,11 @@ public sealed class ThreeNodeClusterTests(ITestOutputHelper output)
         return res.StatusCode;
     }
 
-    private static async Task<string> StatusAsync(HttpClient api, string agentId) =>
+    internal static async Task<string> StatusAsync(HttpClient api, string agentId) =>
         (await api.GetFromJsonAsync<AgentView>($"api/v1/agents/{agentId}", KaiJson.Options))!.Status;
 
     /// <summary>Polls (bounded) until <paramref name="condition"/> holds.</summary>
-    private static async Task UntilAsync(Func<Task<bool>> condition, string what)
+    internal static async Task UntilAsync(Func<Task<bool>> condition, string what)
     {
         var stop = System.Diagnostics.Stopwatch.StartNew();
         while (!await condition())
@@ -122,7 +75,7 @@ public sealed class ThreeNodeClusterTests(ITestOutputHelper output)
     [SkippableFact]
     public async Task A_task_enqueued_on_one_node_is_taken_by_an_agent_on_another_and_an_event_id_recovers_on_a_third()
     {
-        await using var cluster = await Cluster.StartAsync();
+        var cluster = await ClusterAsync();
         var (n1, n2, n3) = (cluster.Nodes[0], cluster.Nodes[1], cluster.Nodes[2]);
         var token = await NewUserAsync(n1);
         var agent = await NewWorkerAgentAsync(n1, token, "xnode");
@@ -156,8 +109,10 @@ public sealed class ThreeNodeClusterTests(ITestOutputHelper output)
     [SkippableFact]
     public async Task Kill_9_of_a_node_under_task_load_loses_no_acknowledged_task_and_its_agent_moves_to_another_node()
     {
-        await using var cluster = await Cluster.StartAsync();
-        var (n1, n2, n3) = (cluster.Nodes[0], cluster.Nodes[1], cluster.Nodes[2]);
+        var cluster = await ClusterAsync();
+        var (n1, n2) = (cluster.Nodes[0], cluster.Nodes[1]);
+        // The node to kill joins the shared cluster for this test (so the other tests keep their three nodes).
+        await using var n3 = await cluster.JoinAsync("n4");
         var token = await NewUserAsync(n1);
         var agent = await NewWorkerAgentAsync(n1, token, "kill9");
         await using var worker = new ClusterWorker(agent);
@@ -205,7 +160,7 @@ public sealed class ThreeNodeClusterTests(ITestOutputHelper output)
     [SkippableFact]
     public async Task A_RabbitMQ_restart_under_task_load_answers_unavailable_on_ready_and_loses_no_acknowledged_task()
     {
-        await using var cluster = await Cluster.StartAsync();
+        var cluster = await ClusterAsync();
         var (n1, n2) = (cluster.Nodes[0], cluster.Nodes[1]);
         var token = await NewUserAsync(n1);
         var agent = await NewWorkerAgentAsync(n1, token, "rmq");
@@ -245,38 +200,100 @@ public sealed class ThreeNodeClusterTests(ITestOutputHelper output)
         await UntilAsync(() => Task.FromResult(worker.HasCompleted(acked)), $"all {acked.Count} acknowledged tasks complete");
         Assert.Equal(30, acked.Count);
     }
+}
 
-    [SkippableFact]
-    public async Task Sigterm_drains_a_node_closing_links_with_1001_and_handing_its_task_leases_to_another_node()
+internal sealed class Cluster : IAsyncDisposable
+{
+    private readonly string _schema;
+    private readonly string _dir;
+
+    private readonly string _postgres;
+    private readonly string _suffix;
+    private readonly string[] _extra;
+
+    private Cluster(string schema, string postgres, string dir, string suffix, string[] extra, IReadOnlyList<ClusterNode> nodes)
     {
-        // Leases of 10 minutes: a redelivery within the 2-minute wait below is the hand-back, not an expiry.
-        await using var cluster = await Cluster.StartAsync("--Kai:Tasks:LeaseDuration=00:10:00");
-        var (n1, n3) = (cluster.Nodes[0], cluster.Nodes[2]);
-        var token = await NewUserAsync(n1);
-        var agent = await NewWorkerAgentAsync(n1, token, "drain");
-        await using var worker = new ClusterWorker(agent) { Hold = true };
-        await worker.ConnectAsync(n3.BaseAddress);
-        using var api1 = n1.Client(token);
-        await UntilAsync(async () => (await StatusAsync(api1, agent.AgentId)) != AgentStatuses.Offline, "the agent is online");
-        var ids = Enumerable.Range(0, 5).Select(i => $"drain-{i}").ToList();
-        foreach (var id in ids)
-        {
-            Assert.Equal(HttpStatusCode.Created, await EnqueueAsync(api1, id, "drain"));
-        }
-        await UntilAsync(() => Task.FromResult(ids.All(worker.Deliveries.ContainsKey)), "the worker on node 3 holds all five leases");
+        _schema = schema;
+        _postgres = postgres;
+        _dir = dir;
+        _suffix = suffix;
+        _extra = extra;
+        Nodes = nodes;
+    }
 
-        await n3.TerminateAsync();
-        await worker.Disconnected;
-        Assert.Equal(System.Net.WebSockets.WebSocketCloseStatus.EndpointUnavailable, worker.CloseStatus);
-        foreach (var id in ids)
-        {
-            Assert.Equal(TaskStatuses.Queued, (await api1.GetFromJsonAsync<TaskView>($"api/v1/tasks/{id}", KaiJson.Options))!.Status);
-        }
+    /// <summary>Starts one more node on the cluster's store, broker and keys (the caller disposes it).</summary>
+    public Task<ClusterNode> JoinAsync(string name) => ClusterNode.StartAsync($"{name}-{_suffix}", _dir, _postgres, RabbitMqServer.Uri, _extra);
 
-        // The agent reconnects through another node: the handed-back tasks come again at once and complete.
-        worker.Hold = false;
-        await worker.ConnectAsync(n1.BaseAddress);
-        await UntilAsync(() => Task.FromResult(worker.HasCompleted(ids)), "the handed-back tasks complete on node 1");
-        Assert.All(ids, id => Assert.Equal(2, worker.Deliveries[id]));
+    public IReadOnlyList<ClusterNode> Nodes { get; }
+
+    public static async Task<Cluster> StartAsync(params string[] extra)
+    {
+        TestPostgres.Require();
+        RabbitMqServer.Require();
+        var schema = "kai_c_" + Guid.NewGuid().ToString("N")[..20];
+        var postgres = await TestPostgres.CreateSchemaAsync(schema);
+        var dir = TestHub.NewDataDirectory();
+        var suffix = Guid.NewGuid().ToString("N")[..6];
+        var nodes = new List<ClusterNode>();
+        try
+        {
+            // The first node migrates and makes the signing keys (in the shared data directory); the others start together.
+            nodes.Add(await ClusterNode.StartAsync($"n1-{suffix}", dir, postgres, RabbitMqServer.Uri, extra));
+            nodes.AddRange(await Task.WhenAll(
+                ClusterNode.StartAsync($"n2-{suffix}", dir, postgres, RabbitMqServer.Uri, extra),
+                ClusterNode.StartAsync($"n3-{suffix}", dir, postgres, RabbitMqServer.Uri, extra)));
+        }
+        catch
+        {
+            foreach (var n in nodes)
+            {
+                await n.DisposeAsync();
+            }
+            await TestPostgres.DropSchemaAsync(schema);
+            throw;
+        }
+        return new Cluster(schema, postgres, dir, suffix, extra, nodes);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var n in Nodes)
+        {
+            await n.DisposeAsync();
+        }
+        await TestPostgres.DropSchemaAsync(_schema);
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+}
+
+/// <summary>
+/// One three-node cluster shared by the tests of a class that leave every node running (starting three processes is most of
+/// a test's time). Started on first use, after the test's own Require checks, so a missing server skips instead of failing.
+/// </summary>
+public sealed class SharedCluster : IAsyncDisposable
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private Cluster? _cluster;
+
+    internal async Task<Cluster> GetAsync()
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            return _cluster ??= await Cluster.StartAsync();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_cluster is not null)
+        {
+            await _cluster.DisposeAsync();
+        }
+        _gate.Dispose();
     }
 }
