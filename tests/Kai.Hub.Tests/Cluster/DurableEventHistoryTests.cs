@@ -108,7 +108,11 @@ public sealed class DurableEventHistoryTests
         var dir = TestHub.NewDataDirectory();
         try
         {
-            await using var hub = await TestHub.StartAsync(dataDirectory: dir, settings: Node(connection, "hist-sweep", new() { ["Kai:Events:HistorySize"] = "2" }));
+            await using var hub = await TestHub.StartAsync(dataDirectory: dir, settings: Node(connection, "hist-sweep", new()
+            {
+                // Only the sweep this test runs: the periodic one (default every 5 s) would race the "before" check.
+                ["Kai:Events:HistorySize"] = "2", ["Kai:Links:SweepInterval"] = "00:10:00",
+            }));
             var token = (await hub.NewUserAsync()).AccessToken;
             var ids = new List<string>();
             for (var n = 1; n <= 5; n++)
