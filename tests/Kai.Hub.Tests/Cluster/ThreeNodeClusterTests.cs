@@ -270,7 +270,7 @@ internal sealed class Cluster : IAsyncDisposable
 /// One three-node cluster shared by the tests of a class that leave every node running (starting three processes is most of
 /// a test's time). Started on first use, after the test's own Require checks, so a missing server skips instead of failing.
 /// </summary>
-public sealed class SharedCluster : IAsyncDisposable
+public sealed class SharedCluster : IAsyncLifetime
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private Cluster? _cluster;
@@ -288,7 +288,10 @@ public sealed class SharedCluster : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    /// <summary>xUnit (v2) disposes a class fixture through IAsyncLifetime, not IAsyncDisposable: this stops the node processes.</summary>
+    public async Task DisposeAsync()
     {
         if (_cluster is not null)
         {
