@@ -8,8 +8,9 @@
 #   scripts/cluster.sh stop      stop the nodes and haproxy started here (RabbitMQ is left running)
 #
 # Settings (environment): KAI_CLUSTER_DIR (default /tmp/kai-cluster), KAI_RABBITMQ (default amqp://guest:guest@127.0.0.1:5672/),
-# KAI_NODES (default 3), KAI_BASE_PORT (default 8000). On several machines use the PostgreSQL store instead of a shared SQLite
-# file, and share the keys directory as described in docs/operations.md.
+# KAI_NODES (default 3), KAI_BASE_PORT (default 8000), KAI_POSTGRES (an Npgsql connection string: the nodes then use the
+# PostgreSQL store, with durable event history, instead of the shared SQLite file; .ci/setup/80-postgres.sh makes one). On
+# several machines use the PostgreSQL store and share the keys directory as described in docs/operations.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir="${KAI_CLUSTER_DIR:-/tmp/kai-cluster}"
@@ -17,6 +18,8 @@ uri="${KAI_RABBITMQ:-amqp://guest:guest@127.0.0.1:5672/}"
 nodes="${KAI_NODES:-3}"
 base="${KAI_BASE_PORT:-8000}"
 config="${KAI_CONFIGURATION:-Release}"
+store_args=()
+if [[ -n "${KAI_POSTGRES:-}" ]]; then store_args=(--Kai:Store=postgres "--ConnectionStrings:Postgres=$KAI_POSTGRES"); fi
 hub="src/Kai.Hub/bin/$config/net10.0/Kai.Hub.dll"
 
 start_rabbitmq() {
@@ -51,7 +54,7 @@ case "${1:-start}" in
       port=$((base + i))
       # Every node: its own id and port, the same data directory (store, keys), the same broker.
       nohup dotnet "$hub" --urls "http://127.0.0.1:$port" --Kai:NodeId="node-$i" --Kai:DataDirectory="$dir/data" \
-        --Kai:Backplane=rabbitmq --ConnectionStrings:RabbitMQ="$uri" >"$dir/run/node-$i.log" 2>&1 &
+        --Kai:Backplane=rabbitmq --ConnectionStrings:RabbitMQ="$uri" "${store_args[@]}" >"$dir/run/node-$i.log" 2>&1 &
       echo $! >"$dir/run/node-$i.pid"
       # The first node creates the schema and the keys; the others start after it.
       [[ $i -eq 1 ]] && wait_ready "$port"

@@ -21,6 +21,9 @@ internal sealed class KaiTarget : ITarget
     private const string Password = "bench-password-9";
     private readonly Uri _base;
     private readonly Uri _wsBase;
+    // The cluster's nodes (the primary first; bench/cluster.sh passes --peers): agent links spread over them round robin, so
+    // S2's pairs and S5's workers sit on different nodes, and S3's subscribers sit on the peers while the publisher is on the primary.
+    private readonly Uri[] _wsBases;
     private readonly string _stateFile;
     private readonly HttpClient _http;
     private string _userToken = "";
@@ -28,10 +31,11 @@ internal sealed class KaiTarget : ITarget
 
     private sealed record AgentCred(string Id, string Secret, string Token);
 
-    public KaiTarget(Uri baseUri, string stateFile)
+    public KaiTarget(Uri baseUri, string stateFile, IReadOnlyList<Uri>? peers = null)
     {
         _base = baseUri;
         _wsBase = new UriBuilder(baseUri) { Scheme = baseUri.Scheme == "https" ? "wss" : "ws" }.Uri;
+        _wsBases = [_wsBase, .. (peers ?? []).Select(p => new UriBuilder(p) { Scheme = p.Scheme == "https" ? "wss" : "ws" }.Uri)];
         _stateFile = stateFile;
         _http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64, PooledConnectionLifetime = TimeSpan.FromMinutes(10) })
         {
@@ -94,10 +98,13 @@ internal sealed class KaiTarget : ITarget
         Console.Error.WriteLine($"kai: provisioned {fresh.Length} agents in {Recorder.Ms(Clock.Now - started) / 1000:0.0} s");
     }
 
-    private Uri AgentUri(string agentId, string token) => new(_wsBase, $"ws/agents/{agentId}?token={Uri.EscapeDataString(token)}");
+    private Uri AgentUri(string agentId, string token, int node = 0) => new(_wsBases[node], $"ws/agents/{agentId}?token={Uri.EscapeDataString(token)}");
 
     private Task<RawLink> AgentLinkAsync(int index, Action<RawLink, ReadOnlyMemory<byte>> onMessage, CancellationToken ct) =>
-        RawLink.ConnectAsync(AgentUri(_agents[index].Id, _agents[index].Token), onMessage, ct);
+        RawLink.ConnectAsync(AgentUri(_agents[index].Id, _agents[index].Token, index % _wsBases.Length), onMessage, ct);
+
+    /// <summary>The node a fan-out subscriber connects to: a peer when there are any, so every delivery crosses nodes.</summary>
+    private Uri SubscriberBase(int i) => _wsBases.Length > 1 ? _wsBases[1 + (i % (_wsBases.Length - 1))] : _wsBase;
 
     public async Task<double> HeapBytesAsync(CancellationToken ct)
     {
@@ -263,11 +270,10 @@ internal sealed class KaiTarget : ITarget
 
     private async Task<IFanout> TopicFanoutAsync(int subscribers, Action<long, long> onDelivery, CancellationToken ct)
     {
-        var uri = new Uri(_wsBase, $"ws?token={Uri.EscapeDataString(_userToken)}");
         var acked = 0;
         var subs = await Parallel2.MapAsync(subscribers, 32, async i =>
         {
-            var link = await RawLink.ConnectAsync(uri, (_, m) =>
+            var link = await RawLink.ConnectAsync(new Uri(SubscriberBase(i), $"ws?token={Uri.EscapeDataString(_userToken)}"), (_, m) =>
             {
                 var stamp = Loopback.Stamp(m.Span, out var seq);
                 if (stamp > 0)

@@ -14,6 +14,7 @@ ThreadPool.SetMinThreads(16, 16);
 
 var target = new Option<string>("--target") { Description = "kai | signalr | nats", Required = true };
 var url = new Option<string>("--url") { Description = "http://127.0.0.1:PORT (kai, signalr) or nats://127.0.0.1:PORT", Required = true };
+var peers = new Option<string>("--peers") { Description = "kai only: comma-separated URLs of the other cluster nodes (agent links spread over all nodes; fan-out subscribers on the peers)", DefaultValueFactory = _ => "" };
 var pid = new Option<int>("--server-pid") { Description = "the server's process id, for RSS and CPU (0: not measured)" };
 var scenarios = new Option<string>("--scenarios") { Description = "comma-separated: s1,s2,s3,s4,s5", DefaultValueFactory = _ => "s1,s2,s3,s4,s5" };
 var smoke = new Option<bool>("--smoke") { Description = "tiny N, one short run per scenario; exits 0 when every scenario ran (no timing assertions)" };
@@ -30,7 +31,7 @@ var s4Mix = new Option<string>("--s4-mix") { Description = "both | list | one", 
 var s5 = new Option<string>("--s5-workers") { Description = "agents answering tasks, one run set per value", DefaultValueFactory = _ => "1,4,16" };
 var s5Callers = new Option<int>("--s5-callers") { Description = "concurrent callers, each posting a task and waiting for its completion (closed loop)", DefaultValueFactory = _ => 16 };
 
-var run = new Command("run", "drive one server through the scenarios") { target, url, pid, scenarios, smoke, runs, duration, state, output, s1, s2, s3, s4Links, s4Rate, s4Mix, s5, s5Callers };
+var run = new Command("run", "drive one server through the scenarios") { target, url, peers, pid, scenarios, smoke, runs, duration, state, output, s1, s2, s3, s4Links, s4Rate, s4Mix, s5, s5Callers };
 run.SetAction(async (parse, ct) =>
 {
     static int[] Ints(string csv) => [.. csv.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(x => int.Parse(x, CultureInfo.InvariantCulture))];
@@ -45,9 +46,16 @@ run.SetAction(async (parse, ct) =>
         Console.Error.WriteLine("The benchmark only talks to loopback addresses (127.0.0.0/8).");
         return 2;
     }
+    if (parse.GetValue(peers)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Any(p => !Uri.TryCreate(p, UriKind.Absolute, out var u) || !IPAddress.TryParse(u.Host, out var a) || !IPAddress.IsLoopback(a)))
+    {
+        Console.Error.WriteLine("--peers: the benchmark only talks to loopback addresses (127.0.0.0/8).");
+        return 2;
+    }
     await using ITarget server = parse.GetValue(target) switch
     {
-        "kai" => new KaiTarget(uri, parse.GetValue(state)!),
+        "kai" => new KaiTarget(uri, parse.GetValue(state)!,
+            [.. parse.GetValue(peers)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(p => new Uri(p))]),
         "signalr" => new SignalRTarget(uri),
         "nats" => new NatsTarget(new IPEndPoint(ip, uri.Port)),
         var other => throw new ArgumentException($"unknown target '{other}'"),

@@ -83,6 +83,8 @@ internal static class ClusterServiceCollectionExtensions
         services.AddHealthChecks().AddCheck<BackplaneHealthCheck>("backplane", tags: ["ready"]);
         services.AddSingleton<NodeHeartbeat>();
         services.AddSingleton<IHousekeeping>(sp => sp.GetRequiredService<NodeHeartbeat>());
+        // Drain: a stopping cluster node hands its agents' task leases back (a no-op without a backplane to other nodes).
+        services.AddHostedService<LeaseHandBack>();
         return services;
     }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Kai.Hub.Housekeeping;
@@ -18,12 +19,21 @@ namespace Kai.Hub.Events;
 /// subscription index, under its topic gate.
 /// </summary>
 /// <remarks>
-/// <para>Offsets are global (one sequence for all topics), so one cursor resumes a subscription over many patterns. History is
-/// in memory, so the epoch is new at every start and a <c>since</c> from another epoch is a gap. Histories are per (tenant,
-/// topic), so one tenant's traffic never evicts another tenant's history.</para>
+/// <para>Offsets are global (one sequence for all topics), so one cursor resumes a subscription over many patterns. On the
+/// embedded store history is in memory, so the epoch is new at every start and a <c>since</c> from another epoch is a gap.
+/// Histories are per (tenant, topic), so one tenant's traffic never evicts another tenant's history.</para>
+/// <para>With a durable history (<see cref="IEventHistory"/>: the PostgreSQL store) the epoch is the database's and offsets come
+/// from its sequence, so positions survive restarts and mean the same on every node: a client that reconnects to another node
+/// with its last event id recovers from the shared history. Retention is then the housekeeping leader's
+/// (<see cref="PostgresEventHistory.SweepAsync"/>).</para>
 /// </remarks>
-internal sealed partial class EventLog(TimeProvider time, IOptionsMonitor<EventOptions> options) : ITopicLog, IHousekeeping
+internal sealed partial class EventLog(TimeProvider time, IOptionsMonitor<EventOptions> options, IEventHistory? durable = null) : ITopicLog, IHousekeeping
 {
+    private const int DurablePage = 1000;
+    private readonly string _memoryEpoch = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+    private long _count;
+    private int _positionLoaded;
+
     private static readonly JsonElement NullJson = JsonDocument.Parse("null").RootElement.Clone();
     // Read on each use: these settings may change at run time (/api/v1/config).
     private EventOptions _options => options.CurrentValue;
@@ -34,14 +44,31 @@ internal sealed partial class EventLog(TimeProvider time, IOptionsMonitor<EventO
     private TaskCompletionSource _published = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _offset;
 
-    /// <summary>The epoch: random per start, 12 hex characters.</summary>
-    public string Epoch { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+    /// <summary>The epoch, 12 hex characters: random per start (in memory), or the database's (durable history).</summary>
+    public string Epoch => durable?.Epoch ?? _memoryEpoch;
 
-    /// <summary>The position of the last event published (offset 0 before any).</summary>
-    public EventPosition Position => new(Epoch, Interlocked.Read(ref _offset));
+    /// <summary>Whether history is the shared durable one (PostgreSQL) rather than this process's memory.</summary>
+    public bool Durable => durable is not null;
 
-    /// <summary>Events published since start.</summary>
-    public long Published => Interlocked.Read(ref _offset);
+    /// <summary>
+    /// The position of the last event published (offset 0 before any). With a durable history it starts at the cluster's
+    /// position (read once), then follows this node's publishes, the events it receives from other nodes and every recovery.
+    /// </summary>
+    public EventPosition Position
+    {
+        get
+        {
+            if (durable is not null && Volatile.Read(ref _positionLoaded) == 0)
+            {
+                Advance(durable.LastOffset());
+                Volatile.Write(ref _positionLoaded, 1);
+            }
+            return new(Epoch, Interlocked.Read(ref _offset));
+        }
+    }
+
+    /// <summary>Events published by this node since start.</summary>
+    public long Published => Interlocked.Read(ref _count);
 
     /// <summary>Completes at the next publish; take it before reading, then wait, so no publish is missed.</summary>
     public Task NextPublish
@@ -67,6 +94,17 @@ internal sealed partial class EventLog(TimeProvider time, IOptionsMonitor<EventO
         };
         BusEvent published;
         TaskCompletionSource signal;
+        if (durable is not null)
+        {
+            var at = time.GetUtcNow();
+            var stored = new EventMessage("", at, e.EventType, topic, e.SourceAgent, e.TargetAgent, e.CorrelationId, payload);
+            var offset = durable.Append(e.OwnerId, topic, stored);
+            var epoch = Epoch;
+            published = new BusEvent(epoch, offset, e.OwnerId, stored with { Id = new EventPosition(epoch, offset).ToString() });
+            Interlocked.Increment(ref _count);
+            Advance(offset);
+            return published;
+        }
         lock (_gate)
         {
             var offset = _offset + 1;
@@ -74,6 +112,7 @@ internal sealed partial class EventLog(TimeProvider time, IOptionsMonitor<EventO
             published = new BusEvent(Epoch, offset, e.OwnerId, new EventMessage(
                 new EventPosition(Epoch, offset).ToString(), now, e.EventType, topic, e.SourceAgent, e.TargetAgent, e.CorrelationId, payload));
             Interlocked.Exchange(ref _offset, offset);
+            Interlocked.Increment(ref _count);
             if (_options.HistorySize > 0)
             {
                 var key = Key(e.OwnerId, topic);
@@ -95,9 +134,40 @@ internal sealed partial class EventLog(TimeProvider time, IOptionsMonitor<EventO
         return published;
     }
 
+    /// <summary>
+    /// An event another node published (durable history only): moves this node's position past it and wakes long polls, which
+    /// then read it from the shared history.
+    /// </summary>
+    public void Observe(BusEvent e)
+    {
+        if (durable is not null && e.Position.Epoch == Epoch)
+        {
+            Advance(e.Offset);
+        }
+    }
+
+    private void Advance(long offset)
+    {
+        TaskCompletionSource signal;
+        lock (_gate)
+        {
+            if (offset > _offset)
+            {
+                Interlocked.Exchange(ref _offset, offset);
+            }
+            signal = _published;
+            _published = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        signal.TrySetResult();
+    }
+
     /// <summary>What a principal may see after <paramref name="since"/>, oldest first, at most <paramref name="limit"/>.</summary>
     public Recovery Recover(Auth.KaiPrincipal principal, IReadOnlyList<Subscription> subscriptions, EventPosition since, int limit)
     {
+        if (durable is not null)
+        {
+            return RecoverDurable(durable, principal, subscriptions, since, limit);
+        }
         lock (_gate)
         {
             return RecoverLocked(principal, subscriptions, since, limit);
@@ -106,6 +176,11 @@ internal sealed partial class EventLog(TimeProvider time, IOptionsMonitor<EventO
 
     public void CheckSince(EventPosition? since)
     {
+        if (durable is not null && since is not null && since.Epoch == Epoch && since.Offset > Interlocked.Read(ref _offset))
+        {
+            // Another node may have published past what this node has seen: ask the shared history.
+            Advance(durable.LastOffset());
+        }
         var position = Interlocked.Read(ref _offset);
         if (since is not null && since.Epoch == Epoch && (since.Offset > position || since.Offset < 0))
         {
@@ -161,9 +236,82 @@ internal sealed partial class EventLog(TimeProvider time, IOptionsMonitor<EventO
         return new Recovery(events, gap, Position);
     }
 
-    /// <summary>Trims histories by age and drops the least recently used ones past the topic cap.</summary>
+    private Recovery RecoverDurable(IEventHistory history, Auth.KaiPrincipal principal, IReadOnlyList<Subscription> subscriptions, EventPosition since, int limit)
+    {
+        var epoch = Epoch;
+        var epochChanged = since.Epoch != epoch;
+        var after = epochChanged ? 0 : since.Offset;
+        var expiredBefore = time.GetUtcNow() - _options.HistoryTtl;
+        ImmutableArray<Subscription> wanted = [.. subscriptions];
+        long trimmed = 0;
+        long? first = null;
+        var events = new List<BusEvent>();
+        var cursor = after;
+        var firstPage = true;
+        long last;
+        while (true)
+        {
+            var page = history.Read(cursor, DurablePage);
+            last = page.Last;
+            if (firstPage)
+            {
+                foreach (var (owner, topic, through) in page.Trims)
+                {
+                    if (Access.CanSeeEvent(principal, owner) && (topic.Length == 0 || subscriptions.Any(s => Topics.Matches(s.Pattern, topic))))
+                    {
+                        trimmed = Math.Max(trimmed, through);
+                    }
+                }
+                firstPage = false;
+            }
+            foreach (var stored in page.Events)
+            {
+                cursor = stored.Offset;
+                if (!Access.CanSeeEvent(principal, stored.OwnerId) || !subscriptions.Any(s => Topics.Matches(s.Pattern, stored.Topic)))
+                {
+                    continue;
+                }
+                if (stored.Published < expiredBefore)
+                {
+                    // Past its age and not yet swept: as good as trimmed.
+                    trimmed = Math.Max(trimmed, stored.Offset);
+                    continue;
+                }
+                first ??= stored.Offset;
+                var e = new BusEvent(epoch, stored.Offset, stored.OwnerId, stored.Message);
+                if (EventSubscriber.Wants(wanted, e))
+                {
+                    events.Add(e);
+                }
+            }
+            if (!page.More || events.Count > limit)
+            {
+                break;
+            }
+        }
+        Advance(last);
+        var position = new EventPosition(epoch, Math.Max(last, Interlocked.Read(ref _offset)));
+        GapPayload? gap = null;
+        if (epochChanged || trimmed > after)
+        {
+            gap = new GapPayload(since.ToString(), epoch, first is null ? null : new EventPosition(epoch, first.Value).ToString(), position.ToString(),
+                epochChanged ? "epoch_changed" : "history_trimmed", subscriptions.Select(s => s.Pattern).ToList());
+        }
+        if (events.Count > limit)
+        {
+            events.RemoveRange(limit, events.Count - limit);
+            return new Recovery(events, gap, events[^1].Position);
+        }
+        return new Recovery(events, gap, position);
+    }
+
+    /// <summary>Trims histories by age and drops the least recently used ones past the topic cap (in memory; a durable history is swept by the leader).</summary>
     public Task SweepAsync(CancellationToken ct)
     {
+        if (durable is not null)
+        {
+            return Task.CompletedTask;
+        }
         var now = time.GetUtcNow();
         lock (_gate)
         {

@@ -13,7 +13,7 @@ internal sealed record Recovery(IReadOnlyList<BusEvent> Events, GapPayload? Gap,
 /// </summary>
 internal interface ITopicLog
 {
-    /// <summary>The epoch: random per start (in-memory history), so a position from another epoch is a gap.</summary>
+    /// <summary>The epoch: random per start (in-memory history) or the database's (durable history); a position from another epoch is a gap.</summary>
     string Epoch { get; }
 
     /// <summary>The position of the last event appended.</summary>
@@ -27,4 +27,9 @@ internal interface ITopicLog
 
     /// <summary>Throws VALIDATION_ERROR for a position ahead of the log.</summary>
     void CheckSince(EventPosition? since);
+
+    /// <summary>An event another node published, as it arrives from the backplane (a durable log moves its position and wakes long polls).</summary>
+    void Observe(BusEvent e)
+    {
+    }
 }

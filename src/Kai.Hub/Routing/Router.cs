@@ -434,6 +434,7 @@ internal sealed class Router
         {
             lock (_topicGate)
             {
+                _log.Observe(e.Event);
                 var counts = _index.FanOut(e.Event);
                 Interlocked.Add(ref _topicDelivered, counts.Sent);
             }

@@ -366,7 +366,7 @@ internal static class PostgresMigrations
             );
             CREATE INDEX ix_kail_keys_agent ON kail_keys (agent_id, created_at);
             """),
-        // File references of work (Files/, SQLite step 14).
+        // File references of work (Files/, SQLite step 15).
         (9, "file_refs", """
             CREATE TABLE file_refs (
                 file_id    TEXT NOT NULL,
@@ -374,6 +374,37 @@ internal static class PostgresMigrations
                 work_id    TEXT NOT NULL,
                 created_at BIGINT NOT NULL,
                 PRIMARY KEY (file_id, work_kind, work_id)
+            );
+            """),
+        // Durable event history (Events/PostgresEventHistory.cs; PostgreSQL only: the embedded store keeps history in memory).
+        // One epoch per database, so positions are stable across restarts and the same on every node; offsets come from one
+        // sequence; event_trims records the highest offset dropped per (tenant, topic), '' = any topic of the tenant.
+        (10, "event_history", """
+            CREATE TABLE event_epoch (
+                id    INT PRIMARY KEY CHECK (id = 1),
+                epoch TEXT NOT NULL
+            );
+            INSERT INTO event_epoch (id, epoch) VALUES (1, substr(md5(random()::text || clock_timestamp()::text), 1, 12));
+            CREATE SEQUENCE event_offsets;
+            CREATE TABLE events (
+                seq            BIGINT PRIMARY KEY DEFAULT nextval('event_offsets'),
+                owner_key      TEXT NOT NULL,
+                topic          TEXT NOT NULL,
+                event_type     TEXT NOT NULL,
+                source_agent   TEXT,
+                target_agent   TEXT,
+                correlation_id TEXT,
+                payload        TEXT NOT NULL,
+                published_at   BIGINT NOT NULL
+            );
+            ALTER SEQUENCE event_offsets OWNED BY events.seq;
+            CREATE INDEX ix_events_topic ON events (owner_key, topic, seq);
+            CREATE INDEX ix_events_published ON events (published_at);
+            CREATE TABLE event_trims (
+                owner_key TEXT NOT NULL,
+                topic     TEXT NOT NULL,
+                through   BIGINT NOT NULL,
+                PRIMARY KEY (owner_key, topic)
             );
             """),
     ];
