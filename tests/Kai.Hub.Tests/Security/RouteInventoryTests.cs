@@ -182,6 +182,26 @@ public sealed class RouteInventoryTests
         Assert.All(FramePermissions.Table.Values, p => Assert.Contains(p, granted));
     }
 
+    /// <summary>
+    /// Permissions a handler checks on top of its route's (a route declares one permission; these narrow what it may do), each with
+    /// the roles that hold it and its named negative test.
+    /// </summary>
+    internal static readonly Dictionary<string, (string[] Roles, string Test)> InHandlerPermissions = new(StringComparer.Ordinal)
+    {
+        // POST /agents, POST /agents/register, PUT /agents/{id} with type "shell" (Hosting/Adapters/AdapterAgents.PrepareAsync).
+        [Permissions.AgentCreateShell] = ([Roles.Admin], "ShellAgentTests.Shell_agents_without_agent_create_shell_are_FORBIDDEN_for_users_on_create_register_and_update"),
+    };
+
+    [Fact]
+    public void Permissions_checked_inside_handlers_are_held_only_by_their_roles_and_have_a_negative_test()
+    {
+        foreach (var (permission, (roles, _)) in InHandlerPermissions)
+        {
+            Assert.Equal(roles.Order(StringComparer.Ordinal), Roles.All.Where(r => Roles.Has(r, permission)).Order(StringComparer.Ordinal));
+        }
+        AssertTestsExist(InHandlerPermissions.Values.Select(v => v.Test));
+    }
+
     private static void AssertTestsExist(IEnumerable<string> names)
     {
         var types = typeof(RouteInventoryTests).Assembly.GetTypes();
