@@ -17,6 +17,8 @@ internal static class RpcServiceCollectionExtensions
         services.AddOptions<CircuitBreakerOptions>().BindConfiguration(CircuitBreakerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton<CircuitBreakers>();
         services.AddSingleton<RpcRouteTable>();
+        services.AddSingleton<RpcMethodCatalog>();
+        services.AddSingleton<RpcResultCache>();
         services.AddSingleton<RpcService>();
         services.AddSingleton<RpcMessages>();
         services.AddSingleton<RpcSocketEdge>();

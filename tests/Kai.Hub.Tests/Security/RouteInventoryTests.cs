@@ -69,6 +69,7 @@ public sealed class RouteInventoryTests
         ["DELETE /api/v1/files/{fileId}"] = "FileAccessTests.Other_tenants_get_404_for_every_file_route_and_the_file_is_unchanged",
         ["POST /api/v1/rpc/"] = "RpcBadInputTests.Malformed_unknown_expired_offline_and_denied_requests_get_error_envelopes_and_change_nothing",
         ["GET /api/v1/rpc/routes"] = "RpcTransportTests.Agent_register_updates_the_registry_and_the_routing_table_which_follows_the_agent_going_away",
+        ["POST /api/v1/callbacks/{request_id}"] = "RpcAggregationTests.A_late_callback_is_accepted_only_from_the_agent_it_went_to_and_reaches_the_callers_link",
         ["POST /jsonrpc"] = "RpcTransportTests.Json_rpc_over_http_and_websocket_with_batches_notifications_and_standard_error_codes",
         ["* /ws/rpc"] = "RpcBadInputTests.Rpc_routes_and_websocket_refuse_callers_without_a_valid_token",
         ["POST /api/v1/invocations/"] = "InvocationTests.By_default_only_the_same_owner_may_invoke",
