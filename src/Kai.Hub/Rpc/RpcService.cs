@@ -26,7 +26,7 @@ namespace Kai.Hub.Rpc;
 /// </summary>
 internal sealed partial class RpcService(
     Router router, AgentDirectory directory, CapabilityResolver resolver, CircuitBreakers breakers, RpcRouteTable routes,
-    RpcMethodCatalog catalog, RpcResultCache cache, IOptions<RpcOptions> options, IOptions<HubOptions> hub, IServiceProvider services, IHostEnvironment environment, TimeProvider time,
+    RpcMethodCatalog catalog, RpcResultCache cache, IBackplane backplane, IOptions<RpcOptions> options, IOptions<HubOptions> hub, IServiceProvider services, IHostEnvironment environment, TimeProvider time,
     ILogger<RpcService> logger)
 {
     /// <summary>The topic of per-call telemetry events (seed 001 §8, <c>kOS.telemetry.bus</c>).</summary>
@@ -98,9 +98,23 @@ internal sealed partial class RpcService(
     /// </summary>
     public bool Accept(KaiPrincipal responder, RpcResponse response)
     {
-        if (response.Id is not { Length: > 0 } id || !_inFlight.TryGetValue(id, out var entry))
+        if (response.Id is not { Length: > 0 } id)
         {
             return false;
+        }
+        if (!_inFlight.TryGetValue(id, out var entry))
+        {
+            if (!backplane.HasPeers)
+            {
+                return false;
+            }
+            // The caller may wait on another node (the request came through the backplane): the reply goes there under both keys
+            // it could wait on (a plain call, or this agent's part of a scatter), and that node checks the responder
+            // (AdmitRemote). Accepted here means forwarded.
+            var forwarded = new Reply(responder.Id, response, responder.OwnerId);
+            router.Complete(CorrelationKey(id), forwarded);
+            router.Complete(ScatterKey(id, responder.Id), forwarded);
+            return true;
         }
         if (entry.Scatter is { } asked)
         {
@@ -111,6 +125,26 @@ internal sealed partial class RpcService(
             ? expected == responder.Id
             : responder.IsSystem || Access.MayReach(entry.Caller, responder.OwnerId);
         return allowed && router.Complete(CorrelationKey(id), new Reply(responder.Id, response));
+    }
+
+    /// <summary>
+    /// A reply that came from another node through the backplane (RpcReplyCodec): handed on when a request of this node waits
+    /// under <paramref name="correlationId"/> and the responder may answer it (the same rule as <see cref="Accept"/>); null otherwise.
+    /// </summary>
+    public object? AdmitRemote(string correlationId, Reply reply)
+    {
+        if (reply.Response.Id is not { Length: > 0 } id || !_inFlight.TryGetValue(id, out var entry))
+        {
+            return null;
+        }
+        if (entry.Scatter is { } asked)
+        {
+            return correlationId == ScatterKey(id, reply.AgentId) && asked.Contains(reply.AgentId) ? reply : null;
+        }
+        var allowed = correlationId == CorrelationKey(id) && (entry.AgentId is { } expected
+            ? expected == reply.AgentId
+            : reply.OwnerId is { } owner && Access.MayReach(entry.Caller, owner));
+        return allowed ? reply : null;
     }
 
     private async Task<(RpcResponse, string?, int)> RouteAsync(
@@ -749,8 +783,8 @@ internal sealed partial class RpcService(
     private static readonly JsonElement NullJson = JsonDocument.Parse("null").RootElement.Clone();
     private static readonly JsonElement EmptyObject = JsonDocument.Parse("{}").RootElement.Clone();
 
-    /// <summary>A reply handed to the router's waiter: who answered, and what.</summary>
-    private sealed record Reply(string AgentId, RpcResponse Response);
+    /// <summary>A reply handed to the router's waiter: who answered (and its tenant, for a reply that crosses nodes), and what.</summary>
+    internal sealed record Reply(string AgentId, RpcResponse Response, string? OwnerId = null);
 
     /// <summary>A request in flight: its caller, the agent it went to (null for a capability or a handle), the agents of a scatter.</summary>
     private sealed record InFlight(KaiPrincipal Caller, string? AgentId, IReadOnlySet<string>? Scatter = null);

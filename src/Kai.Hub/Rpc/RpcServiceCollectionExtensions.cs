@@ -20,6 +20,7 @@ internal static class RpcServiceCollectionExtensions
         services.AddSingleton<RpcMethodCatalog>();
         services.AddSingleton<RpcResultCache>();
         services.AddSingleton<RpcService>();
+        services.AddSingleton<IReplyCodec, RpcReplyCodec>(); // rpc_responses answered on another node
         services.AddSingleton<RpcMessages>();
         services.AddSingleton<RpcSocketEdge>();
         return services;
