@@ -128,6 +128,11 @@ public static class ErrorCodes
     public const string AdapterOutputTooLarge = "ADAPTER_OUTPUT_TOO_LARGE";
     /// <summary>A shell agent's process exited with a non-zero status (its stderr, capped, is in the message). HTTP 502.</summary>
     public const string AdapterFailed = "ADAPTER_FAILED";
+    /// <summary>
+    /// An agent's AMRI <c>result</c> does not match the <c>result_schema</c> it declared for the method in <c>agent.register</c>; the
+    /// result is not passed on (nor cached). HTTP 502. Source: seed 000 "JSON schema validation", issue 11 item 17.
+    /// </summary>
+    public const string ResultSchemaMismatch = "RESULT_SCHEMA_MISMATCH";
 
     /// <summary>Returns the HTTP status a code maps to (400 for an unknown code).</summary>
     /// <param name="code">One of the constants of this class.</param>
@@ -173,6 +178,7 @@ public static class ErrorCodes
         AdapterUnavailable => 503,
         AdapterBadResponse => 502,
         AdapterExecutableForbidden => 403,
+        ResultSchemaMismatch => 502,
         AdapterOutputTooLarge => 502,
         AdapterFailed => 502,
         SignatureRequired => 403,

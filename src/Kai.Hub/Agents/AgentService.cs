@@ -51,7 +51,7 @@ internal sealed partial class AgentService(
         if (_hosted is not null && _hosted.IsHostedType(type))
         {
             // Validated (and its inline API key taken out) before anything is stored.
-            plan = await _hosted.PrepareAsync(owner, type!, config, autoStart, ct);
+            plan = await _hosted.PrepareAsync(owner, type!, config, autoStart, healthUrl, ct);
             capabilities = [.. capabilities ?? [], .. plan.Capabilities];
         }
         var agentId = id ?? "agent-" + Guid.NewGuid().ToString("N")[..12];
@@ -113,7 +113,7 @@ internal sealed partial class AgentService(
         if (_hosted is not null && _hosted.IsHostedType(r.Type ?? agent.Type) && (r.Config is { ValueKind: JsonValueKind.Object } || r.Type is not null))
         {
             // A hosted agent's new config is validated and its inline API key protected, exactly as at creation.
-            plan = await _hosted.PrepareAsync(p, r.Type ?? agent.Type, r.Config ?? JsonDocument.Parse(agent.ConfigJson).RootElement, null, ct);
+            plan = await _hosted.PrepareAsync(p, r.Type ?? agent.Type, r.Config ?? JsonDocument.Parse(agent.ConfigJson).RootElement, null, agent.HealthCheckUrl, ct);
             r = r with { Config = JsonDocument.Parse(plan.ConfigJson).RootElement };
         }
         if (r.Name is not null && r.Name != agent.Name) { updated = updated with { Name = r.Name }; fields.Add("name"); }

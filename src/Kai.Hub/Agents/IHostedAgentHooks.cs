@@ -15,9 +15,10 @@ internal interface IHostedAgentHooks
 
     /// <summary>
     /// Validates a hosted agent's config (clear <c>VALIDATION_ERROR</c> otherwise) and returns what the registry stores:
-    /// the config without secrets, the capabilities to add, and the work to do once the agent row exists.
+    /// the config without secrets, the capabilities to add, and the work to do once the agent row exists. The agent's
+    /// <paramref name="healthCheckUrl"/> (seed 004), when it has one, is checked too: the hub probes it for the agents it runs.
     /// </summary>
-    Task<HostedAgentPlan> PrepareAsync(KaiPrincipal owner, string type, JsonElement? config, bool? autoStart, CancellationToken ct);
+    Task<HostedAgentPlan> PrepareAsync(KaiPrincipal owner, string type, JsonElement? config, bool? autoStart, string? healthCheckUrl, CancellationToken ct);
 
     /// <summary>Called after the agent row was written (create or config update): stores secrets and starts it when asked.</summary>
     Task CommitAsync(AgentRecord agent, HostedAgentPlan plan, CancellationToken ct);

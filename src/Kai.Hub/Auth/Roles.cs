@@ -28,7 +28,8 @@ public static class Roles
         Permissions.EventSubscribe, Permissions.EventPublish, Permissions.RpcCall, Permissions.AgentInvoke];
 
     private static readonly string[] AdminPermissions =
-        [.. DeveloperPermissions, Permissions.SystemConfigWrite, Permissions.UserManage, Permissions.AgentManageAll, Permissions.SystemAdmin, Permissions.AuditRead];
+        [.. DeveloperPermissions, Permissions.SystemConfigWrite, Permissions.UserManage, Permissions.AgentManageAll, Permissions.SystemAdmin, Permissions.AuditRead,
+        Permissions.AgentCreateShell];
 
     public static IReadOnlyList<string> All { get; } = [User, Developer, Agent, Admin];
 
@@ -88,4 +89,9 @@ public static class Permissions
     public const string RpcCall = "rpc.call";
     /// <summary>Hub: invoke agents through KAIL (<c>POST /api/v1/invocations</c>, <c>invocation</c> frames, seed 002); what may be invoked is <see cref="Access.MayInvoke"/>.</summary>
     public const string AgentInvoke = "agent.invoke";
+    /// <summary>
+    /// Hub: create or reconfigure a <c>shell</c> agent (an allow-listed executable the hub runs as a child process, issue 11 item 14).
+    /// Admins only by default: a shell agent runs on the hub's machine, so <see cref="AgentCreate"/> alone is not enough.
+    /// </summary>
+    public const string AgentCreateShell = "agent.create.shell";
 }

@@ -87,12 +87,13 @@ internal sealed partial class HostedAgentSupervisor(
 
     private Adapters.AdapterAgents ExternalAgents => services.GetRequiredService<Adapters.AdapterAgents>();
 
-    public async Task<HostedAgentPlan> PrepareAsync(KaiPrincipal owner, string type, JsonElement? config, bool? autoStart, CancellationToken ct)
+    public async Task<HostedAgentPlan> PrepareAsync(KaiPrincipal owner, string type, JsonElement? config, bool? autoStart, string? healthCheckUrl, CancellationToken ct)
     {
         if (type != LlmType)
         {
-            // webhook, customapi, shell (Hosting/Adapters): validated, URL checked by the SSRF guard, before anything is stored.
-            var prepared = await ExternalAgents.PrepareAsync(type, config, _options.AgentKeyRefPrefix, ct);
+            // webhook, customapi, shell (Hosting/Adapters): who may, validated, URLs (config.url and health_check_url) checked by the
+            // SSRF guard, before anything is stored.
+            var prepared = await ExternalAgents.PrepareAsync(owner, type, config, _options.AgentKeyRefPrefix, healthCheckUrl, ct);
             return new HostedAgentPlan(prepared.ConfigJson, [], new PlanState(prepared.Secret, prepared.UsesSecretRef, autoStart));
         }
         return PrepareLlm(config, autoStart);

@@ -24,7 +24,7 @@ namespace Kai.Hub.Invocations;
 /// invocation log.
 /// </summary>
 internal sealed partial class InvocationService(
-    Router router, CapabilityResolver capabilities, IInvocationStore store, Signing.EnvelopeSignatures signatures, IOptions<KailOptions> options, TimeProvider time,
+    Router router, CapabilityResolver capabilities, IInvocationStore store, Signing.EnvelopeSignatures signatures, IBackplane backplane, IOptions<KailOptions> options, TimeProvider time,
     ILogger<InvocationService> logger, IFileReferences files) : IHousekeeping
 {
     private readonly KailOptions _options = options.Value;
@@ -161,6 +161,13 @@ internal sealed partial class InvocationService(
             .Check(result.Status is InvocationStatuses.Completed or InvocationStatuses.Failed, "status", "must be completed or failed")
             .ThrowIfInvalid();
         var hopId = result.HopId ?? (_runs.TryGetValue(result.Id, out var run) ? run.CurrentHopId : null);
+        if (hopId is not null && !_hops.ContainsKey(hopId) && backplane.HasPeers)
+        {
+            // The try may wait on another node (the invocation frame came through the backplane): the reply goes there, and that
+            // node checks it is this agent's to answer (AdmitRemote). Accepted here means forwarded.
+            router.Complete(hopId, new Reply(agentId, result));
+            return true;
+        }
         if (hopId is null || !_hops.TryGetValue(hopId, out var hop) || hop.Run.Id != result.Id || (hop.AgentId is { } expected && expected != agentId))
         {
             throw new ApiException(ErrorCodes.NotFound, $"No try of invocation '{result.Id}' waits for an answer from this agent (it may have timed out and moved on).",
@@ -168,6 +175,13 @@ internal sealed partial class InvocationService(
         }
         return router.Complete(hopId, new Reply(agentId, result));
     }
+
+    /// <summary>
+    /// An <c>invocation_result</c> that came from another node through the backplane (InvocationReplyCodec): handed on when the try
+    /// <paramref name="hopId"/> waits here and <paramref name="reply"/>'s agent may answer it (the rule of <see cref="Complete"/>); null otherwise.
+    /// </summary>
+    public object? AdmitRemote(string hopId, Reply reply) =>
+        _hops.TryGetValue(hopId, out var hop) && hop.Run.Id == reply.Result.Id && (hop.AgentId is null || hop.AgentId == reply.AgentId) ? reply : null;
 
     /// <summary>
     /// A <c>stream_chunk</c> from an agent: when its <c>stream_id</c> is a try (or an invocation) this agent is answering, it is relayed to the
@@ -478,7 +492,8 @@ internal sealed partial class InvocationService(
 
     public int Running => _runs.Values.Count(r => !r.Finished);
 
-    private sealed record Reply(string AgentId, InvocationResultPayload Result);
+    /// <summary>A try's answer handed to the router's waiter: who answered, and the result.</summary>
+    internal sealed record Reply(string AgentId, InvocationResultPayload Result);
 
     private sealed record TryOutcome(RouteStatus Route, JsonElement Output, InvocationError? Error)
     {

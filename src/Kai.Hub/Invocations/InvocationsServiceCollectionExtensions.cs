@@ -28,6 +28,7 @@ internal static class InvocationsServiceCollectionExtensions
         services.AddSingleton(sp => new Signing.HubResultKey(Path.GetFullPath(sp.GetRequiredService<IOptions<HubOptions>>().Value.DataDirectory)));
         services.AddSingleton<Signing.EnvelopeSignatures>();
         services.AddSingleton<InvocationService>();
+        services.AddSingleton<Routing.IReplyCodec, InvocationReplyCodec>(); // invocation_results answered on another node
         services.AddSingleton<IHousekeeping>(sp => sp.GetRequiredService<InvocationService>());
         services.AddSingleton<IWorkHolder>(sp => new InvocationWorkHolder(sp.GetRequiredService<InvocationService>()));
         return services;

@@ -27,6 +27,15 @@ internal static class RpcApi
         api.MapGet("/routes", RoutesAsync).WithName("listRpcRoutes")
             .WithSummary("The service routing table: method prefixes, targets, source and health (seed 001 §9)")
             .RequirePermission(Permissions.RpcCall);
+        app.MapPost("/api/v1/callbacks/{request_id}", CallbackAsync).WithName("postRpcCallback").WithTags("RPC")
+            .WithSummary("An agent's late, asynchronous response to an AMRI request it was sent with callback_url (seed 004)")
+            .Accepts<RpcResponse>("application/json")
+            .WithDescription("The body is the AMRI response envelope (its id, when present, must be the path's). Accepted only from the agent the request "
+                + "was delivered to (for a capability request, an agent of the caller's tenant) while the request waits; the response then goes to the "
+                + "caller's callback. Anything else is 404 NOT_FOUND, the same for a request that does not exist.")
+            .Produces<RpcCallbackAck>(StatusCodes.Status200OK)
+            .WithErrors(400, 404)
+            .RequirePermission(Permissions.RpcCall);
         app.MapPost("/jsonrpc", JsonRpcAsync).WithName("callJsonRpc").WithTags("RPC")
             .WithSummary("JSON-RPC 2.0 over HTTP: one request or a batch; notifications are not answered (204 when only notifications)")
             .Accepts<JsonRpcRequest>("application/json")
@@ -53,6 +62,33 @@ internal static class RpcApi
         var (body, error) = await ReadAsync(http, ct);
         var answer = await messages.JsonRpcAsync(http.Principal(), body, error, ct);
         return answer is null ? Results.NoContent() : Results.Json(answer, KaiJson.Options);
+    }
+
+    private static async Task<IResult> CallbackAsync(HttpContext http, string request_id, RpcService rpc, CancellationToken ct)
+    {
+        var (body, error) = await ReadAsync(http, ct);
+        RpcResponse? response = null;
+        if (error is null && body is { ValueKind: JsonValueKind.Object } b)
+        {
+            try
+            {
+                response = b.Deserialize<RpcResponse>(KaiJson.Options);
+            }
+            catch (JsonException e)
+            {
+                error = ClientErrors.Describe(e);
+            }
+        }
+        if (response is null || (response.Id is { } id && id != request_id))
+        {
+            throw new ApiException(ErrorCodes.ValidationError, error is not null ? $"The body is not an AMRI response envelope: {error}."
+                : "The body must be an AMRI response envelope {id?, result, error} whose id, when present, is the path's request id.");
+        }
+        if (!rpc.Accept(http.Principal(), response with { Id = request_id }))
+        {
+            throw new ApiException(ErrorCodes.NotFound, $"No request '{request_id}' waits for your response (unknown, answered, expired, or not yours to answer).");
+        }
+        return Results.Json(new RpcCallbackAck(request_id, true), KaiJson.Options);
     }
 
     private static Task<RpcRoutesResponse> RoutesAsync(HttpContext http, RpcRouteTable table, CancellationToken ct) => table.ViewAsync(http.Principal(), ct);

@@ -28,6 +28,13 @@ internal sealed class RpcMethodPolicy
 
     /// <summary>The base backoff delay, milliseconds (ignored for <see cref="RpcBackoff.None"/>).</summary>
     public int DelayMs { get; set; } = 1000;
+
+    /// <summary>
+    /// Cache successful results of matching methods for this many milliseconds (0: no caching), keyed by tenant, target, method and
+    /// the RFC 8785 canonical form of <c>params</c>; a hit answers without calling an agent, with <c>metrics.cache: "hit"</c>.
+    /// An agent's <c>agent.register</c> <c>methods.&lt;m&gt;.cache_ttl_ms</c> overrides it for that method.
+    /// </summary>
+    public long CacheTtlMs { get; set; }
 }
 
 /// <summary>
@@ -60,6 +67,18 @@ internal sealed class RpcOptions
 
     /// <summary>The largest <c>ttl</c> accepted, milliseconds.</summary>
     public long MaxTtlMs { get; set; } = 600_000;
+
+    /// <summary>Cached results kept at most (all tenants); past it, new results are not cached until entries expire.</summary>
+    public int MaxCacheEntries { get; set; } = 10_000;
+
+    /// <summary>The longest cache TTL a policy or an agent may set, milliseconds.</summary>
+    public long MaxCacheTtlMs { get; set; } = 3_600_000;
+
+    /// <summary>How long a request with a <c>callback</c> waits for its (late) response when it carries no <c>ttl</c>, milliseconds.</summary>
+    public long CallbackWindowMs { get; set; } = 3_600_000;
+
+    /// <summary>Agents a scatter-gather request goes to at most.</summary>
+    public int MaxScatter { get; set; } = 64;
 }
 
 /// <summary>Checks <see cref="RpcOptions"/> at start (ValidateOnStart), naming each bad key.</summary>
@@ -93,6 +112,10 @@ internal sealed partial class RpcOptionsValidator : IValidateOptions<RpcOptions>
             {
                 errors.Add($"{key}:DelayMs must be from 0 to 60000 (was {p.DelayMs})");
             }
+            if (p.CacheTtlMs < 0 || p.CacheTtlMs > options.MaxCacheTtlMs)
+            {
+                errors.Add($"{key}:CacheTtlMs must be from 0 to MaxCacheTtlMs ({options.MaxCacheTtlMs}) (was {p.CacheTtlMs})");
+            }
             if (!Enum.IsDefined(p.Backoff))
             {
                 errors.Add($"{key}:Backoff must be none, linear or exponential");
@@ -121,6 +144,22 @@ internal sealed partial class RpcOptionsValidator : IValidateOptions<RpcOptions>
         if (options.MaxTtlMs is < 1 or > 86_400_000)
         {
             errors.Add($"{RpcOptions.Section}:MaxTtlMs must be from 1 to 86400000");
+        }
+        if (options.MaxCacheEntries is < 0 or > 10_000_000)
+        {
+            errors.Add($"{RpcOptions.Section}:MaxCacheEntries must be from 0 to 10000000");
+        }
+        if (options.MaxCacheTtlMs is < 0 or > 86_400_000)
+        {
+            errors.Add($"{RpcOptions.Section}:MaxCacheTtlMs must be from 0 to 86400000");
+        }
+        if (options.CallbackWindowMs is < 1 or > 86_400_000)
+        {
+            errors.Add($"{RpcOptions.Section}:CallbackWindowMs must be from 1 to 86400000");
+        }
+        if (options.MaxScatter is < 1 or > 1000)
+        {
+            errors.Add($"{RpcOptions.Section}:MaxScatter must be from 1 to 1000");
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

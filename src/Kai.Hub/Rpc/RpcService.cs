@@ -26,7 +26,7 @@ namespace Kai.Hub.Rpc;
 /// </summary>
 internal sealed partial class RpcService(
     Router router, AgentDirectory directory, CapabilityResolver resolver, CircuitBreakers breakers, RpcRouteTable routes,
-    IOptions<RpcOptions> options, IOptions<HubOptions> hub, IServiceProvider services, IHostEnvironment environment, TimeProvider time,
+    RpcMethodCatalog catalog, RpcResultCache cache, IBackplane backplane, IOptions<RpcOptions> options, IOptions<HubOptions> hub, IServiceProvider services, IHostEnvironment environment, TimeProvider time,
     ILogger<RpcService> logger)
 {
     /// <summary>The topic of per-call telemetry events (seed 001 §8, <c>kOS.telemetry.bus</c>).</summary>
@@ -98,14 +98,53 @@ internal sealed partial class RpcService(
     /// </summary>
     public bool Accept(KaiPrincipal responder, RpcResponse response)
     {
-        if (response.Id is not { Length: > 0 } id || !_inFlight.TryGetValue(id, out var entry))
+        if (response.Id is not { Length: > 0 } id)
         {
             return false;
+        }
+        if (!_inFlight.TryGetValue(id, out var entry))
+        {
+            if (!backplane.HasPeers)
+            {
+                return false;
+            }
+            // The caller may wait on another node (the request came through the backplane): the reply goes there under both keys
+            // it could wait on (a plain call, or this agent's part of a scatter), and that node checks the responder
+            // (AdmitRemote). Accepted here means forwarded.
+            var forwarded = new Reply(responder.Id, response, responder.OwnerId);
+            router.Complete(CorrelationKey(id), forwarded);
+            router.Complete(ScatterKey(id, responder.Id), forwarded);
+            return true;
+        }
+        if (entry.Scatter is { } asked)
+        {
+            // A scatter-gather request waits for each agent it went to under its own key.
+            return asked.Contains(responder.Id) && router.Complete(ScatterKey(id, responder.Id), new Reply(responder.Id, response));
         }
         var allowed = entry.AgentId is { } expected
             ? expected == responder.Id
             : responder.IsSystem || Access.MayReach(entry.Caller, responder.OwnerId);
         return allowed && router.Complete(CorrelationKey(id), new Reply(responder.Id, response));
+    }
+
+    /// <summary>
+    /// A reply that came from another node through the backplane (RpcReplyCodec): handed on when a request of this node waits
+    /// under <paramref name="correlationId"/> and the responder may answer it (the same rule as <see cref="Accept"/>); null otherwise.
+    /// </summary>
+    public object? AdmitRemote(string correlationId, Reply reply)
+    {
+        if (reply.Response.Id is not { Length: > 0 } id || !_inFlight.TryGetValue(id, out var entry))
+        {
+            return null;
+        }
+        if (entry.Scatter is { } asked)
+        {
+            return correlationId == ScatterKey(id, reply.AgentId) && asked.Contains(reply.AgentId) ? reply : null;
+        }
+        var allowed = correlationId == CorrelationKey(id) && (entry.AgentId is { } expected
+            ? expected == reply.AgentId
+            : reply.OwnerId is { } owner && Access.MayReach(entry.Caller, owner));
+        return allowed ? reply : null;
     }
 
     private async Task<(RpcResponse, string?, int)> RouteAsync(
@@ -114,7 +153,8 @@ internal sealed partial class RpcService(
         RpcTarget target;
         if (request.Destination is { } destination)
         {
-            target = new RpcTarget(false, destination);
+            target = destination.StartsWith("capability:", StringComparison.Ordinal) && RpcTarget.Parse(destination) is { } capability
+                ? capability : new RpcTarget(false, destination);
         }
         else if (routes.Resolve(caller.OwnerId, method) is { } route)
         {
@@ -127,10 +167,40 @@ internal sealed partial class RpcService(
                 started, 0, backend), null, 0);
         }
         var id = request.Id!;
+        var declared = catalog.Find(caller.OwnerId, method);
+        if (declared?.Params is { } paramsSchema && RpcMethodCatalog.Check(paramsSchema, request.Params ?? EmptyObject, "params") is { } invalid)
+        {
+            // Seed 000 "JSON schema validation for all commands": refused before anything is routed.
+            return (Fail(request, caller, ErrorCodes.ValidationError,
+                $"The params of '{method}' do not match the schema agent '{declared.AgentId}' declared: {invalid}.", started, 0, backend), null, 0);
+        }
+        if (headers.Aggregate is { } aggregate)
+        {
+            if (!target.IsCapability)
+            {
+                return (Fail(request, caller, ErrorCodes.ValidationError,
+                    $"headers.aggregate needs a capability target (destination 'capability:<name>' or a capability route), not agent '{target.Name}'.", started, 0, backend), null, 0);
+            }
+            return await ScatterAsync(caller, request, method, headers, aggregate, target, ttlDeadline, started, backend, ct);
+        }
+        var callback = headers.Callback ?? (headers.CallbackUrl is not null ? "topic:" + CallbackTopic : null);
         var entry = new InFlight(caller, target.IsCapability || target.Name.StartsWith(AgentDirectory.HandlePrefix, StringComparison.Ordinal) ? null : target.Name);
         if (!_inFlight.TryAdd(id, entry))
         {
             return (Fail(request, caller, ErrorCodes.Conflict, $"A request with id '{id}' is already in flight; ids must be unique.", started, 0, backend), null, 0);
+        }
+        if (callback is not null)
+        {
+            return (StartCallback(caller, request, method, headers, callback, target, ttlDeadline, entry, started, backend), null, 0);
+        }
+        var cacheTtl = declared?.CacheTtlMs ?? PolicyFor(method).Policy.CacheTtlMs;
+        var cacheKey = cacheTtl > 0 ? RpcResultCache.Key(caller.OwnerId, target.ToString(), method, request.Params) : null;
+        if (cacheKey is not null && cache.Get(cacheKey) is { } hit)
+        {
+            _inFlight.TryRemove(new KeyValuePair<string, InFlight>(id, entry));
+            var now = time.GetUtcNow();
+            return (new RpcResponse(id, hit.AgentId, request.Origin ?? caller.Id, now.ToUnixTimeSeconds(), hit.Result, null,
+                Metrics(started, 0, backend) with { Cache = "hit", CacheAgeMs = (long)(now - hit.StoredAt).TotalMilliseconds }), hit.AgentId, 0);
         }
         try
         {
@@ -148,8 +218,24 @@ internal sealed partial class RpcService(
             {
                 var answer = reply.Response;
                 var error = answer.Error is { } e ? e with { Stack = _development ? e.Stack : null } : null;
+                var result = error is null ? answer.Result ?? NullJson : (JsonElement?)null;
+                if (result is { } r && declared?.Result is { } resultSchema && RpcMethodCatalog.Check(resultSchema, r, "result") is { } wrong)
+                {
+                    return (Fail(request, caller, ErrorCodes.ResultSchemaMismatch,
+                        $"Agent '{reply.AgentId}' answered '{method}' with a result that does not match the schema agent '{declared.AgentId}' declared: {wrong}.",
+                        started, retries, backend), reply.AgentId, retries);
+                }
+                var metrics = Metrics(started, retries, backend);
+                if (cacheKey is not null)
+                {
+                    metrics = metrics with { Cache = "miss" };
+                    if (result is { } ok)
+                    {
+                        cache.Put(cacheKey, reply.AgentId, ok, cacheTtl);
+                    }
+                }
                 return (new RpcResponse(id, reply.AgentId, request.Origin ?? caller.Id, time.GetUtcNow().ToUnixTimeSeconds(),
-                    error is null ? answer.Result ?? NullJson : null, error, Metrics(started, retries, backend)), reply.AgentId, retries);
+                    result, error, metrics), reply.AgentId, retries);
             }
             return (Fail(request, caller, outcome.Code!, outcome.Message!, started, retries, backend), outcome.AgentId, retries);
         }
@@ -253,6 +339,202 @@ internal sealed partial class RpcService(
         }
     }
 
+    // ---- scatter-gather (headers.aggregate) ----
+
+    private async Task<(RpcResponse, string?, int)> ScatterAsync(
+        KaiPrincipal caller, RpcRequest request, string method, RpcHeaders headers, string aggregate, RpcTarget target,
+        DateTimeOffset? ttlDeadline, long started, string backend, CancellationToken ct)
+    {
+        var id = request.Id!;
+        var candidates = (await directory.CandidatesAsync(caller.OwnerId, target.Name, ct))
+            .Where(c => !breakers.IsOpen(c.AgentId) && resolver.IsHealthy(c.AgentId))
+            .Select(c => c.AgentId).Distinct(StringComparer.Ordinal).Take(_options.MaxScatter).ToList();
+        var asked = candidates.Count;
+        var needed = aggregate switch { Aggregates.First => 1, Aggregates.Quorum => headers.Quorum ?? asked / 2 + 1, _ => asked };
+        if (asked == 0 || needed > asked)
+        {
+            return (Fail(request, caller, ErrorCodes.AgentUnavailable, asked == 0
+                ? $"No healthy agent with capability '{target.Name}' can take '{method}' now."
+                : $"A quorum of {needed} needs {needed} agents; only {asked} healthy agents have capability '{target.Name}'.", started, 0, backend), null, 0);
+        }
+        var entry = new InFlight(caller, null, candidates.ToHashSet(StringComparer.Ordinal));
+        if (!_inFlight.TryAdd(id, entry))
+        {
+            return (Fail(request, caller, ErrorCodes.Conflict, $"A request with id '{id}' is already in flight; ids must be unique.", started, 0, backend), null, 0);
+        }
+        var now = time.GetUtcNow();
+        var deadline = now.AddMilliseconds(PolicyFor(method).Policy.TimeoutMs);
+        if (ttlDeadline < deadline)
+        {
+            deadline = ttlDeadline.Value;
+        }
+        using var gather = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var replies = new List<RpcGatherReply>();
+        var succeeded = 0;
+        try
+        {
+            var pending = candidates.Select(agentId => AskOneAsync(caller, request, method, headers, target, agentId, deadline, now, gather.Token)).ToList();
+            while (pending.Count > 0)
+            {
+                var done = await Task.WhenAny(pending);
+                pending.Remove(done);
+                if (await done is { } reply)
+                {
+                    replies.Add(reply);
+                    succeeded += reply.Error is null ? 1 : 0;
+                }
+                if (aggregate != Aggregates.All && succeeded >= needed)
+                {
+                    break;
+                }
+            }
+            await gather.CancelAsync(); // the rest are not waited for
+            await Task.WhenAll(pending);
+        }
+        finally
+        {
+            _inFlight.TryRemove(new KeyValuePair<string, InFlight>(id, entry));
+        }
+        var complete = aggregate == Aggregates.All ? replies.Count == asked : succeeded >= needed;
+        if (!complete && (aggregate != Aggregates.All || replies.Count == 0))
+        {
+            return (Fail(request, caller, ErrorCodes.DeadlineExceeded,
+                $"{succeeded} of {asked} agents with capability '{target.Name}' answered '{method}' within the deadline; aggregate '{aggregate}' needs {needed}.",
+                started, 0, backend), null, 0);
+        }
+        var result = JsonSerializer.SerializeToElement(new RpcGatherResult(aggregate, asked, replies.Count, complete, replies), KaiJson.Options);
+        return (new RpcResponse(id, target.ToString(), request.Origin ?? caller.Id, time.GetUtcNow().ToUnixTimeSeconds(), result, null,
+            Metrics(started, 0, backend)), null, 0);
+    }
+
+    /// <summary>One agent's part of a scatter: its reply, or null when it was not reached, timed out or was no longer waited for.</summary>
+    private async Task<RpcGatherReply?> AskOneAsync(
+        KaiPrincipal caller, RpcRequest request, string method, RpcHeaders headers, RpcTarget target, string agentId,
+        DateTimeOffset deadline, DateTimeOffset now, CancellationToken ct)
+    {
+        var envelope = new Envelope(FrameTypes.RpcRequest, Address.Agent(agentId),
+            Frame.Encode(FrameTypes.RpcRequest, Delivered(caller, request, method, headers, target.ToString(), agentId, deadline, now), timestamp: now), caller)
+        {
+            Delivery = Delivery.Request,
+            Deadline = deadline,
+            CorrelationId = ScatterKey(request.Id!, agentId),
+            TraceParent = Activity.Current?.Id,
+        };
+        var asked = time.GetTimestamp();
+        try
+        {
+            var (route, reply) = await router.RequestAsync(envelope, ct);
+            if (route.Status != RouteStatus.Delivered || reply is not Reply r)
+            {
+                return null;
+            }
+            breakers.Record(agentId, success: true);
+            resolver.RecordSuccess(agentId, time.GetElapsedTime(asked));
+            var error = r.Response.Error is { } e ? e with { Stack = _development ? e.Stack : null } : null;
+            return new RpcGatherReply(agentId, error is null ? r.Response.Result ?? NullJson : null, error, (long)time.GetElapsedTime(asked).TotalMilliseconds);
+        }
+        catch (TimeoutException)
+        {
+            breakers.Record(agentId, success: false);
+            resolver.RecordFailure(agentId);
+            return null;
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
+    // ---- callbacks (headers.callback, seed 004 callback_url) ----
+
+    private RpcResponse StartCallback(
+        KaiPrincipal caller, RpcRequest request, string method, RpcHeaders headers, string callback, RpcTarget target,
+        DateTimeOffset? ttlDeadline, InFlight entry, long started, string backend)
+    {
+        var id = request.Id!;
+        var now = time.GetUtcNow();
+        var deadline = ttlDeadline ?? now.AddMilliseconds(_options.CallbackWindowMs);
+        var url = CallbackPath(id);
+        _ = Task.Run(async () =>
+        {
+            RpcResponse response;
+            try
+            {
+                Address address = target.IsCapability ? Address.Capability(target.Name, caller.OwnerId)
+                    : target.Name.StartsWith(AgentDirectory.HandlePrefix, StringComparison.Ordinal) ? Address.Kah(target.Name) : Address.Agent(target.Name);
+                var envelope = new Envelope(FrameTypes.RpcRequest, address, Frame.Encode(FrameTypes.RpcRequest,
+                    Delivered(caller, request, method, headers with { CallbackUrl = url }, target.IsCapability ? target.ToString() : target.Name,
+                        target.IsCapability ? null : target.Name, deadline, now), timestamp: now), caller)
+                {
+                    Delivery = Delivery.Request,
+                    Deadline = deadline,
+                    CorrelationId = CorrelationKey(id),
+                };
+                var (route, reply) = await router.RequestAsync(envelope, CancellationToken.None);
+                response = route.Status == RouteStatus.Delivered && reply is Reply r
+                    ? new RpcResponse(id, r.AgentId, request.Origin ?? caller.Id, time.GetUtcNow().ToUnixTimeSeconds(),
+                        r.Response.Error is null ? r.Response.Result ?? NullJson : null,
+                        r.Response.Error is { } e ? e with { Stack = _development ? e.Stack : null } : null, Metrics(started, 0, backend))
+                    : Fail(request, caller, route.Status == RouteStatus.NotFound ? ErrorCodes.AgentNotFound : ErrorCodes.AgentUnavailable,
+                        $"'{method}' could not be delivered to {target} ({route.Status}).", started, 0, backend);
+            }
+            catch (TimeoutException)
+            {
+                response = Fail(request, caller, ErrorCodes.DeadlineExceeded, $"No answer to '{method}' before the callback window closed.", started, 0, backend);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                Log.Failed(logger, e, method, id, headers.TraceId ?? "");
+                response = Fail(request, caller, ErrorCodes.InternalError, "The request could not be processed.", started, 0, backend, e.ToString());
+            }
+            finally
+            {
+                _inFlight.TryRemove(new KeyValuePair<string, InFlight>(id, entry));
+            }
+            await DeliverCallbackAsync(caller, callback, response, headers);
+        });
+        var accepted = new RpcCallbackAccepted("accepted", id, callback, url, deadline.ToUnixTimeSeconds());
+        return new RpcResponse(id, RpcMethods.Hub, request.Origin ?? caller.Id, now.ToUnixTimeSeconds(),
+            JsonSerializer.SerializeToElement(accepted, KaiJson.Options), null, Metrics(started, 0, backend));
+    }
+
+    private async Task DeliverCallbackAsync(KaiPrincipal caller, string callback, RpcResponse response, RpcHeaders headers)
+    {
+        try
+        {
+            if (callback.StartsWith("topic:", StringComparison.Ordinal))
+            {
+                // Owned by the caller's tenant: only its subscribers see it.
+                await router.PublishAsync(new SystemEvent(CallbackTopic, response.Id, response, caller.OwnerId, SourceAgent: response.Origin,
+                    CorrelationId: headers.CorrelationId, Topic: callback["topic:".Length..]), KaiPrincipal.System);
+                return;
+            }
+            var name = callback.StartsWith("agent:", StringComparison.Ordinal) ? callback["agent:".Length..] : callback;
+            var address = name.StartsWith(AgentDirectory.HandlePrefix, StringComparison.Ordinal) ? Address.Kah(name) : Address.Agent(name);
+            // Routed as the caller: the authorize filter decides whether it may reach that agent (another tenant's is NotFound).
+            var result = await router.RouteAsync(new Envelope(FrameTypes.RpcResponse, address,
+                Frame.Encode(FrameTypes.RpcResponse, response, timestamp: time.GetUtcNow()), caller), CancellationToken.None);
+            if (result.Status != RouteStatus.Delivered)
+            {
+                Log.CallbackUndelivered(logger, response.Id ?? "", callback, result.Status.ToString());
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Log.CallbackUndelivered(logger, response.Id ?? "", callback, e.Message);
+        }
+    }
+
+    /// <summary>The request envelope as an agent receives it (seed 001 §4 with the §8 telemetry headers the hub sets).</summary>
+    private static RpcRequest Delivered(
+        KaiPrincipal caller, RpcRequest request, string method, RpcHeaders headers, string destination, string? targetAgent, DateTimeOffset deadline, DateTimeOffset now) =>
+        new(request.Id, caller.Id, destination, request.Timestamp > 0 ? request.Timestamp : now.ToUnixTimeSeconds(), method, request.Params ?? EmptyObject,
+            new RpcHeaders(headers.TraceId, null, caller.OwnerId, (long)(deadline - now).TotalMilliseconds, headers.CorrelationId,
+                caller.IsAgent ? caller.Id : null, targetAgent, CallbackUrl: headers.CallbackUrl is { } u && u == CallbackPath(request.Id!) ? u : null));
+
+    /// <summary>Where an agent posts a late response (seed 004): <c>/api/v1/callbacks/{id}</c>.</summary>
+    public static string CallbackPath(string id) => "/api/v1/callbacks/" + Uri.EscapeDataString(id);
+
     private ResiliencePipeline<Attempt> Build(RpcMethodPolicy policy)
     {
         var builder = new ResiliencePipelineBuilder<Attempt> { TimeProvider = time };
@@ -328,6 +610,8 @@ internal sealed partial class RpcService(
         {
             problems.Add("metadata: hostname at most 255 characters, version at most 64, load from 0 to 1000");
         }
+        var (declared, declarationProblems) = RpcMethodCatalog.Compile(caller.Id, p?.Methods, _options.MaxCacheTtlMs);
+        problems.AddRange(declarationProblems);
         if (problems.Count > 0)
         {
             return Fail(request, caller, ErrorCodes.ValidationError, "agent.register: " + string.Join("; ", problems) + ".", started, 0, backend);
@@ -347,6 +631,7 @@ internal sealed partial class RpcService(
             return Fail(request, caller, e.Code, e.Message, started, 0, backend);
         }
         routes.Register(caller.OwnerId, caller.Id, capabilities, intents);
+        catalog.Register(caller.OwnerId, caller.Id, declared!);
         var result = new AgentRegisterResult(caller.Id, true, (int)hub.Value.Links.HeartbeatInterval.TotalSeconds);
         return new RpcResponse(request.Id, RpcMethods.Hub, request.Origin ?? caller.Id, time.GetUtcNow().ToUnixTimeSeconds(),
             JsonSerializer.SerializeToElement(result, KaiJson.Options), null, Metrics(started, 0, backend));
@@ -391,9 +676,34 @@ internal sealed partial class RpcService(
             {
                 problems.Add("headers.trace_id, correlation_id and user_id must be 1 to 128 characters");
             }
+            if (h.Aggregate is { } a && a is not (Aggregates.All or Aggregates.First or Aggregates.Quorum))
+            {
+                problems.Add("headers.aggregate must be all, first or quorum");
+            }
+            if (h.Quorum is { } q && (q < 1 || q > _options.MaxScatter || h.Aggregate != Aggregates.Quorum))
+            {
+                problems.Add($"headers.quorum must be from 1 to {_options.MaxScatter}, with aggregate: quorum");
+            }
+            if (h.Callback is { } c && !IsCallback(c))
+            {
+                problems.Add("headers.callback must be topic:<name>, agent:<id> or a kah: handle (at most 200 characters)");
+            }
+            if (h.CallbackUrl is { Length: 0 or > 2048 })
+            {
+                problems.Add("headers.callback_url must be 1 to 2048 characters");
+            }
+            if ((h.Callback is not null || h.CallbackUrl is not null) && h.Aggregate is not null)
+            {
+                problems.Add("headers.callback and headers.aggregate cannot be combined");
+            }
         }
         return problems.Count == 0 ? null : "Malformed AMRI request envelope: " + string.Join("; ", problems) + ".";
     }
+
+    private static bool IsCallback(string c) => c.Length <= 200 && (
+        (c.StartsWith("topic:", StringComparison.Ordinal) && MethodName().IsMatch(c["topic:".Length..]))
+        || (c.StartsWith("agent:", StringComparison.Ordinal) && c.Length > "agent:".Length && !c.Any(char.IsWhiteSpace))
+        || (c.StartsWith(AgentDirectory.HandlePrefix, StringComparison.Ordinal) && c.Length > AgentDirectory.HandlePrefix.Length && !c.Any(char.IsWhiteSpace)));
 
     /// <summary>An error response from the hub (seed 001 §5); <paramref name="stack"/> is kept only in Development.</summary>
     public RpcResponse Fail(RpcRequest? request, KaiPrincipal? caller, string type, string message, long started, int retries, string backend, string? stack = null) =>
@@ -473,10 +783,25 @@ internal sealed partial class RpcService(
     private static readonly JsonElement NullJson = JsonDocument.Parse("null").RootElement.Clone();
     private static readonly JsonElement EmptyObject = JsonDocument.Parse("{}").RootElement.Clone();
 
-    /// <summary>A reply handed to the router's waiter: who answered, and what.</summary>
-    private sealed record Reply(string AgentId, RpcResponse Response);
+    /// <summary>A reply handed to the router's waiter: who answered (and its tenant, for a reply that crosses nodes), and what.</summary>
+    internal sealed record Reply(string AgentId, RpcResponse Response, string? OwnerId = null);
 
-    private sealed record InFlight(KaiPrincipal Caller, string? AgentId);
+    /// <summary>A request in flight: its caller, the agent it went to (null for a capability or a handle), the agents of a scatter.</summary>
+    private sealed record InFlight(KaiPrincipal Caller, string? AgentId, IReadOnlySet<string>? Scatter = null);
+
+    /// <summary>The router correlation id of one agent's part of a scatter-gather request.</summary>
+    private static string ScatterKey(string id, string agentId) => CorrelationKey(id) + "@" + agentId;
+
+    /// <summary>The topic (and event type) of callback responses sent to <c>topic:</c> callbacks.</summary>
+    public const string CallbackTopic = "rpc.callback";
+
+    /// <summary>The values of <c>headers.aggregate</c>.</summary>
+    public static class Aggregates
+    {
+        public const string All = "all";
+        public const string First = "first";
+        public const string Quorum = "quorum";
+    }
 
     /// <summary>One attempt's outcome: a reply, or an error and whether another attempt may help.</summary>
     private sealed record Attempt(Reply? Reply, string? Code, string? Message, bool Retryable, string? AgentId)
@@ -488,6 +813,9 @@ internal sealed partial class RpcService(
     {
         [LoggerMessage(1301, LogLevel.Error, "RPC {Method} ({Id}, trace {TraceId}) failed in the hub")]
         public static partial void Failed(ILogger logger, Exception e, string method, string id, string traceId);
+
+        [LoggerMessage(1303, LogLevel.Warning, "RPC callback of {Id} to {Callback} was not delivered: {Why}")]
+        public static partial void CallbackUndelivered(ILogger logger, string id, string callback, string why);
 
         [LoggerMessage(1302, LogLevel.Information, "RPC {Method} ({Id}, trace {TraceId}) failed: {Type}; source {Source}, target {Target}, retries {Retries}")]
         public static partial void CallFailed(ILogger logger, string method, string id, string traceId, string type, string source, string target, int retries);

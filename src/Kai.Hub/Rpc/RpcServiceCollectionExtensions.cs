@@ -17,7 +17,10 @@ internal static class RpcServiceCollectionExtensions
         services.AddOptions<CircuitBreakerOptions>().BindConfiguration(CircuitBreakerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton<CircuitBreakers>();
         services.AddSingleton<RpcRouteTable>();
+        services.AddSingleton<RpcMethodCatalog>();
+        services.AddSingleton<RpcResultCache>();
         services.AddSingleton<RpcService>();
+        services.AddSingleton<IReplyCodec, RpcReplyCodec>(); // rpc_responses answered on another node
         services.AddSingleton<RpcMessages>();
         services.AddSingleton<RpcSocketEdge>();
         return services;

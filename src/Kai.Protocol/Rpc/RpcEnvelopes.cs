@@ -36,6 +36,21 @@ public sealed record RpcRequest(
 /// <param name="CorrelationId">The workflow correlation id when the call is part of one (seed 001 §8).</param>
 /// <param name="SourceAgent">The calling agent (seed 001 §8); set by the hub.</param>
 /// <param name="TargetAgent">The agent the request was delivered to (seed 001 §8); set by the hub on delivery.</param>
+/// <param name="Aggregate">
+/// Hub extension, scatter-gather (seed 000 "multi-agent response aggregation"): <c>all</c>, <c>first</c> or <c>quorum</c>. The request goes to
+/// every healthy agent of the target capability at once and the replies are gathered into one <see cref="RpcGatherResult"/> until the
+/// policy is met or the deadline passes. Only with a capability target (<c>destination: "capability:&lt;name&gt;"</c> or a capability route).
+/// </param>
+/// <param name="Quorum">With <c>aggregate: "quorum"</c>: how many successful replies are enough (1 to the number asked; default a majority).</param>
+/// <param name="Callback">
+/// Hub extension, asynchronous reply (seed 004 <c>callback_url</c>): where the response envelope goes when the agent answers, <c>topic:&lt;name&gt;</c>
+/// (an <c>rpc.callback</c> event on that topic, seen by the caller's tenant) or <c>agent:&lt;id&gt;</c> / a <c>kah:</c> handle (an
+/// <c>rpc_response</c> frame on that agent's link, routed as the caller). The call itself answers at once with <see cref="RpcCallbackAccepted"/>.
+/// </param>
+/// <param name="CallbackUrl">
+/// Seed 004's <c>callback_url</c>: on delivery the hub sets it to <c>/api/v1/callbacks/{id}</c>, where the agent may post its late response
+/// envelope. A caller may send it too (any value): it asks for an asynchronous reply like <paramref name="Callback"/>, to topic <c>rpc.callback</c>.
+/// </param>
 public sealed record RpcHeaders(
     string? TraceId = null,
     string? AuthToken = null,
@@ -43,7 +58,11 @@ public sealed record RpcHeaders(
     long? Ttl = null,
     string? CorrelationId = null,
     string? SourceAgent = null,
-    string? TargetAgent = null);
+    string? TargetAgent = null,
+    string? Aggregate = null,
+    int? Quorum = null,
+    string? Callback = null,
+    string? CallbackUrl = null);
 
 /// <summary>
 /// An AMRI response envelope (seed 001 §5): <c>{id, origin, destination, timestamp, result, error, metrics{latency_ms, retries, backend}}</c>.
@@ -79,7 +98,50 @@ public sealed record RpcError(int Code, string Message, string? Type = null, str
 /// <param name="LatencyMs">Milliseconds from the hub receiving the request to the answer, retries and backoff included.</param>
 /// <param name="Retries">How many times the hub retried (0 when the first attempt answered).</param>
 /// <param name="Backend">The transport the caller used: <c>REST</c>, <c>WebSocket</c> or <c>JSON-RPC</c>.</param>
-public sealed record RpcMetrics(long LatencyMs, int Retries, string Backend);
+/// <param name="Cache">For a method with a cache policy: <c>hit</c> (the result came from the hub's cache, no agent was called) or <c>miss</c>; absent otherwise.</param>
+/// <param name="CacheAgeMs">On a hit: how old the cached result is, milliseconds.</param>
+public sealed record RpcMetrics(long LatencyMs, int Retries, string Backend, string? Cache = null, long? CacheAgeMs = null);
+
+/// <summary>The <c>result</c> of a scatter-gather call (<see cref="RpcHeaders.Aggregate"/>).</summary>
+/// <param name="Aggregate">The policy: <c>all</c>, <c>first</c> or <c>quorum</c>.</param>
+/// <param name="Asked">How many agents the request went to.</param>
+/// <param name="Answered">How many answered before the gather ended (with a result or their own error).</param>
+/// <param name="Complete">Whether the policy was met (<c>all</c>: every agent answered) rather than cut by the deadline.</param>
+/// <param name="Responses">The replies in arrival order.</param>
+public sealed record RpcGatherResult(string Aggregate, int Asked, int Answered, bool Complete, IReadOnlyList<RpcGatherReply> Responses);
+
+/// <summary>One agent's reply in a <see cref="RpcGatherResult"/>.</summary>
+/// <param name="AgentId">Who answered.</param>
+/// <param name="Result">Its result (null when it answered an error).</param>
+/// <param name="Error">Its error, or null.</param>
+/// <param name="LatencyMs">Milliseconds from the scatter to this reply.</param>
+public sealed record RpcGatherReply(
+    string AgentId,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] JsonElement? Result,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] RpcError? Error,
+    long LatencyMs);
+
+/// <summary>The <c>result</c> of a call with <see cref="RpcHeaders.Callback"/>: the request was routed, the response will go to the callback.</summary>
+/// <param name="Status">Always <c>accepted</c>.</param>
+/// <param name="Id">The request id (the response envelope carries it).</param>
+/// <param name="Callback">Where the response goes (<c>topic:&lt;name&gt;</c>, <c>agent:&lt;id&gt;</c> or a handle).</param>
+/// <param name="CallbackUrl">Where the agent may post it late: <c>/api/v1/callbacks/{id}</c>.</param>
+/// <param name="ExpiresAt">Until when a response is accepted (Unix seconds): the request's ttl, or <c>Kai:Rpc:CallbackWindowMs</c>.</param>
+public sealed record RpcCallbackAccepted(string Status, string Id, string Callback, string CallbackUrl, long ExpiresAt);
+
+/// <summary>The answer to <c>POST /api/v1/callbacks/{request_id}</c>: the late response was taken and goes to the caller's callback.</summary>
+/// <param name="Id">The request id.</param>
+/// <param name="Accepted">Always true (a response that is not accepted is 404).</param>
+public sealed record RpcCallbackAck(string Id, bool Accepted);
+
+/// <summary>
+/// What an agent declares about a method it serves, in <c>agent.register</c>'s <c>methods</c> (seed 000 "JSON schema validation for all
+/// commands", "response caching"). Schemas are JSON Schema (draft 2020-12), evaluated by JsonSchema.Net.
+/// </summary>
+/// <param name="ParamsSchema">The request <c>params</c> must match it; otherwise the call is refused with <c>VALIDATION_ERROR</c> naming the failing paths, before routing.</param>
+/// <param name="ResultSchema">The agent's <c>result</c> must match it; otherwise the caller gets <c>RESULT_SCHEMA_MISMATCH</c> (502) instead.</param>
+/// <param name="CacheTtlMs">Cache successful results for this many milliseconds, keyed by method and canonical params (RFC 8785), per tenant; 0 or absent: the configured policy.</param>
+public sealed record RpcMethodDeclaration(JsonElement? ParamsSchema = null, JsonElement? ResultSchema = null, long? CacheTtlMs = null);
 
 /// <summary>The <c>backend</c> names of <see cref="RpcMetrics"/> (seed 001 §3).</summary>
 public static class RpcBackends
@@ -106,7 +168,9 @@ public static class RpcMethods
 /// <param name="Capabilities">What the agent serves (for example <c>llm_chat</c>, <c>memory.store</c>); replaces its registered capabilities, and each becomes a routing table prefix.</param>
 /// <param name="Intents">What it intends to do (<c>serve</c>); kept in the routing table.</param>
 /// <param name="Metadata">Where and what it runs.</param>
-public sealed record AgentRegisterParams(IReadOnlyList<string>? Capabilities, IReadOnlyList<string>? Intents, AgentRegisterMetadata? Metadata);
+/// <param name="Methods">Hub extension: method name → what the agent declares about it (schemas, cache TTL); see <see cref="RpcMethodDeclaration"/>.</param>
+public sealed record AgentRegisterParams(IReadOnlyList<string>? Capabilities, IReadOnlyList<string>? Intents, AgentRegisterMetadata? Metadata,
+    IReadOnlyDictionary<string, RpcMethodDeclaration>? Methods = null);
 
 /// <summary>The <c>metadata</c> of <c>agent.register</c> (seed 001 §6).</summary>
 /// <param name="Hostname">The host it runs on.</param>

@@ -1,6 +1,8 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 using Kai.Protocol;
+using Kai.Protocol.Rest;
 using Kai.Testing;
 
 namespace Kai.Hub.Tests.Hosting;
@@ -14,14 +16,29 @@ public sealed class ShellAgentTests
     private static string Exe(string name) =>
         new[] { "/usr/bin/", "/bin/" }.Select(d => d + name).FirstOrDefault(File.Exists) ?? throw new InvalidOperationException($"{name} is not installed");
 
+    private const string AdminEmail = "root@example.com";
+    private const string AdminPassword = "admin-password-for-tests";
+
     private static Dictionary<string, string> Allowed(params string[] names)
     {
-        var s = new Dictionary<string, string> { ["Kai:Adapters:Shell:MaxOutputBytes"] = "4096", ["Kai:Adapters:Shell:Environment:0"] = "KAI_SHELL_TEST_VISIBLE" };
+        var s = new Dictionary<string, string>
+        {
+            ["Kai:Adapters:Shell:MaxOutputBytes"] = "4096", ["Kai:Adapters:Shell:Environment:0"] = "KAI_SHELL_TEST_VISIBLE",
+            ["Kai:Auth:BootstrapAdminEmail"] = AdminEmail, ["Kai:Auth:BootstrapAdminPassword"] = AdminPassword,
+        };
         foreach (var n in names)
         {
             s[$"Kai:Adapters:Shell:Allowed:{n}"] = Exe(n);
         }
         return s;
+    }
+
+    /// <summary>Shell agents are created by admins (permission <c>agent.create.shell</c>); a client with the bootstrap admin's token.</summary>
+    private static async Task<HttpClient> AdminAsync(TestHub hub)
+    {
+        var login = await hub.Http.PostAsJsonAsync("api/v1/auth/login", new LoginRequest(AdminEmail, AdminPassword), KaiJson.Options);
+        Assert.True(login.IsSuccessStatusCode, await login.Content.ReadAsStringAsync());
+        return hub.Client((await login.Content.ReadFromJsonAsync<TokenResponse>(KaiJson.Options))!.AccessToken);
     }
 
     [Fact]
@@ -30,7 +47,7 @@ public sealed class ShellAgentTests
         Environment.SetEnvironmentVariable("KAI_SHELL_TEST_VISIBLE", "yes");
         Environment.SetEnvironmentVariable("KAI_SHELL_TEST_HIDDEN", "secret");
         await using var hub = await TestHub.StartAsync(settings: Allowed("cat", "head", "env", "false"));
-        var user = hub.Client((await hub.NewUserAsync()).AccessToken);
+        var user = await AdminAsync(hub);
 
         // cat: stdout is stdin, the call as JSON.
         var cat = await WebhookAgentTests.CreateOkAsync(user, "shell", new { executable = "cat" });
@@ -64,7 +81,7 @@ public sealed class ShellAgentTests
     public async Task A_run_past_its_timeout_is_killed_and_output_over_the_cap_is_cut()
     {
         await using var hub = await TestHub.StartAsync(settings: Allowed("sleep", "yes"));
-        var user = hub.Client((await hub.NewUserAsync()).AccessToken);
+        var user = await AdminAsync(hub);
 
         var sleeper = await WebhookAgentTests.CreateOkAsync(user, "shell", new { executable = "sleep", args = new[] { "600" }, timeout = 0.5 });
         var slow = await WebhookAgentTests.CommandAsync(user, sleeper, "run", new { });
@@ -86,7 +103,7 @@ public sealed class ShellAgentTests
     public async Task Executables_outside_the_allow_list_are_refused_and_nothing_is_stored()
     {
         await using var hub = await TestHub.StartAsync(settings: Allowed("cat"));
-        var user = hub.Client((await hub.NewUserAsync()).AccessToken);
+        var user = await AdminAsync(hub);
 
         var sh = await WebhookAgentTests.CreateAsync(user, "shell", new { executable = "sh", args = new[] { "-c", "id" } });
         Assert.Equal(HttpStatusCode.Forbidden, sh.StatusCode);
@@ -105,5 +122,40 @@ public sealed class ShellAgentTests
 
         var list = JsonDocument.Parse(await user.GetStringAsync("api/v1/agents")).RootElement;
         Assert.Equal(0, list.GetProperty("total").GetInt32());
+    }
+
+    [Fact]
+    public async Task Shell_agents_without_agent_create_shell_are_FORBIDDEN_for_users_on_create_register_and_update()
+    {
+        await using var hub = await TestHub.StartAsync(settings: Allowed("cat"));
+        var user = hub.Client((await hub.NewUserAsync()).AccessToken);
+
+        // POST /agents: refused before the config is read (the allow-list is not shown), nothing stored.
+        var created = await WebhookAgentTests.CreateAsync(user, "shell", new { executable = "cat" });
+        Assert.Equal(HttpStatusCode.Forbidden, created.StatusCode);
+        var error = await WebhookAgentTests.ErrorAsync(created);
+        Assert.Equal(ErrorCodes.Forbidden, error.GetProperty("code").GetString());
+        Assert.Equal("agent.create.shell", error.GetProperty("details").GetProperty("permission").GetString());
+        Assert.DoesNotContain("cat", error.GetProperty("message").GetString());
+
+        // POST /agents/register with type shell: the same.
+        var registered = await user.PostAsJsonAsync("api/v1/agents/register", new { id = "sneaky-shell", type = "shell", configuration = new { executable = "cat" } });
+        Assert.Equal(HttpStatusCode.Forbidden, registered.StatusCode);
+        Assert.Equal(ErrorCodes.Forbidden, (await WebhookAgentTests.ErrorAsync(registered)).GetProperty("code").GetString());
+
+        // PUT turning one's own ordinary agent into a shell agent: the same, and the agent is unchanged.
+        var owner = hub.Client((await hub.NewUserAsync()).AccessToken);
+        var mine = (await (await owner.PostAsJsonAsync("api/v1/agents/register", new { id = "mine-1", type = "worker" })).Content.ReadFromJsonAsync<AgentCreatedResponse>(KaiJson.Options))!;
+        var put = await owner.PutAsJsonAsync($"api/v1/agents/{mine.AgentId}", new { type = "shell", config = new { executable = "cat" } });
+        Assert.Equal(HttpStatusCode.Forbidden, put.StatusCode);
+        var view = (await owner.GetFromJsonAsync<AgentView>($"api/v1/agents/{mine.AgentId}", KaiJson.Options))!;
+        Assert.Equal("worker", view.Type);
+        Assert.Equal("{}", view.Config.GetRawText());
+
+        Assert.Equal(0, JsonDocument.Parse(await user.GetStringAsync("api/v1/agents")).RootElement.GetProperty("total").GetInt32());
+
+        // An admin holds the permission: the same request succeeds.
+        var admin = await AdminAsync(hub);
+        Assert.Equal(HttpStatusCode.Created, (await WebhookAgentTests.CreateAsync(admin, "shell", new { executable = "cat" })).StatusCode);
     }
 }

@@ -289,10 +289,48 @@ public sealed class WebhookAgentTests
         Assert.False(resolver.IsHealthy("hook-sick")); // three failed checks: routing treats it as unhealthy
         Assert.Equal(3, endpoint.Attempts("/health-bad"));
 
-        // An internal health URL is refused by the guard, never fetched, and counts as a failure.
-        var inside = (await probe.ProbeAsync(await RegisterAsync("hook-inside", "http://169.254.169.254/latest/meta-data/"), CancellationToken.None))!;
+        // A row whose health URL points inside (stored before the check at registration existed, or allowed by an allow-list since
+        // narrowed) is refused by the guard before each probe, never fetched, and counts as a failure.
+        var stored = await RegisterAsync("hook-inside", endpoint.Url("/health").ToString());
+        var inside = (await probe.ProbeAsync(stored with { HealthCheckUrl = "http://169.254.169.254/latest/meta-data/" }, CancellationToken.None))!;
         Assert.False(inside.Healthy);
         Assert.StartsWith(ErrorCodes.AdapterUrlForbidden, inside.Error);
         Assert.Null(inside.Status);
+    }
+
+    [Fact]
+    public async Task A_health_check_url_that_points_inside_is_refused_at_registration_and_on_update_and_nothing_is_stored()
+    {
+        await using var endpoint = await AgentEndpoint.StartAsync();
+        // 127.0.0.1 is allow-listed (the test endpoint); IPv6 loopback, the metadata and private ranges are not.
+        await using var hub = await TestHub.StartAsync(settings: new Dictionary<string, string>(AllowLoopback) { ["Kai:Adapters:Webhook:HealthInterval"] = "0" });
+        var user = hub.Client((await hub.NewUserAsync()).AccessToken);
+        var config = new { url = endpoint.Url("/hook").ToString(), secret = AgentEndpoint.Secret };
+
+        foreach (var inside in new[] { "http://169.254.169.254/latest/meta-data/", "http://10.1.2.3/health", "http://[::1]:9/health", "http://[::ffff:192.168.0.1]/" })
+        {
+            var res = await user.PostAsJsonAsync("api/v1/agents/register", new { id = "hook-in", type = "webhook", health_check_url = inside, configuration = config });
+            Assert.Equal(HttpStatusCode.Forbidden, res.StatusCode);
+            var error = await ErrorAsync(res);
+            Assert.Equal(ErrorCodes.AdapterUrlForbidden, error.GetProperty("code").GetString());
+            Assert.Equal("health_check_url", error.GetProperty("details").GetProperty("field").GetString());
+        }
+        Assert.Null(await hub.Service<Kai.Hub.Storage.IAgentStore>().GetAgentAsync("hook-in", CancellationToken.None));
+        Assert.Equal(0, endpoint.Attempts("/health"));
+
+        // An ordinary agent may register any health URL (the hub does not probe it); turning it into a webhook agent the hub
+        // runs and probes checks the URL it carries, and changes nothing when it is refused.
+        var plain = await user.PostAsJsonAsync("api/v1/agents/register", new { id = "plain-1", type = "worker", health_check_url = "http://169.254.169.254/" });
+        Assert.Equal(HttpStatusCode.Created, plain.StatusCode);
+        var put = await user.PutAsJsonAsync("api/v1/agents/plain-1", new { type = "webhook", config });
+        Assert.Equal(HttpStatusCode.Forbidden, put.StatusCode);
+        Assert.Equal("health_check_url", (await ErrorAsync(put)).GetProperty("details").GetProperty("field").GetString());
+        var after = (await hub.Service<Kai.Hub.Storage.IAgentStore>().GetAgentAsync("plain-1", CancellationToken.None))!;
+        Assert.Equal("worker", after.Type);
+        Assert.Equal("{}", after.ConfigJson);
+
+        // A public-looking or allow-listed health URL is accepted.
+        var ok = await user.PostAsJsonAsync("api/v1/agents/register", new { id = "hook-ok", type = "webhook", health_check_url = endpoint.Url("/health").ToString(), configuration = config });
+        Assert.Equal(HttpStatusCode.Created, ok.StatusCode);
     }
 }

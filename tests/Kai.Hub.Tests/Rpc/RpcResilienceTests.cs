@@ -222,7 +222,7 @@ public sealed class RpcResilienceTests
         Assert.Equal("ok", span.GetTagItem("kai.rpc.outcome"));
     }
 
-    private static RpcService Policies(RpcOptions options) => new(null!, null!, null!, null!, null!, Options.Create(options), Options.Create(new HubOptions()),
+    private static RpcService Policies(RpcOptions options) => new(null!, null!, null!, null!, null!, null!, null!, null!, Options.Create(options), Options.Create(new HubOptions()),
         null!, new Microsoft.Extensions.Hosting.Internal.HostingEnvironment { EnvironmentName = "Production" }, TimeProvider.System,
         Microsoft.Extensions.Logging.Abstractions.NullLogger<RpcService>.Instance);
 

@@ -72,6 +72,7 @@ public sealed class RouteInventoryTests
         ["POST /api/v1/tasks/{taskId}/artifacts"] = "FileReferenceTests.Other_tenants_get_404_for_task_artifacts_and_cannot_pass_their_files_into_work",
         ["POST /api/v1/rpc/"] = "RpcBadInputTests.Malformed_unknown_expired_offline_and_denied_requests_get_error_envelopes_and_change_nothing",
         ["GET /api/v1/rpc/routes"] = "RpcTransportTests.Agent_register_updates_the_registry_and_the_routing_table_which_follows_the_agent_going_away",
+        ["POST /api/v1/callbacks/{request_id}"] = "RpcAggregationTests.A_late_callback_is_accepted_only_from_the_agent_it_went_to_and_reaches_the_callers_link",
         ["POST /jsonrpc"] = "RpcTransportTests.Json_rpc_over_http_and_websocket_with_batches_notifications_and_standard_error_codes",
         ["* /ws/rpc"] = "RpcBadInputTests.Rpc_routes_and_websocket_refuse_callers_without_a_valid_token",
         ["POST /api/v1/invocations/"] = "InvocationTests.By_default_only_the_same_owner_may_invoke",
@@ -183,6 +184,26 @@ public sealed class RouteInventoryTests
     {
         var granted = Roles.All.SelectMany(Roles.PermissionsOf).ToHashSet(StringComparer.Ordinal);
         Assert.All(FramePermissions.Table.Values, p => Assert.Contains(p, granted));
+    }
+
+    /// <summary>
+    /// Permissions a handler checks on top of its route's (a route declares one permission; these narrow what it may do), each with
+    /// the roles that hold it and its named negative test.
+    /// </summary>
+    internal static readonly Dictionary<string, (string[] Roles, string Test)> InHandlerPermissions = new(StringComparer.Ordinal)
+    {
+        // POST /agents, POST /agents/register, PUT /agents/{id} with type "shell" (Hosting/Adapters/AdapterAgents.PrepareAsync).
+        [Permissions.AgentCreateShell] = ([Roles.Admin], "ShellAgentTests.Shell_agents_without_agent_create_shell_are_FORBIDDEN_for_users_on_create_register_and_update"),
+    };
+
+    [Fact]
+    public void Permissions_checked_inside_handlers_are_held_only_by_their_roles_and_have_a_negative_test()
+    {
+        foreach (var (permission, (roles, _)) in InHandlerPermissions)
+        {
+            Assert.Equal(roles.Order(StringComparer.Ordinal), Roles.All.Where(r => Roles.Has(r, permission)).Order(StringComparer.Ordinal));
+        }
+        AssertTestsExist(InHandlerPermissions.Values.Select(v => v.Test));
     }
 
     private static void AssertTestsExist(IEnumerable<string> names)

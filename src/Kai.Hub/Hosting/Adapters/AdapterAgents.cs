@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Kai.Hub.Auth;
 using Kai.Hub.Errors;
 using Kai.Protocol;
 using Microsoft.Extensions.Options;
@@ -43,9 +44,19 @@ internal sealed partial class AdapterAgents(SsrfGuard guard, IOptionsMonitor<Ada
     /// <summary>What <see cref="PrepareAsync"/> decided: the config to store (no secret), and the inline secret to protect.</summary>
     public sealed record Prepared(string ConfigJson, string? Secret, bool UsesSecretRef);
 
-    /// <summary>Validates the config; <c>VALIDATION_ERROR</c>, <c>ADAPTER_URL_FORBIDDEN</c> or <c>ADAPTER_EXECUTABLE_FORBIDDEN</c> otherwise.</summary>
-    public async Task<Prepared> PrepareAsync(string type, JsonElement? config, string keyRefPrefix, CancellationToken ct)
+    /// <summary>
+    /// Validates the config; <c>VALIDATION_ERROR</c>, <c>ADAPTER_URL_FORBIDDEN</c> (<c>config.url</c> or <c>health_check_url</c>
+    /// points inside) or <c>ADAPTER_EXECUTABLE_FORBIDDEN</c> otherwise. A shell agent needs <see cref="Permissions.AgentCreateShell"/>
+    /// (admins): anyone else gets <c>FORBIDDEN</c> before the config is even read (the allow-list is not shown to them).
+    /// </summary>
+    public async Task<Prepared> PrepareAsync(KaiPrincipal principal, string type, JsonElement? config, string keyRefPrefix, string? healthCheckUrl, CancellationToken ct)
     {
+        if (type == ShellType && !principal.Can(Permissions.AgentCreateShell))
+        {
+            throw new ApiException(ErrorCodes.Forbidden,
+                $"Creating or reconfiguring a shell agent needs permission {Permissions.AgentCreateShell} (admins): it runs a program on the hub's machine.",
+                new Dictionary<string, string> { ["permission"] = Permissions.AgentCreateShell, ["type"] = ShellType });
+        }
         var v = new Validation();
         if (config is not { ValueKind: JsonValueKind.Object } c)
         {
@@ -54,7 +65,38 @@ internal sealed partial class AdapterAgents(SsrfGuard guard, IOptionsMonitor<Ada
             v.ThrowIfInvalid();
             throw new InvalidOperationException();
         }
-        return type == ShellType ? PrepareShell(c, v) : await PrepareWebhookAsync(type, c, v, keyRefPrefix, ct);
+        if (type == ShellType)
+        {
+            return PrepareShell(c, v);
+        }
+        var prepared = await PrepareWebhookAsync(type, c, v, keyRefPrefix, ct);
+        if (healthCheckUrl is not null)
+        {
+            await CheckHealthUrlAsync(healthCheckUrl, ct);
+        }
+        return prepared;
+    }
+
+    /// <summary>
+    /// The SSRF check of a webhook or custom-API agent's <c>health_check_url</c> (seed 004), at registration and before each probe:
+    /// the same guard as <c>config.url</c>. <see cref="ApiException"/> <c>ADAPTER_URL_FORBIDDEN</c> (403) naming the field when it
+    /// points inside (or is not an absolute http(s) URL without user info), <c>ADAPTER_UNAVAILABLE</c> when its host does not resolve.
+    /// </summary>
+    public async Task CheckHealthUrlAsync(string healthCheckUrl, CancellationToken ct)
+    {
+        var field = new Dictionary<string, string> { ["field"] = "health_check_url" };
+        if (!Uri.TryCreate(healthCheckUrl, UriKind.Absolute, out var url))
+        {
+            throw new ApiException(ErrorCodes.ValidationError, "health_check_url must be an absolute http or https URL.", field);
+        }
+        try
+        {
+            await guard.CheckAsync(url, ct);
+        }
+        catch (AdapterException e)
+        {
+            throw new ApiException(e.Code, e.Message, field);
+        }
     }
 
     private async Task<Prepared> PrepareWebhookAsync(string type, JsonElement c, Validation v, string keyRefPrefix, CancellationToken ct)

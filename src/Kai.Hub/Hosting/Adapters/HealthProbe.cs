@@ -65,6 +65,9 @@ internal sealed partial class HealthProbe(
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, deadline.Token);
         try
         {
+            // Checked here too (the allow-list may have narrowed, or the row predates the check at registration), then again by
+            // the client's handler at connect time (DNS rebinding).
+            await adapters.Guard.CheckAsync(url, linked.Token);
             using var request = new HttpRequestMessage(HttpMethod.Get, url);
             using var response = await adapters.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, linked.Token);
             var status = (int)response.StatusCode;
