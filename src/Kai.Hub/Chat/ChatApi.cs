@@ -143,7 +143,7 @@ internal static class ChatApi
 
     // ---- agents ----
 
-    private static async Task<Ok<AgentConnectList>> ListAgentsAsync(HttpContext http, AgentService agents, IChatStore store, TimeProvider time, CancellationToken ct)
+    private static async Task<Ok<AgentConnectList>> ListAgentsAsync(HttpContext http, AgentService agents, ChatService chat, IChatStore store, TimeProvider time, CancellationToken ct)
     {
         var p = http.Principal();
         var list = await agents.ListAsync(p, null, null, null, 100, 0, ct);
@@ -152,14 +152,25 @@ internal static class ChatApi
         {
             views.Add(await StatusOfAsync(a, store, ct));
         }
-        return TypedResults.Ok(new AgentConnectList(views, time.GetUtcNow(), list.Total, list.Agents.Count(a => Access.IsTenant(a.OwnerId, p.OwnerId))));
+        // The reference backend lists the agents of running sessions too (it registers them); so does this, from the sessions.
+        var participants = await chat.ActiveParticipantsAsync(p, ct);
+        views.AddRange(participants.Select(StatusOf));
+        return TypedResults.Ok(new AgentConnectList(views, time.GetUtcNow(), list.Total + participants.Count,
+            list.Agents.Count(a => Access.IsTenant(a.OwnerId, p.OwnerId)) + participants.Count(x => Access.IsTenant(x.Session.OwnerId, p.OwnerId))));
     }
 
-    private static async Task<Ok<AgentConnectStatus>> StatusAsync(string agentId, HttpContext http, AgentService agents, IChatStore store, CancellationToken ct) =>
-        TypedResults.Ok(await StatusOfAsync(await agents.GetAsync(http.Principal(), agentId, ct), store, ct));
+    private static async Task<Ok<AgentConnectStatus>> StatusAsync(string agentId, HttpContext http, AgentService agents, ChatService chat, IChatStore store, CancellationToken ct) =>
+        ChatService.SessionOf(agentId) is not null
+            ? TypedResults.Ok(StatusOf(await chat.ParticipantAsync(http.Principal(), agentId, ct) ?? throw ApiException.AgentNotFound(agentId)))
+            : TypedResults.Ok(await StatusOfAsync(await agents.GetAsync(http.Principal(), agentId, ct), store, ct));
 
-    private static async Task<Ok<AgentCapabilities>> CapabilitiesAsync(string agentId, HttpContext http, AgentService agents, TimeProvider time, CancellationToken ct)
+    private static async Task<Ok<AgentCapabilities>> CapabilitiesAsync(string agentId, HttpContext http, AgentService agents, ChatService chat, TimeProvider time, CancellationToken ct)
     {
+        if (ChatService.SessionOf(agentId) is not null)
+        {
+            var x = await chat.ParticipantAsync(http.Principal(), agentId, ct) ?? throw ApiException.AgentNotFound(agentId);
+            return TypedResults.Ok(new AgentCapabilities(agentId, ParticipantType, x.Agent.Capabilities, ModesOf(x.Session), x.Agent.Personality, x.Session.OwnerId, time.GetUtcNow()));
+        }
         var a = await agents.GetAsync(http.Principal(), agentId, ct);
         return TypedResults.Ok(new AgentCapabilities(a.AgentId, a.Type, a.Capabilities, InteractionModes, Config(a.Config, "system_prompt"), a.OwnerId, time.GetUtcNow()));
     }
@@ -229,6 +240,22 @@ internal static class ChatApi
     }
 
     private static readonly string[] InteractionModes = ["human_to_agent", "agent_to_agent"];
+
+    /// <summary>Seed 003's <c>AgentType.AI</c>: what a session's hosted participant is.</summary>
+    private const string ParticipantType = "ai";
+
+    private static string[] ModesOf(ChatSessionRow session) => session.SessionType == SessionTypes.AgentAgent ? ["agent_to_agent"] : ["human_to_agent"];
+
+    private static AgentConnectStatus StatusOf(ChatParticipant x) =>
+        new(x.Agent.AgentId, ParticipantType, null, x.Session.IsActive ? "active" : "inactive", x.LastActive, x.Agent.Capabilities, ModesOf(x.Session),
+            x.Session.OwnerId, x.Session.IsActive, x.MessageCount, new Dictionary<string, object?>
+            {
+                ["provider"] = x.Agent.Provider,
+                ["model"] = x.Agent.Model,
+                ["cooldown_until"] = null,
+                ["active_conversations"] = x.Session.IsActive ? 1 : 0,
+                ["session_id"] = x.Session.SessionId,
+            });
 
     private static async Task<AgentConnectStatus> StatusOfAsync(AgentView a, IChatStore store, CancellationToken ct) =>
         new(a.AgentId, a.Type, a.Name, a.Status switch
