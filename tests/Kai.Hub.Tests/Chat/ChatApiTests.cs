@@ -252,6 +252,73 @@ public sealed partial class ChatApiTests
     }
 
     [Fact]
+    public async Task A_sessions_hosted_participants_answer_status_capabilities_and_list_until_it_ends_and_only_for_its_owner()
+    {
+        await using var hub = await TestHub.StartAsync(settings: ChatKit.Settings());
+        var token = await ChatKit.LoginAsync(hub);
+        var other = await ChatKit.LoginAsync(hub);
+        var session = await ChatKit.CreateSessionAsync(hub, token, new
+        {
+            session_type = "agent_agent",
+            agents = new Dictionary<string, object>
+            {
+                ["agent1"] = new { provider = "local", capabilities = new[] { "analysis" } },
+                ["agent2"] = new { provider = "local", model = "m2", personality = "Critic: terse" },
+            },
+        });
+        var sid = session.GetProperty("session_id").GetString()!;
+
+        // What the reference collaboration page asks right after creating the session: both participants' status.
+        var (status, s1) = await ChatKit.CallAsync(hub, token, HttpMethod.Get, $"api/agents/status/ai1_{sid}");
+        Assert.Equal(200, status);
+        Assert.Equal("ai1_" + sid, s1.GetProperty("agent_id").GetString());
+        Assert.Equal("ai", s1.GetProperty("agent_type").GetString());
+        Assert.Equal("active", s1.GetProperty("status").GetString());
+        Assert.True(s1.GetProperty("is_running").GetBoolean());
+        Assert.Equal(0, s1.GetProperty("message_count").GetInt32());
+        Assert.Equal(["analysis"], s1.GetProperty("capabilities").EnumerateArray().Select(c => c.GetString()!).ToArray());
+        Assert.Equal(["agent_to_agent"], s1.GetProperty("interaction_modes").EnumerateArray().Select(c => c.GetString()!).ToArray());
+        Assert.Equal("local", s1.GetProperty("metadata").GetProperty("provider").GetString());
+        Assert.Equal(sid, s1.GetProperty("metadata").GetProperty("session_id").GetString());
+        var (_, s2) = await ChatKit.CallAsync(hub, token, HttpMethod.Get, $"api/agents/status/ai2_{sid}");
+        Assert.Equal("m2", s2.GetProperty("metadata").GetProperty("model").GetString());
+        var (capStatus, caps) = await ChatKit.CallAsync(hub, token, HttpMethod.Get, $"api/agents/ai2_{sid}/capabilities");
+        Assert.Equal(200, capStatus);
+        Assert.Equal("Critic: terse", caps.GetProperty("personality").GetString());
+
+        var (_, list) = await ChatKit.CallAsync(hub, token, HttpMethod.Get, "api/agents/list");
+        var ids = list.GetProperty("agents").EnumerateArray().Select(a => a.GetProperty("agent_id").GetString()!).ToList();
+        Assert.Contains("ai1_" + sid, ids);
+        Assert.Contains("ai2_" + sid, ids);
+        Assert.Equal(ids.Count, list.GetProperty("total_count").GetInt32());
+        Assert.Equal(ids.Count, list.GetProperty("user_owned_count").GetInt32());
+
+        // Another user: not found, and not listed. Ids shaped like participants that are not: not found.
+        foreach (var path in new[] { $"api/agents/status/ai1_{sid}", $"api/agents/ai1_{sid}/capabilities" })
+        {
+            var (code, body) = await ChatKit.CallAsync(hub, other, HttpMethod.Get, path);
+            Assert.Equal(404, code);
+            AssertSeedError(body, ErrorCodes.AgentNotFound);
+        }
+        var (_, otherList) = await ChatKit.CallAsync(hub, other, HttpMethod.Get, "api/agents/list");
+        Assert.DoesNotContain(otherList.GetProperty("agents").EnumerateArray(), a => a.GetProperty("agent_id").GetString()!.EndsWith(sid, StringComparison.Ordinal));
+        foreach (var id in new[] { $"human_{sid}", $"ai3_{sid}", "ai1_session_20990101000000_00000000", "ai1_nonsense" })
+        {
+            var (code, body) = await ChatKit.CallAsync(hub, token, HttpMethod.Get, $"api/agents/status/{id}");
+            Assert.Equal(404, code);
+            AssertSeedError(body, ErrorCodes.AgentNotFound);
+        }
+
+        // Ended: still answers (inactive), no longer listed.
+        Assert.Equal(200, (await ChatKit.CallAsync(hub, token, HttpMethod.Delete, $"api/chat/sessions/{sid}")).Status);
+        var (_, ended) = await ChatKit.CallAsync(hub, token, HttpMethod.Get, $"api/agents/status/ai1_{sid}");
+        Assert.Equal("inactive", ended.GetProperty("status").GetString());
+        Assert.False(ended.GetProperty("is_running").GetBoolean());
+        var (_, after) = await ChatKit.CallAsync(hub, token, HttpMethod.Get, "api/agents/list");
+        Assert.DoesNotContain(after.GetProperty("agents").EnumerateArray(), a => a.GetProperty("agent_id").GetString()!.EndsWith(sid, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Another_users_agents_are_not_found_on_the_agent_routes()
     {
         await using var hub = await TestHub.StartAsync(settings: ChatKit.Settings());
