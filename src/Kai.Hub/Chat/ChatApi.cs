@@ -42,7 +42,7 @@ internal static class ChatApi
     public static void MapChat(this IEndpointRouteBuilder app)
     {
         var auth = app.MapGroup("/api/auth").WithTags("AgentConnect");
-        auth.MapPost("/login", LoginAsync).WithName("agentConnectLogin").WithSummary("Log in with a form-encoded username (email) and password (seed 003)")
+        auth.MapPost("/login", LoginAsync).WithName("agentConnectLogin").WithSummary("Log in with a form-encoded username (the email, or the account's name) and password (seed 003)")
             .WithErrors(401, 422, 429).AllowAnonymous("the login itself").RequireRateLimiting(RateLimitCategories.Auth).WithBodyLimit(BodyLimitExtensions.Small);
         auth.MapPost("/verify", Verify).WithName("agentConnectVerify").WithSummary("Check the bearer token and show its claims (seed 003)")
             .WithErrors(401, 429).RequirePermission(Permissions.SessionSelf).RequireRateLimiting(RateLimitCategories.Auth);
@@ -85,7 +85,7 @@ internal static class ChatApi
     {
         if (!http.Request.HasFormContentType)
         {
-            throw new ApiException(ErrorCodes.ValidationError, "Send the login as application/x-www-form-urlencoded: username=<email>&password=<password>.",
+            throw new ApiException(ErrorCodes.ValidationError, "Send the login as application/x-www-form-urlencoded: username=<email or account name>&password=<password>.",
                 new Dictionary<string, string[]> { ["body"] = ["must be form-encoded"] });
         }
         IFormCollection form;
@@ -101,7 +101,8 @@ internal static class ChatApi
         new Validation().Length(username, "username", 1, 254).Length(password, "password", 1, 1024).ThrowIfInvalid();
         try
         {
-            var token = await auth.LoginAsync(new LoginRequest(username!, password!), http.Connection.RemoteIpAddress?.ToString(), ct);
+            // username is the account's email, or its name where one is set (RegisterRequest.Username).
+            var token = await auth.LoginAsync(new LoginRequest(await auth.LoginEmailAsync(username!, ct), password!), http.Connection.RemoteIpAddress?.ToString(), ct);
             return TypedResults.Ok(new AgentConnectToken(token.AccessToken, "bearer", token.ExpiresIn));
         }
         catch (LockedOutException ex)

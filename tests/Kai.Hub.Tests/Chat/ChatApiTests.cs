@@ -47,6 +47,61 @@ public sealed partial class ChatApiTests
         Assert.True(body.TryGetProperty("timestamp", out _));
     }
 
+    private static Task<HttpResponseMessage> FormLoginAsync(TestHub hub, string username, string password) =>
+        hub.Http.PostAsync("api/auth/login", new FormUrlEncodedContent(new Dictionary<string, string> { ["username"] = username, ["password"] = password }));
+
+    [Fact]
+    public async Task The_login_username_is_the_email_or_the_accounts_name_and_bad_names_are_refused_storing_nothing()
+    {
+        await using var hub = await TestHub.StartAsync(settings: ChatKit.Settings());
+        var reg = await hub.Http.PostAsJsonAsync("api/v1/auth/register", new
+        {
+            email = "ada@example.com", password = "correct-horse-battery", display_name = "Ada", terms_accepted = true, username = "ada.lovelace",
+        });
+        Assert.Equal(HttpStatusCode.Created, reg.StatusCode);
+        var userId = (await ChatKit.Json(reg)).GetProperty("user_id").GetString();
+
+        // By name (any case) and by email: the same account.
+        foreach (var name in new[] { "ada.lovelace", "Ada.Lovelace", "ada@example.com" })
+        {
+            var res = await FormLoginAsync(hub, name, "correct-horse-battery");
+            Assert.Equal(HttpStatusCode.OK, res.StatusCode);
+            var token = (await ChatKit.Json(res)).GetProperty("access_token").GetString()!;
+            using var verify = new HttpRequestMessage(HttpMethod.Post, "api/auth/verify");
+            verify.Headers.Authorization = new("Bearer", token);
+            Assert.Equal(userId, (await ChatKit.Json(await hub.Http.SendAsync(verify))).GetProperty("user").GetString());
+        }
+        // A wrong password by name, and an unknown name: the same 401 as for an email.
+        foreach (var (name, password) in new[] { ("ada.lovelace", "wrong-horse-battery"), ("nobody", "correct-horse-battery") })
+        {
+            var res = await FormLoginAsync(hub, name, password);
+            Assert.Equal(HttpStatusCode.Unauthorized, res.StatusCode);
+            AssertSeedError(await ChatKit.Json(res), ErrorCodes.AuthenticationFailed);
+        }
+
+        // Registering: a taken name (any case) is a conflict naming the field; a malformed one is refused; neither stores a user.
+        var users = ChatKit.Count(hub, "users");
+        var taken = await hub.Http.PostAsJsonAsync("api/v1/auth/register", new
+        {
+            email = "other@example.com", password = "correct-horse-battery", display_name = "O", terms_accepted = true, username = "ADA.lovelace",
+        });
+        Assert.Equal(HttpStatusCode.Conflict, taken.StatusCode);
+        Assert.Contains("username", (await taken.Content.ReadAsStringAsync()), StringComparison.Ordinal);
+        foreach (var bad in new[] { "ab", "a@b.example", "-lead", "has space", new string('x', 65), "ümlaut" })
+        {
+            var res = await hub.Http.PostAsJsonAsync("api/v1/auth/register", new
+            {
+                email = $"x{Guid.NewGuid():N}@example.com", password = "correct-horse-battery", display_name = "X", terms_accepted = true, username = bad,
+            });
+            // /api/v1's envelope: 400 VALIDATION_ERROR naming the field.
+            Assert.Equal(HttpStatusCode.BadRequest, res.StatusCode);
+            var error = (await ChatKit.Json(res)).GetProperty("error");
+            Assert.Equal(ErrorCodes.ValidationError, error.GetProperty("code").GetString());
+            Assert.True(error.GetProperty("details").TryGetProperty("username", out _), error.GetRawText());
+        }
+        Assert.Equal(users, ChatKit.Count(hub, "users"));
+    }
+
     [Fact]
     public async Task Bad_logins_and_tokens_get_seed_003_errors()
     {

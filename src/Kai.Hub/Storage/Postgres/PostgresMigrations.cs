@@ -366,5 +366,10 @@ internal static class PostgresMigrations
             );
             CREATE INDEX ix_kail_keys_agent ON kail_keys (agent_id, created_at);
             """),
+        // Account names (issue 12 "login by name"; SQLite step user_names).
+        (9, "user_names", """
+            ALTER TABLE users ADD COLUMN username TEXT;
+            CREATE UNIQUE INDEX ux_users_username ON users (lower(username)) WHERE username IS NOT NULL;
+            """),
     ];
 }
