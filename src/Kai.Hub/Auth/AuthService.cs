@@ -25,16 +25,37 @@ internal sealed partial class AuthService(
             .Length(request.Email, "email", 3, 254)
             .Check(request.Email is null || IsEmail(request.Email), "email", "must be a valid email address")
             .Length(request.DisplayName?.Trim(), "display_name", 1, 100)
-            .Check(request.TermsAccepted, "terms_accepted", "must be true");
+            .Check(request.TermsAccepted, "terms_accepted", "must be true")
+            .Check(request.Username is null || UsernamePattern().IsMatch(request.Username), "username",
+                "must be 3 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
         PasswordPolicy.Check(v, request.Password, request.Email).ThrowIfInvalid();
-        var user = await CreateUserAsync(request.Email!, request.Password!, request.DisplayName!.Trim(), Roles.User, ct)
-            ?? throw new ApiException(ErrorCodes.Conflict, "An account with this email already exists.");
+        var user = await CreateUserAsync(request.Email!, request.Password!, request.DisplayName!.Trim(), Roles.User, ct, request.Username);
+        if (user is null)
+        {
+            // The insert refused a duplicate: the email's or the name's (both unique).
+            throw request.Username is not null && await store.GetUserByUsernameAsync(request.Username, ct) is not null
+                ? new ApiException(ErrorCodes.Conflict, "An account with this username already exists.", new Dictionary<string, string> { ["field"] = "username" })
+                : new ApiException(ErrorCodes.Conflict, "An account with this email already exists.");
+        }
         return new RegisterResponse(user.UserId, VerificationRequired: false);
     }
 
-    public async Task<UserRecord?> CreateUserAsync(string email, string password, string displayName, string role, CancellationToken ct)
+    /// <summary>An account name: 3 to 64 of <c>[A-Za-z0-9._-]</c>, starting with a letter or digit (never an email: no <c>@</c>).</summary>
+    [System.Text.RegularExpressions.GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")]
+    private static partial System.Text.RegularExpressions.Regex UsernamePattern();
+
+    /// <summary>
+    /// The email to log in with for a login name that is an email or an account name (seed 003's <c>username</c>). An unknown
+    /// name comes back unchanged, so it fails (and is throttled) exactly as an unknown email does.
+    /// </summary>
+    public async Task<string> LoginEmailAsync(string username, CancellationToken ct) =>
+        username.Contains('@', StringComparison.Ordinal) || !UsernamePattern().IsMatch(username.Trim())
+            ? username
+            : (await store.GetUserByUsernameAsync(username.Trim(), ct))?.Email ?? username;
+
+    public async Task<UserRecord?> CreateUserAsync(string email, string password, string displayName, string role, CancellationToken ct, string? username = null)
     {
-        var user = new UserRecord("usr_" + Guid.CreateVersion7().ToString("N"), email.Trim().ToLowerInvariant(), "", displayName, role, false, time.GetUtcNow());
+        var user = new UserRecord("usr_" + Guid.CreateVersion7().ToString("N"), email.Trim().ToLowerInvariant(), "", displayName, role, false, time.GetUtcNow(), username);
         user = user with { PasswordHash = Hasher.HashPassword(user, password) };
         return await store.TryCreateUserAsync(user, ct) ? user : null;
     }

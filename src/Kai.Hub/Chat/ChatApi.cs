@@ -42,7 +42,7 @@ internal static class ChatApi
     public static void MapChat(this IEndpointRouteBuilder app)
     {
         var auth = app.MapGroup("/api/auth").WithTags("AgentConnect");
-        auth.MapPost("/login", LoginAsync).WithName("agentConnectLogin").WithSummary("Log in with a form-encoded username (email) and password (seed 003)")
+        auth.MapPost("/login", LoginAsync).WithName("agentConnectLogin").WithSummary("Log in with a form-encoded username (the email, or the account's name) and password (seed 003)")
             .WithErrors(401, 422, 429).AllowAnonymous("the login itself").RequireRateLimiting(RateLimitCategories.Auth).WithBodyLimit(BodyLimitExtensions.Small);
         auth.MapPost("/verify", Verify).WithName("agentConnectVerify").WithSummary("Check the bearer token and show its claims (seed 003)")
             .WithErrors(401, 429).RequirePermission(Permissions.SessionSelf).RequireRateLimiting(RateLimitCategories.Auth);
@@ -85,7 +85,7 @@ internal static class ChatApi
     {
         if (!http.Request.HasFormContentType)
         {
-            throw new ApiException(ErrorCodes.ValidationError, "Send the login as application/x-www-form-urlencoded: username=<email>&password=<password>.",
+            throw new ApiException(ErrorCodes.ValidationError, "Send the login as application/x-www-form-urlencoded: username=<email or account name>&password=<password>.",
                 new Dictionary<string, string[]> { ["body"] = ["must be form-encoded"] });
         }
         IFormCollection form;
@@ -101,7 +101,8 @@ internal static class ChatApi
         new Validation().Length(username, "username", 1, 254).Length(password, "password", 1, 1024).ThrowIfInvalid();
         try
         {
-            var token = await auth.LoginAsync(new LoginRequest(username!, password!), http.Connection.RemoteIpAddress?.ToString(), ct);
+            // username is the account's email, or its name where one is set (RegisterRequest.Username).
+            var token = await auth.LoginAsync(new LoginRequest(await auth.LoginEmailAsync(username!, ct), password!), http.Connection.RemoteIpAddress?.ToString(), ct);
             return TypedResults.Ok(new AgentConnectToken(token.AccessToken, "bearer", token.ExpiresIn));
         }
         catch (LockedOutException ex)
@@ -143,7 +144,7 @@ internal static class ChatApi
 
     // ---- agents ----
 
-    private static async Task<Ok<AgentConnectList>> ListAgentsAsync(HttpContext http, AgentService agents, IChatStore store, TimeProvider time, CancellationToken ct)
+    private static async Task<Ok<AgentConnectList>> ListAgentsAsync(HttpContext http, AgentService agents, ChatService chat, IChatStore store, TimeProvider time, CancellationToken ct)
     {
         var p = http.Principal();
         var list = await agents.ListAsync(p, null, null, null, 100, 0, ct);
@@ -152,14 +153,25 @@ internal static class ChatApi
         {
             views.Add(await StatusOfAsync(a, store, ct));
         }
-        return TypedResults.Ok(new AgentConnectList(views, time.GetUtcNow(), list.Total, list.Agents.Count(a => Access.IsTenant(a.OwnerId, p.OwnerId))));
+        // The reference backend lists the agents of running sessions too (it registers them); so does this, from the sessions.
+        var participants = await chat.ActiveParticipantsAsync(p, ct);
+        views.AddRange(participants.Select(StatusOf));
+        return TypedResults.Ok(new AgentConnectList(views, time.GetUtcNow(), list.Total + participants.Count,
+            list.Agents.Count(a => Access.IsTenant(a.OwnerId, p.OwnerId)) + participants.Count(x => Access.IsTenant(x.Session.OwnerId, p.OwnerId))));
     }
 
-    private static async Task<Ok<AgentConnectStatus>> StatusAsync(string agentId, HttpContext http, AgentService agents, IChatStore store, CancellationToken ct) =>
-        TypedResults.Ok(await StatusOfAsync(await agents.GetAsync(http.Principal(), agentId, ct), store, ct));
+    private static async Task<Ok<AgentConnectStatus>> StatusAsync(string agentId, HttpContext http, AgentService agents, ChatService chat, IChatStore store, CancellationToken ct) =>
+        ChatService.SessionOf(agentId) is not null
+            ? TypedResults.Ok(StatusOf(await chat.ParticipantAsync(http.Principal(), agentId, ct) ?? throw ApiException.AgentNotFound(agentId)))
+            : TypedResults.Ok(await StatusOfAsync(await agents.GetAsync(http.Principal(), agentId, ct), store, ct));
 
-    private static async Task<Ok<AgentCapabilities>> CapabilitiesAsync(string agentId, HttpContext http, AgentService agents, TimeProvider time, CancellationToken ct)
+    private static async Task<Ok<AgentCapabilities>> CapabilitiesAsync(string agentId, HttpContext http, AgentService agents, ChatService chat, TimeProvider time, CancellationToken ct)
     {
+        if (ChatService.SessionOf(agentId) is not null)
+        {
+            var x = await chat.ParticipantAsync(http.Principal(), agentId, ct) ?? throw ApiException.AgentNotFound(agentId);
+            return TypedResults.Ok(new AgentCapabilities(agentId, ParticipantType, x.Agent.Capabilities, ModesOf(x.Session), x.Agent.Personality, x.Session.OwnerId, time.GetUtcNow()));
+        }
         var a = await agents.GetAsync(http.Principal(), agentId, ct);
         return TypedResults.Ok(new AgentCapabilities(a.AgentId, a.Type, a.Capabilities, InteractionModes, Config(a.Config, "system_prompt"), a.OwnerId, time.GetUtcNow()));
     }
@@ -229,6 +241,22 @@ internal static class ChatApi
     }
 
     private static readonly string[] InteractionModes = ["human_to_agent", "agent_to_agent"];
+
+    /// <summary>Seed 003's <c>AgentType.AI</c>: what a session's hosted participant is.</summary>
+    private const string ParticipantType = "ai";
+
+    private static string[] ModesOf(ChatSessionRow session) => session.SessionType == SessionTypes.AgentAgent ? ["agent_to_agent"] : ["human_to_agent"];
+
+    private static AgentConnectStatus StatusOf(ChatParticipant x) =>
+        new(x.Agent.AgentId, ParticipantType, null, x.Session.IsActive ? "active" : "inactive", x.LastActive, x.Agent.Capabilities, ModesOf(x.Session),
+            x.Session.OwnerId, x.Session.IsActive, x.MessageCount, new Dictionary<string, object?>
+            {
+                ["provider"] = x.Agent.Provider,
+                ["model"] = x.Agent.Model,
+                ["cooldown_until"] = null,
+                ["active_conversations"] = x.Session.IsActive ? 1 : 0,
+                ["session_id"] = x.Session.SessionId,
+            });
 
     private static async Task<AgentConnectStatus> StatusOfAsync(AgentView a, IChatStore store, CancellationToken ct) =>
         new(a.AgentId, a.Type, a.Name, a.Status switch

@@ -57,6 +57,9 @@ internal sealed record ChatSessionRow(
     public bool IsActive => Status == Active;
 }
 
+/// <summary>A hosted participant of a session, with what it said: the agent routes show it as seed 003 <c>AgentStatus</c>.</summary>
+internal sealed record ChatParticipant(ChatSessionRow Session, SessionAgent Agent, int MessageCount, DateTimeOffset LastActive);
+
 /// <summary>A stored message.</summary>
 internal sealed record ChatMessageRow(
     long Seq, string MessageId, string SessionId, string Type, string Sender, string Receiver, string Content, string? MetadataJson, DateTimeOffset CreatedAt);

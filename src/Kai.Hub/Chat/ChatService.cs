@@ -147,6 +147,51 @@ internal sealed partial class ChatService(
         return row;
     }
 
+    /// <summary>
+    /// A hosted participant (<c>ai1_</c>/<c>ai2_</c> id) of a session <paramref name="p"/> may see, or null. The reference backend
+    /// registers session agents as agents, and its collaboration page asks <c>/api/agents/status</c> for both; here they live
+    /// in their session, so the agent routes look them up through this.
+    /// </summary>
+    public async Task<ChatParticipant?> ParticipantAsync(KaiPrincipal p, string agentId, CancellationToken ct)
+    {
+        if (SessionOf(agentId) is not { } sid || await store.GetSessionAsync(sid, ct) is not { } row || !Access.MayAccess(p, row.OwnerId))
+        {
+            return null;
+        }
+        if (row.IsActive && time.GetUtcNow() >= row.CreatedAt + _o.SessionTimeout)
+        {
+            await EndAsync(row, "expired", ct);
+            row = await store.GetSessionAsync(sid, ct) ?? row;
+        }
+        return row.Agents.FirstOrDefault(kv => kv.Value.IsHosted && kv.Value.AgentId == agentId) is { Value: not null } hit
+            ? await ParticipantOfAsync(row, hit.Value, ct) : null;
+    }
+
+    /// <summary>The hosted participants of the active sessions <paramref name="p"/> may see (up to 100 sessions, newest first).</summary>
+    public async Task<IReadOnlyList<ChatParticipant>> ActiveParticipantsAsync(KaiPrincipal p, CancellationToken ct)
+    {
+        var list = new List<ChatParticipant>();
+        var now = time.GetUtcNow();
+        foreach (var row in await store.ListSessionsAsync(Access.TenantScope(p), activeOnly: true, 100, ct))
+        {
+            if (now >= row.CreatedAt + _o.SessionTimeout)
+            {
+                continue; // expired: ended when next looked at
+            }
+            foreach (var agent in row.Agents.Values.Where(a => a.IsHosted))
+            {
+                list.Add(await ParticipantOfAsync(row, agent, ct));
+            }
+        }
+        return list;
+    }
+
+    private async Task<ChatParticipant> ParticipantOfAsync(ChatSessionRow row, SessionAgent agent, CancellationToken ct)
+    {
+        var (count, last) = await store.SenderStatsAsync(row.SessionId, agent.AgentId, ct);
+        return new ChatParticipant(row, agent, count, last ?? row.CreatedAt);
+    }
+
     public async Task<SessionResponse> GetAsync(KaiPrincipal p, string sessionId, bool includeMessages, CancellationToken ct)
     {
         var row = await GetRowAsync(p, sessionId, ct);

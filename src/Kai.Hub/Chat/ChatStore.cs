@@ -28,6 +28,15 @@ internal interface IChatStore
 
     /// <summary>Messages sent by <paramref name="sender"/> in any session.</summary>
     Task<int> CountBySenderAsync(string sender, CancellationToken ct);
+
+    /// <summary>How many messages <paramref name="sender"/> said in one session, and when it last did (null: never).</summary>
+    Task<(int Count, DateTimeOffset? Last)> SenderStatsAsync(string sessionId, string sender, CancellationToken ct);
+
+    /// <summary>
+    /// Up to <paramref name="limit"/> sessions, newest first: of the tenant <paramref name="ownerId"/> (null: every tenant's), only
+    /// active ones when <paramref name="activeOnly"/>.
+    /// </summary>
+    Task<IReadOnlyList<ChatSessionRow>> ListSessionsAsync(string? ownerId, bool activeOnly, int limit, CancellationToken ct);
 }
 
 /// <inheritdoc />
@@ -66,18 +75,34 @@ internal sealed class SqlChatStore(Func<CancellationToken, Task<System.Data.Comm
                 created = s.CreatedAt.ToUnixTimeMilliseconds() }, cancellationToken: ct));
     }
 
+    private const string SessionColumns = """
+        session_id AS SessionId, owner_id AS OwnerId, session_type AS SessionType, status AS Status, agents_json AS AgentsJson,
+        metadata_json AS MetadataJson, created_at AS CreatedAt, ended_at AS EndedAt, end_reason AS EndReason
+        """;
+
     public async Task<ChatSessionRow?> GetSessionAsync(string sessionId, CancellationToken ct)
     {
         await using var c = await OpenAsync(ct);
-        var r = await c.QuerySingleOrDefaultAsync<SessionRow>(new CommandDefinition("""
-            SELECT session_id AS SessionId, owner_id AS OwnerId, session_type AS SessionType, status AS Status, agents_json AS AgentsJson,
-                   metadata_json AS MetadataJson, created_at AS CreatedAt, ended_at AS EndedAt, end_reason AS EndReason
-            FROM chat_sessions WHERE session_id = @sessionId
-            """, new { sessionId }, cancellationToken: ct));
-        return r is null ? null : new ChatSessionRow(r.SessionId, r.OwnerId, r.SessionType, r.Status,
-            JsonSerializer.Deserialize<Dictionary<string, SessionAgent>>(r.AgentsJson, KaiJson.Options)!, r.MetadataJson,
-            DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt), r.EndedAt is { } e ? DateTimeOffset.FromUnixTimeMilliseconds(e) : null, r.EndReason);
+        var r = await c.QuerySingleOrDefaultAsync<SessionRow>(new CommandDefinition(
+            $"SELECT {SessionColumns} FROM chat_sessions WHERE session_id = @sessionId", new { sessionId }, cancellationToken: ct));
+        return r is null ? null : ToRecord(r);
     }
+
+    public async Task<IReadOnlyList<ChatSessionRow>> ListSessionsAsync(string? ownerId, bool activeOnly, int limit, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct);
+        // ix_chat_sessions_owner (owner_id, created_at) serves the tenant's list.
+        var where = string.Join(" AND ", new[] { ownerId is null ? null : "owner_id = @ownerId", activeOnly ? "status = 'active'" : null }.OfType<string>());
+        var rows = await c.QueryAsync<SessionRow>(new CommandDefinition($"""
+            SELECT {SessionColumns} FROM chat_sessions {(where.Length > 0 ? "WHERE " + where : "")}
+            ORDER BY created_at DESC, session_id DESC LIMIT @limit
+            """, new { ownerId, limit }, cancellationToken: ct));
+        return [.. rows.Select(ToRecord)];
+    }
+
+    private static ChatSessionRow ToRecord(SessionRow r) =>
+        new(r.SessionId, r.OwnerId, r.SessionType, r.Status, JsonSerializer.Deserialize<Dictionary<string, SessionAgent>>(r.AgentsJson, KaiJson.Options)!, r.MetadataJson,
+            DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt), r.EndedAt is { } e ? DateTimeOffset.FromUnixTimeMilliseconds(e) : null, r.EndReason);
 
     public async Task<bool> EndSessionAsync(string sessionId, string reason, DateTimeOffset at, CancellationToken ct)
     {
@@ -126,6 +151,15 @@ internal sealed class SqlChatStore(Func<CancellationToken, Task<System.Data.Comm
         return (int)await c.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COUNT(*) FROM chat_messages WHERE sender = @sender", new { sender }, cancellationToken: ct));
     }
 
+    public async Task<(int Count, DateTimeOffset? Last)> SenderStatsAsync(string sessionId, string sender, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct);
+        var r = await c.QuerySingleAsync<StatsRow>(new CommandDefinition(
+            "SELECT COUNT(*) AS Count, MAX(created_at) AS Last FROM chat_messages WHERE session_id = @sessionId AND sender = @sender",
+            new { sessionId, sender }, cancellationToken: ct));
+        return ((int)r.Count, r.Last is { } last ? DateTimeOffset.FromUnixTimeMilliseconds(last) : null);
+    }
+
     private static ChatMessageRow ToRecord(MessageRow r) =>
         new(r.Seq, r.MessageId, r.SessionId, r.Type, r.Sender, r.Receiver, r.Content, r.MetadataJson, DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt));
 
@@ -140,6 +174,12 @@ internal sealed class SqlChatStore(Func<CancellationToken, Task<System.Data.Comm
         public long CreatedAt { get; set; }
         public long? EndedAt { get; set; }
         public string? EndReason { get; set; }
+    }
+
+    private sealed class StatsRow
+    {
+        public long Count { get; set; }
+        public long? Last { get; set; }
     }
 
     private sealed class MessageRow

@@ -12,6 +12,9 @@ public interface IAuthStore
     /// <summary>The user with this email (case-insensitive), or null.</summary>
     Task<UserRecord?> GetUserByEmailAsync(string email, CancellationToken ct);
 
+    /// <summary>The account whose name is <paramref name="username"/>, compared case-insensitively; null when none has it.</summary>
+    Task<UserRecord?> GetUserByUsernameAsync(string username, CancellationToken ct);
+
     Task<UserRecord?> GetUserAsync(string userId, CancellationToken ct);
 
     /// <summary>Users, oldest first.</summary>

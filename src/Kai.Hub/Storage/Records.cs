@@ -1,7 +1,8 @@
 namespace Kai.Hub.Storage;
 
+/// <summary>An account. <c>Username</c> is its name, if one is set: unique case-insensitively, a login name beside the email.</summary>
 public sealed record UserRecord(
-    string UserId, string Email, string PasswordHash, string DisplayName, string Role, bool Disabled, DateTimeOffset CreatedAt);
+    string UserId, string Email, string PasswordHash, string DisplayName, string Role, bool Disabled, DateTimeOffset CreatedAt, string? Username = null);
 
 public sealed record SessionRecord(
     string SessionId, string UserId, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, DateTimeOffset? RevokedAt);

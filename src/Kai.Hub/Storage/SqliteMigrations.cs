@@ -404,5 +404,11 @@ internal static class SqliteMigrations
                 PRIMARY KEY (file_id, work_kind, work_id)
             );
             """),
+        // Account names (issue 12 "login by name"): an optional name, unique case-insensitively, that /api/auth/login takes
+        // as its username beside the email. NULL for accounts without one (and every account before this step).
+        (16, "user_names", """
+            ALTER TABLE users ADD COLUMN username TEXT;
+            CREATE UNIQUE INDEX ux_users_username ON users (username COLLATE NOCASE) WHERE username IS NOT NULL;
+            """),
     ];
 }

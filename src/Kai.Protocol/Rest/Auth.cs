@@ -5,7 +5,12 @@ namespace Kai.Protocol.Rest;
 /// <param name="Password">8 to 128 characters.</param>
 /// <param name="DisplayName">1 to 100 characters.</param>
 /// <param name="TermsAccepted">Must be <see langword="true"/>.</param>
-public sealed record RegisterRequest(string Email, string Password, string DisplayName, bool TermsAccepted);
+/// <param name="Username">
+/// Optional account name, 3 to 64 characters of letters, digits, <c>.</c>, <c>_</c> and <c>-</c>, starting with a letter or digit
+/// (so never an email); unique, compared case-insensitively (409 <c>CONFLICT</c> when taken). The AgentConnect login
+/// (<c>POST /api/auth/login</c>, seed 003) takes it as <c>username</c> beside the email.
+/// </param>
+public sealed record RegisterRequest(string Email, string Password, string DisplayName, bool TermsAccepted, string? Username = null);
 
 /// <summary><c>POST /api/v1/auth/register</c> 201 response. A duplicate email gets 409 <c>CONFLICT</c>.</summary>
 /// <param name="UserId">The new user's id.</param>

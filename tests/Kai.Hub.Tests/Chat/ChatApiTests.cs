@@ -47,6 +47,61 @@ public sealed partial class ChatApiTests
         Assert.True(body.TryGetProperty("timestamp", out _));
     }
 
+    private static Task<HttpResponseMessage> FormLoginAsync(TestHub hub, string username, string password) =>
+        hub.Http.PostAsync("api/auth/login", new FormUrlEncodedContent(new Dictionary<string, string> { ["username"] = username, ["password"] = password }));
+
+    [Fact]
+    public async Task The_login_username_is_the_email_or_the_accounts_name_and_bad_names_are_refused_storing_nothing()
+    {
+        await using var hub = await TestHub.StartAsync(settings: ChatKit.Settings());
+        var reg = await hub.Http.PostAsJsonAsync("api/v1/auth/register", new
+        {
+            email = "ada@example.com", password = "correct-horse-battery", display_name = "Ada", terms_accepted = true, username = "ada.lovelace",
+        });
+        Assert.Equal(HttpStatusCode.Created, reg.StatusCode);
+        var userId = (await ChatKit.Json(reg)).GetProperty("user_id").GetString();
+
+        // By name (any case) and by email: the same account.
+        foreach (var name in new[] { "ada.lovelace", "Ada.Lovelace", "ada@example.com" })
+        {
+            var res = await FormLoginAsync(hub, name, "correct-horse-battery");
+            Assert.Equal(HttpStatusCode.OK, res.StatusCode);
+            var token = (await ChatKit.Json(res)).GetProperty("access_token").GetString()!;
+            using var verify = new HttpRequestMessage(HttpMethod.Post, "api/auth/verify");
+            verify.Headers.Authorization = new("Bearer", token);
+            Assert.Equal(userId, (await ChatKit.Json(await hub.Http.SendAsync(verify))).GetProperty("user").GetString());
+        }
+        // A wrong password by name, and an unknown name: the same 401 as for an email.
+        foreach (var (name, password) in new[] { ("ada.lovelace", "wrong-horse-battery"), ("nobody", "correct-horse-battery") })
+        {
+            var res = await FormLoginAsync(hub, name, password);
+            Assert.Equal(HttpStatusCode.Unauthorized, res.StatusCode);
+            AssertSeedError(await ChatKit.Json(res), ErrorCodes.AuthenticationFailed);
+        }
+
+        // Registering: a taken name (any case) is a conflict naming the field; a malformed one is refused; neither stores a user.
+        var users = ChatKit.Count(hub, "users");
+        var taken = await hub.Http.PostAsJsonAsync("api/v1/auth/register", new
+        {
+            email = "other@example.com", password = "correct-horse-battery", display_name = "O", terms_accepted = true, username = "ADA.lovelace",
+        });
+        Assert.Equal(HttpStatusCode.Conflict, taken.StatusCode);
+        Assert.Contains("username", (await taken.Content.ReadAsStringAsync()), StringComparison.Ordinal);
+        foreach (var bad in new[] { "ab", "a@b.example", "-lead", "has space", new string('x', 65), "ümlaut" })
+        {
+            var res = await hub.Http.PostAsJsonAsync("api/v1/auth/register", new
+            {
+                email = $"x{Guid.NewGuid():N}@example.com", password = "correct-horse-battery", display_name = "X", terms_accepted = true, username = bad,
+            });
+            // /api/v1's envelope: 400 VALIDATION_ERROR naming the field.
+            Assert.Equal(HttpStatusCode.BadRequest, res.StatusCode);
+            var error = (await ChatKit.Json(res)).GetProperty("error");
+            Assert.Equal(ErrorCodes.ValidationError, error.GetProperty("code").GetString());
+            Assert.True(error.GetProperty("details").TryGetProperty("username", out _), error.GetRawText());
+        }
+        Assert.Equal(users, ChatKit.Count(hub, "users"));
+    }
+
     [Fact]
     public async Task Bad_logins_and_tokens_get_seed_003_errors()
     {
@@ -249,6 +304,73 @@ public sealed partial class ChatApiTests
         var (gone, goneBody) = await ChatKit.CallAsync(hub, token, HttpMethod.Get, "api/agents/status/worker-one");
         Assert.Equal(404, gone);
         AssertSeedError(goneBody, ErrorCodes.AgentNotFound);
+    }
+
+    [Fact]
+    public async Task A_sessions_hosted_participants_answer_status_capabilities_and_list_until_it_ends_and_only_for_its_owner()
+    {
+        await using var hub = await TestHub.StartAsync(settings: ChatKit.Settings());
+        var token = await ChatKit.LoginAsync(hub);
+        var other = await ChatKit.LoginAsync(hub);
+        var session = await ChatKit.CreateSessionAsync(hub, token, new
+        {
+            session_type = "agent_agent",
+            agents = new Dictionary<string, object>
+            {
+                ["agent1"] = new { provider = "local", capabilities = new[] { "analysis" } },
+                ["agent2"] = new { provider = "local", model = "m2", personality = "Critic: terse" },
+            },
+        });
+        var sid = session.GetProperty("session_id").GetString()!;
+
+        // What the reference collaboration page asks right after creating the session: both participants' status.
+        var (status, s1) = await ChatKit.CallAsync(hub, token, HttpMethod.Get, $"api/agents/status/ai1_{sid}");
+        Assert.Equal(200, status);
+        Assert.Equal("ai1_" + sid, s1.GetProperty("agent_id").GetString());
+        Assert.Equal("ai", s1.GetProperty("agent_type").GetString());
+        Assert.Equal("active", s1.GetProperty("status").GetString());
+        Assert.True(s1.GetProperty("is_running").GetBoolean());
+        Assert.Equal(0, s1.GetProperty("message_count").GetInt32());
+        Assert.Equal(["analysis"], s1.GetProperty("capabilities").EnumerateArray().Select(c => c.GetString()!).ToArray());
+        Assert.Equal(["agent_to_agent"], s1.GetProperty("interaction_modes").EnumerateArray().Select(c => c.GetString()!).ToArray());
+        Assert.Equal("local", s1.GetProperty("metadata").GetProperty("provider").GetString());
+        Assert.Equal(sid, s1.GetProperty("metadata").GetProperty("session_id").GetString());
+        var (_, s2) = await ChatKit.CallAsync(hub, token, HttpMethod.Get, $"api/agents/status/ai2_{sid}");
+        Assert.Equal("m2", s2.GetProperty("metadata").GetProperty("model").GetString());
+        var (capStatus, caps) = await ChatKit.CallAsync(hub, token, HttpMethod.Get, $"api/agents/ai2_{sid}/capabilities");
+        Assert.Equal(200, capStatus);
+        Assert.Equal("Critic: terse", caps.GetProperty("personality").GetString());
+
+        var (_, list) = await ChatKit.CallAsync(hub, token, HttpMethod.Get, "api/agents/list");
+        var ids = list.GetProperty("agents").EnumerateArray().Select(a => a.GetProperty("agent_id").GetString()!).ToList();
+        Assert.Contains("ai1_" + sid, ids);
+        Assert.Contains("ai2_" + sid, ids);
+        Assert.Equal(ids.Count, list.GetProperty("total_count").GetInt32());
+        Assert.Equal(ids.Count, list.GetProperty("user_owned_count").GetInt32());
+
+        // Another user: not found, and not listed. Ids shaped like participants that are not: not found.
+        foreach (var path in new[] { $"api/agents/status/ai1_{sid}", $"api/agents/ai1_{sid}/capabilities" })
+        {
+            var (code, body) = await ChatKit.CallAsync(hub, other, HttpMethod.Get, path);
+            Assert.Equal(404, code);
+            AssertSeedError(body, ErrorCodes.AgentNotFound);
+        }
+        var (_, otherList) = await ChatKit.CallAsync(hub, other, HttpMethod.Get, "api/agents/list");
+        Assert.DoesNotContain(otherList.GetProperty("agents").EnumerateArray(), a => a.GetProperty("agent_id").GetString()!.EndsWith(sid, StringComparison.Ordinal));
+        foreach (var id in new[] { $"human_{sid}", $"ai3_{sid}", "ai1_session_20990101000000_00000000", "ai1_nonsense" })
+        {
+            var (code, body) = await ChatKit.CallAsync(hub, token, HttpMethod.Get, $"api/agents/status/{id}");
+            Assert.Equal(404, code);
+            AssertSeedError(body, ErrorCodes.AgentNotFound);
+        }
+
+        // Ended: still answers (inactive), no longer listed.
+        Assert.Equal(200, (await ChatKit.CallAsync(hub, token, HttpMethod.Delete, $"api/chat/sessions/{sid}")).Status);
+        var (_, ended) = await ChatKit.CallAsync(hub, token, HttpMethod.Get, $"api/agents/status/ai1_{sid}");
+        Assert.Equal("inactive", ended.GetProperty("status").GetString());
+        Assert.False(ended.GetProperty("is_running").GetBoolean());
+        var (_, after) = await ChatKit.CallAsync(hub, token, HttpMethod.Get, "api/agents/list");
+        Assert.DoesNotContain(after.GetProperty("agents").EnumerateArray(), a => a.GetProperty("agent_id").GetString()!.EndsWith(sid, StringComparison.Ordinal));
     }
 
     [Fact]

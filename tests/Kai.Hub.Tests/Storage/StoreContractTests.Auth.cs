@@ -26,6 +26,21 @@ public abstract partial class StoreContractTests
     }
 
     [SkippableFact]
+    public async Task Auth_a_username_is_optional_unique_regardless_of_case_and_finds_its_account()
+    {
+        Assert.True(await Store.TryCreateUserAsync(NewUser("u1", "ann@example.com") with { Username = "Ann.Lovelace" }, Ct));
+        Assert.True(await Store.TryCreateUserAsync(NewUser("u2", "bob@example.com"), Ct)); // no name: any number of these
+        Assert.True(await Store.TryCreateUserAsync(NewUser("u3", "cy@example.com"), Ct));
+        Assert.False(await Store.TryCreateUserAsync(NewUser("u4", "dee@example.com") with { Username = "ann.LOVELACE" }, Ct));
+        Assert.Null(await Store.GetUserAsync("u4", Ct));
+        var found = await Store.GetUserByUsernameAsync("ANN.lovelace", Ct);
+        Assert.Equal("u1", found!.UserId);
+        Assert.Equal("Ann.Lovelace", found.Username);
+        Assert.Null((await Store.GetUserAsync("u2", Ct))!.Username);
+        Assert.Null(await Store.GetUserByUsernameAsync("nobody", Ct));
+    }
+
+    [SkippableFact]
     public async Task Auth_role_and_disabled_changes_report_an_unknown_user()
     {
         Assert.True(await Store.TryCreateUserAsync(NewUser("u1"), Ct));

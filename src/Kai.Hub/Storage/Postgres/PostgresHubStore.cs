@@ -114,15 +114,22 @@ internal sealed partial class PostgresHubStore : IHubStore, IStorageHealth, IDis
 
     public Task<bool> TryCreateUserAsync(UserRecord u, CancellationToken ct) => WriteAsync(async (c, tx) =>
         await c.ExecuteAsync("""
-            INSERT INTO users (user_id, email, password_hash, display_name, role, disabled, created_at)
-            VALUES (@UserId, @Email, @PasswordHash, @DisplayName, @Role, @Disabled, @CreatedAt)
+            INSERT INTO users (user_id, email, password_hash, display_name, role, disabled, created_at, username)
+            VALUES (@UserId, @Email, @PasswordHash, @DisplayName, @Role, @Disabled, @CreatedAt, @Username)
             ON CONFLICT DO NOTHING
-            """, new { u.UserId, u.Email, u.PasswordHash, u.DisplayName, u.Role, u.Disabled, CreatedAt = Ms(u.CreatedAt) }, tx) == 1, ct);
+            """, new { u.UserId, u.Email, u.PasswordHash, u.DisplayName, u.Role, u.Disabled, CreatedAt = Ms(u.CreatedAt), u.Username }, tx) == 1, ct);
 
     public async Task<UserRecord?> GetUserByEmailAsync(string email, CancellationToken ct)
     {
         await using var c = await OpenAsync(ct);
         var row = await c.QuerySingleOrDefaultAsync<UserRow>(new CommandDefinition("SELECT * FROM users WHERE lower(email) = lower(@email)", new { email }, cancellationToken: ct));
+        return row?.ToRecord();
+    }
+
+    public async Task<UserRecord?> GetUserByUsernameAsync(string username, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct);
+        var row = await c.QuerySingleOrDefaultAsync<UserRow>(new CommandDefinition("SELECT * FROM users WHERE lower(username) = lower(@username)", new { username }, cancellationToken: ct));
         return row?.ToRecord();
     }
 
@@ -480,7 +487,8 @@ internal sealed partial class PostgresHubStore : IHubStore, IStorageHealth, IDis
         public string Role { get; set; } = "";
         public bool Disabled { get; set; }
         public long CreatedAt { get; set; }
-        public UserRecord ToRecord() => new(UserId, Email, PasswordHash, DisplayName, Role, Disabled, FromMs(CreatedAt));
+        public string? Username { get; set; }
+        public UserRecord ToRecord() => new(UserId, Email, PasswordHash, DisplayName, Role, Disabled, FromMs(CreatedAt), Username);
     }
 
     private sealed class SessionRow

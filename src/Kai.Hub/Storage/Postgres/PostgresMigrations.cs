@@ -407,5 +407,10 @@ internal static class PostgresMigrations
                 PRIMARY KEY (owner_key, topic)
             );
             """),
+        // Account names (issue 12 "login by name"; SQLite step 16).
+        (11, "user_names", """
+            ALTER TABLE users ADD COLUMN username TEXT;
+            CREATE UNIQUE INDEX ux_users_username ON users (lower(username)) WHERE username IS NOT NULL;
+            """),
     ];
 }
