@@ -366,5 +366,26 @@ internal static class PostgresMigrations
             );
             CREATE INDEX ix_kail_keys_agent ON kail_keys (agent_id, created_at);
             """),
+        // A2A (A2a/, issue 15, SQLite step 14): the follow-up turns of multi-turn (input-required) tasks, and push-notification configs.
+        (9, "a2a_turns", """
+            CREATE TABLE a2a_turns (
+                task_id     TEXT NOT NULL,
+                turn        BIGINT NOT NULL,
+                hub_task_id TEXT,
+                created_at  BIGINT NOT NULL,
+                PRIMARY KEY (task_id, turn)
+            );
+            CREATE TABLE a2a_push_configs (
+                task_id          TEXT NOT NULL,
+                config_id        TEXT NOT NULL,
+                url              TEXT NOT NULL,
+                token            TEXT,
+                auth_scheme      TEXT,
+                auth_credentials TEXT,
+                version          TEXT NOT NULL,
+                created_at       BIGINT NOT NULL,
+                PRIMARY KEY (task_id, config_id)
+            );
+            """),
     ];
 }
