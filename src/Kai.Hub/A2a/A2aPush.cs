@@ -92,7 +92,7 @@ internal sealed partial class A2aPush : BackgroundService
                     .Handle<TaskCanceledException>(),
             })
             .Build();
-        tasks.TurnStarted += OnTurnStarted;
+        tasks.Changed += OnChanged;
     }
 
     // ---- config methods ----
@@ -284,7 +284,7 @@ internal sealed partial class A2aPush : BackgroundService
         _baseUrls.TryRemove(view.Id, out _);
     }
 
-    private void OnTurnStarted(string taskId, string hubTaskId)
+    private void OnChanged(string taskId, string hubTaskId)
     {
         if (_watched.ContainsKey(taskId))
         {
@@ -470,7 +470,7 @@ internal sealed partial class A2aPush : BackgroundService
 
     public override void Dispose()
     {
-        _tasks.TurnStarted -= OnTurnStarted;
+        _tasks.Changed -= OnChanged;
         _http.Dispose();
         base.Dispose();
     }

@@ -42,8 +42,11 @@ internal sealed record A2aTaskView(TaskRecord Root, IReadOnlyList<TaskRecord> Tu
 /// </summary>
 internal sealed class A2aTasks(AgentAsks asks, A2aTranslator translator, IA2aStore store, TimeProvider time)
 {
-    /// <summary>Raised after a turn is added or a task is created, so push notifications watch the new hub task.</summary>
-    public event Action<string, string>? TurnStarted;
+    /// <summary>
+    /// Raised with (A2A task id, hub task id) after a task is created, a turn is added (the turn's hub task) or a wait for input
+    /// is canceled (the A2A task id twice: no hub task changed), so push notifications watch the new hub task and tell the change.
+    /// </summary>
+    public event Action<string, string>? Changed;
 
     /// <summary>Sends a message: a new task, or (with <c>message.taskId</c>) the next turn of a task that waits for input.</summary>
     public async Task<A2aTaskView> SendAsync(KaiPrincipal caller, AgentRecord? agent, JsonElement message, JsonElement? requestMetadata, A2aVersion v, CancellationToken ct)
@@ -57,7 +60,7 @@ internal sealed class A2aTasks(AgentAsks asks, A2aTranslator translator, IA2aSto
         var (skill, input, _, contextId) = await translator.InputAsync(caller, agent, agent?.AgentId, message, requestMetadata, v, skillRequired: true, ct);
         input["a2a"]!["context_id"] = contextId ?? "ctx_" + Guid.CreateVersion7().ToString("N");
         var root = await Hub(() => asks.AskAsync(caller, agent?.AgentId, skill!, JsonSerializer.SerializeToElement(input), null, null, ct));
-        TurnStarted?.Invoke(root.TaskId, root.TaskId);
+        Changed?.Invoke(root.TaskId, root.TaskId);
         return new A2aTaskView(root, [root], null);
     }
 
@@ -100,7 +103,7 @@ internal sealed class A2aTasks(AgentAsks asks, A2aTranslator translator, IA2aSto
             await store.DeleteTurnAsync(view.Id, turn, CancellationToken.None);
             throw;
         }
-        TurnStarted?.Invoke(view.Id, next.TaskId);
+        Changed?.Invoke(view.Id, next.TaskId);
         return view with { Turns = [.. view.Turns, next] };
     }
 
@@ -172,6 +175,7 @@ internal sealed class A2aTasks(AgentAsks asks, A2aTranslator translator, IA2aSto
             }
             else
             {
+                Changed?.Invoke(view.Id, view.Id);
                 return await GetAsync(caller, taskId, ct);
             }
         }

@@ -191,6 +191,13 @@ public sealed class A2aTurnsTests
         var completed = await receiver.UntilStateAsync("/fail-once/a", "TASK_STATE_COMPLETED");
         Assert.Equal((id, "BOOKED PARIS"), (completed.Task.GetProperty("id").GetString(), completed.Task.GetProperty("artifacts")[0].GetProperty("parts")[0].GetProperty("text").GetString()));
 
+        // Canceling the wait for input changes no hub task, and is pushed too.
+        var toCancel = (await A2aKit.RpcAsync(kit.Api, "a2a/agents/travel", "SendMessage", new { message = Message("ask to cancel") })).GetProperty("result").GetProperty("task").GetProperty("id").GetString()!;
+        await A2aKit.RpcAsync(kit.Api, "a2a", "CreateTaskPushNotificationConfig", new { taskId = toCancel, id = "c", url = receiver.BaseUrl + "/cancel" });
+        Assert.Equal("TASK_STATE_INPUT_REQUIRED", (await receiver.NextAsync("/cancel")).State);
+        await A2aKit.RpcAsync(kit.Api, "a2a", "CancelTask", new { id = toCancel });
+        Assert.Equal((toCancel, "TASK_STATE_CANCELED"), ((await receiver.NextAsync("/cancel")) is var c ? (c.Task.GetProperty("id").GetString(), c.State) : default));
+
         // A receiver that is down gets the first attempt and five retries, then the notification is dropped and counted.
         var downTask = (await A2aKit.RpcAsync(kit.Api, "a2a/agents/travel", "SendMessage", new { message = Message("ask again") })).GetProperty("result").GetProperty("task").GetProperty("id").GetString()!;
         await A2aKit.RpcAsync(kit.Api, "a2a", "tasks/pushNotificationConfig/set", new { taskId = downTask, pushNotificationConfig = new { id = "down", url = receiver.BaseUrl + "/down" } });
