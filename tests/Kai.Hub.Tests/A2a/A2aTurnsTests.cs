@@ -278,4 +278,71 @@ public sealed class A2aTurnsTests
         Assert.Equal("https://198.51.101.7/new", replaced.GetProperty("url").GetString());
         Assert.Equal(10, (await A2aKit.RpcAsync(kit.Api, "a2a", "ListTaskPushNotificationConfigs", new { taskId = id })).GetProperty("result").GetProperty("configs").GetArrayLength());
     }
+
+    [Fact]
+    public async Task Racing_follow_ups_continue_a_question_once_and_configs_round_trip_on_sqlite()
+    {
+        await using var kit = await TaskKit.StartAsync();
+        await RaceAndConfigsAsync(kit);
+    }
+
+    [SkippableFact]
+    public async Task Racing_follow_ups_continue_a_question_once_and_configs_round_trip_on_postgres()
+    {
+        TestPostgres.Require();
+        var schema = TestPostgres.SchemaFor("a2a-" + Guid.NewGuid());
+        try
+        {
+            await using var kit = await TaskKit.StartAsync(new Dictionary<string, string>
+            {
+                ["Kai:Store"] = "postgres", ["ConnectionStrings:Postgres"] = await TestPostgres.CreateSchemaAsync(schema),
+            });
+            await RaceAndConfigsAsync(kit);
+        }
+        finally
+        {
+            await TestPostgres.DropSchemaAsync(schema);
+        }
+    }
+
+    private static async Task RaceAndConfigsAsync(TaskKit kit)
+    {
+        var agent = await A2aKit.RegisterAsync(kit, "travel", optIn: true, kit.User.AccessToken, "travel.book");
+        await using var socket = await kit.Hub.ConnectAgentAsync(agent);
+        using var stop = new CancellationTokenSource();
+        var serving = A2aKit.ServeAsync(kit, socket, stop.Token);
+        var asked = (await A2aKit.RpcAsync(kit.Api, "a2a/agents/travel", "SendMessage", new { message = Message("ask me") })).GetProperty("result").GetProperty("task");
+        var id = asked.GetProperty("id").GetString()!;
+        Assert.Equal("TASK_STATE_INPUT_REQUIRED", asked.GetProperty("status").GetProperty("state").GetString());
+
+        // Two answers to one question at once: one continues the task, the other is refused; one turn exists.
+        var answers = await Task.WhenAll(
+            A2aKit.RpcAsync(kit.Api, "a2a", "SendMessage", new { message = Message("paris", id) }),
+            A2aKit.RpcAsync(kit.Api, "a2a", "SendMessage", new { message = Message("rome", id) }));
+        Assert.Equal(1, answers.Count(a => a.TryGetProperty("result", out _)));
+        Assert.Equal(-32004, A2aKit.ErrorCode(answers.Single(a => a.TryGetProperty("error", out _))));
+        var final = (await A2aKit.RpcAsync(kit.Api, "a2a", "GetTask", new { id })).GetProperty("result");
+        Assert.Equal(("TASK_STATE_COMPLETED", 3), (final.GetProperty("status").GetProperty("state").GetString(), final.GetProperty("history").GetArrayLength()));
+        Assert.Equal(2, (await kit.ListTasksAsync()).Total);
+
+        // Configs: create (both versions), replace, get, list, delete.
+        await A2aKit.RpcAsync(kit.Api, "a2a", "CreateTaskPushNotificationConfig", new { taskId = id, id = "one", url = "https://198.51.101.7/a", token = "t1" });
+        await A2aKit.RpcAsync(kit.Api, "a2a", "tasks/pushNotificationConfig/set", new
+        {
+            taskId = id, pushNotificationConfig = new { id = "two", url = "https://198.51.101.7/b", authentication = new { schemes = new[] { "Basic" }, credentials = "eDp5" } },
+        });
+        await A2aKit.RpcAsync(kit.Api, "a2a", "CreateTaskPushNotificationConfig", new { taskId = id, id = "one", url = "https://198.51.101.7/a2" });
+        var one = (await A2aKit.RpcAsync(kit.Api, "a2a", "GetTaskPushNotificationConfig", new { taskId = id, id = "one" })).GetProperty("result");
+        Assert.Equal(("https://198.51.101.7/a2", false), (one.GetProperty("url").GetString(), one.TryGetProperty("token", out _)));
+        var two = (await A2aKit.RpcAsync(kit.Api, "a2a", "tasks/pushNotificationConfig/get", new { id, pushNotificationConfigId = "two" })).GetProperty("result");
+        Assert.Equal(("Basic", "eDp5"), (two.GetProperty("pushNotificationConfig").GetProperty("authentication").GetProperty("schemes")[0].GetString(),
+            two.GetProperty("pushNotificationConfig").GetProperty("authentication").GetProperty("credentials").GetString()));
+        var list = (await A2aKit.RpcAsync(kit.Api, "a2a", "tasks/pushNotificationConfig/list", new { id })).GetProperty("result");
+        Assert.Equal(["one", "two"], list.EnumerateArray().Select(c => c.GetProperty("pushNotificationConfig").GetProperty("id").GetString()));
+        Assert.Equal(JsonValueKind.Null, (await A2aKit.RpcAsync(kit.Api, "a2a", "tasks/pushNotificationConfig/delete", new { id, pushNotificationConfigId = "two" })).GetProperty("result").ValueKind);
+        Assert.Equal(JsonValueKind.Object, (await A2aKit.RpcAsync(kit.Api, "a2a", "DeleteTaskPushNotificationConfig", new { taskId = id, id = "one" })).GetProperty("result").ValueKind);
+        Assert.Empty((await A2aKit.RpcAsync(kit.Api, "a2a", "ListTaskPushNotificationConfigs", new { taskId = id })).GetProperty("result").GetProperty("configs").EnumerateArray());
+        await stop.CancelAsync();
+        await serving.ContinueWith(_ => { });
+    }
 }
