@@ -129,8 +129,12 @@ internal sealed class A2aJsonRpc(A2aTranslator translator, A2aTasks tasks, A2aPu
                     return;
                 case Op.Stream:
                     Require(caller, Permissions.TaskCreate);
+                    var inline = await push.InlineAsync(Prop(p, "configuration"), target.Version, ct);
                     var created = await tasks.SendAsync(caller, agent, Prop(p, "message"), Meta(p), target.Version, ct);
-                    await push.RegisterInlineAsync(created, Prop(p, "configuration"), target.Version, baseUrl, ct);
+                    if (inline is not null)
+                    {
+                        await push.PutAsync(created, inline, baseUrl, ct);
+                    }
                     streaming = true;
                     await StreamAsync(http, id, caller, created, target.Version, baseUrl, ct);
                     return;
@@ -173,9 +177,13 @@ internal sealed class A2aJsonRpc(A2aTranslator translator, A2aTasks tasks, A2aPu
 
     private async Task<JsonObject> SendAsync(KaiPrincipal caller, AgentRecord? agent, JsonElement p, A2aVersion v, string baseUrl, CancellationToken ct)
     {
-        var task = await tasks.SendAsync(caller, agent, Prop(p, "message"), Meta(p), v, ct);
         var configuration = Prop(p, "configuration");
-        await push.RegisterInlineAsync(task, configuration, v, baseUrl, ct);
+        var inline = await push.InlineAsync(configuration, v, ct);
+        var task = await tasks.SendAsync(caller, agent, Prop(p, "message"), Meta(p), v, ct);
+        if (inline is not null)
+        {
+            await push.PutAsync(task, inline, baseUrl, ct);
+        }
         var wait = v == A2aVersion.V1
             ? !(configuration.ValueKind == JsonValueKind.Object && configuration.TryGetProperty("returnImmediately", out var ri) && ri.ValueKind == JsonValueKind.True)
             : !(configuration.ValueKind == JsonValueKind.Object && configuration.TryGetProperty("blocking", out var b) && b.ValueKind == JsonValueKind.False);

@@ -149,17 +149,39 @@ internal sealed partial class A2aPush : BackgroundService
         }
     }
 
-    /// <summary>The config a send carries in <c>configuration.taskPushNotificationConfig</c> (1.0) / <c>pushNotificationConfig</c> (0.3), if any.</summary>
-    public async Task RegisterInlineAsync(A2aTaskView view, JsonElement configuration, A2aVersion v, string baseUrl, CancellationToken ct)
+    /// <summary>
+    /// The config a send carries in <c>configuration.taskPushNotificationConfig</c> (1.0) / <c>pushNotificationConfig</c> (0.3), checked
+    /// before the task is created (so a bad config creates nothing); null when there is none.
+    /// </summary>
+    public async Task<A2aPushConfig?> InlineAsync(JsonElement configuration, A2aVersion v, CancellationToken ct) =>
+        configuration.ValueKind == JsonValueKind.Object
+        && configuration.TryGetProperty(v == A2aVersion.V1 ? "taskPushNotificationConfig" : "pushNotificationConfig", out var c) && c.ValueKind == JsonValueKind.Object
+            ? await ParseAsync(c, v, ct)
+            : null;
+
+    /// <summary>Stores a checked config for the task and starts watching it.</summary>
+    public async Task<A2aPushConfig> PutAsync(A2aTaskView view, A2aPushConfig parsed, string baseUrl, CancellationToken ct)
     {
-        if (configuration.ValueKind == JsonValueKind.Object
-            && configuration.TryGetProperty(v == A2aVersion.V1 ? "taskPushNotificationConfig" : "pushNotificationConfig", out var c) && c.ValueKind == JsonValueKind.Object)
+        var config = parsed with { TaskId = view.Id };
+        var existing = await _store.ListPushConfigsAsync(view.Id, ct);
+        if (existing.Count >= MaxConfigsPerTask && existing.All(e => e.ConfigId != config.ConfigId))
         {
-            await CreateAsync(view, c, v, baseUrl, ct);
+            throw A2aException.Invalid("taskId", $"has {existing.Count} push configs already; delete one first (at most {MaxConfigsPerTask})");
         }
+        await _store.PutPushConfigAsync(config, ct);
+        _sent.TryRemove((view.Id, config.ConfigId), out _);
+        _baseUrls[view.Id] = baseUrl;
+        Watch(view);
+        // The new config is told the state the task is in now, so a change made before it existed is not missed.
+        Enqueue(view.Id);
+        return config;
     }
 
-    private async Task<A2aPushConfig> CreateAsync(A2aTaskView view, JsonElement body, A2aVersion v, string baseUrl, CancellationToken ct)
+    private async Task<A2aPushConfig> CreateAsync(A2aTaskView view, JsonElement body, A2aVersion v, string baseUrl, CancellationToken ct) =>
+        await PutAsync(view, await ParseAsync(body, v, ct), baseUrl, ct);
+
+    /// <summary>Checks a config (url, SSRF guard, id, token, authentication); its task id is filled in by <see cref="PutAsync"/>.</summary>
+    private async Task<A2aPushConfig> ParseAsync(JsonElement body, A2aVersion v, CancellationToken ct)
     {
         var url = Str(body, "url") ?? throw A2aException.Invalid("url", "is required");
         if (url.Length > 2048 || !Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
@@ -201,19 +223,7 @@ internal sealed partial class A2aPush : BackgroundService
         {
             throw A2aException.Invalid("authentication.credentials", scheme is null ? "need a scheme" : "must be at most 4096 visible ASCII characters");
         }
-        var existing = await _store.ListPushConfigsAsync(view.Id, ct);
-        if (existing.Count >= MaxConfigsPerTask && existing.All(e => e.ConfigId != configId))
-        {
-            throw A2aException.Invalid("taskId", $"has {existing.Count} push configs already; delete one first (at most {MaxConfigsPerTask})");
-        }
-        var config = new A2aPushConfig(view.Id, configId, url, token, scheme, credentials, v == A2aVersion.V1 ? "1.0" : "0.3", _time.GetUtcNow());
-        await _store.PutPushConfigAsync(config, ct);
-        _sent.TryRemove((view.Id, configId), out _);
-        _baseUrls[view.Id] = baseUrl;
-        Watch(view);
-        // The new config is told the state the task is in now, so a change made before it existed is not missed.
-        Enqueue(view.Id);
-        return config;
+        return new A2aPushConfig("", configId, url, token, scheme, credentials, v == A2aVersion.V1 ? "1.0" : "0.3", _time.GetUtcNow());
     }
 
     private static bool IsHeaderValue(string s) => s.All(ch => ch is >= ' ' and <= '~');

@@ -261,6 +261,16 @@ public sealed class A2aTurnsTests
             Assert.Equal(-32602, A2aKit.ErrorCode(await A2aKit.RpcAsync(kit.Api, "a2a", "CreateTaskPushNotificationConfig", p)));
         }
         Assert.Equal(-32602, A2aKit.ErrorCode(await A2aKit.RpcAsync(kit.Api, "a2a", "tasks/pushNotificationConfig/set", new { taskId = id })));
+        // A bad config given with a message is refused before the task is made.
+        Assert.Equal(-32602, A2aKit.ErrorCode(await A2aKit.RpcAsync(kit.Api, "a2a/agents/travel", "SendMessage", new
+        {
+            message = Message("hello"), configuration = new { taskPushNotificationConfig = new { url = "http://127.0.0.1:9/x" } },
+        })));
+        Assert.Equal(-32602, A2aKit.ErrorCode(await A2aKit.RpcAsync(kit.Api, "a2a/agents/travel", "message/stream", new
+        {
+            message = LegacyMessage("hello"), configuration = new { pushNotificationConfig = new { url = "gopher://x" } },
+        })));
+        Assert.Equal(1, (await kit.ListTasksAsync()).Total);
         Assert.Equal(-32602, A2aKit.ErrorCode(await A2aKit.RpcAsync(kit.Api, "a2a", "GetTaskPushNotificationConfig", new { taskId = id })));
         Assert.Equal(-32001, A2aKit.ErrorCode(await A2aKit.RpcAsync(kit.Api, "a2a", "GetTaskPushNotificationConfig", new { taskId = id, id = "nope" })));
         Assert.Equal(-32001, A2aKit.ErrorCode(await A2aKit.RpcAsync(kit.Api, "a2a", "DeleteTaskPushNotificationConfig", new { taskId = id, id = "nope" })));
