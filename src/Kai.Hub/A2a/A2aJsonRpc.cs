@@ -17,7 +17,7 @@ namespace Kai.Hub.A2a;
 /// </summary>
 /// <remarks>An edge: it parses, checks the method's permission, and hands over to <see cref="A2aTranslator"/> and <see cref="AgentAsks"/>
 /// as the caller; ownership is decided there.</remarks>
-internal sealed class A2aJsonRpc(A2aTranslator translator, AgentAsks asks, TimeProvider time)
+internal sealed class A2aJsonRpc(A2aTranslator translator, A2aTasks tasks, A2aPush push, AgentAsks asks, TimeProvider time)
 {
     /// <summary>How long a blocking <c>SendMessage</c> waits for the task to end before answering it as it is.</summary>
     public static readonly TimeSpan BlockingWait = TimeSpan.FromSeconds(60);
@@ -34,6 +34,7 @@ internal sealed class A2aJsonRpc(A2aTranslator translator, AgentAsks asks, TimeP
         Cancel,
         Subscribe,
         PushConfig,
+        PushRead,
         ExtendedCard,
     }
 
@@ -46,8 +47,9 @@ internal sealed class A2aJsonRpc(A2aTranslator translator, AgentAsks asks, TimeP
         ["CancelTask"] = (Op.Cancel, A2aVersion.V1),
         ["SubscribeToTask"] = (Op.Subscribe, A2aVersion.V1),
         ["CreateTaskPushNotificationConfig"] = (Op.PushConfig, A2aVersion.V1),
-        ["GetTaskPushNotificationConfig"] = (Op.PushConfig, A2aVersion.V1),
-        ["ListTaskPushNotificationConfigs"] = (Op.PushConfig, A2aVersion.V1),
+        ["GetTaskPushNotificationConfig"] = (Op.PushRead, A2aVersion.V1),
+        ["ListTaskPushNotificationConfigs"] = (Op.PushRead, A2aVersion.V1),
+        ["ListTaskPushNotificationConfig"] = (Op.PushRead, A2aVersion.V1),
         ["DeleteTaskPushNotificationConfig"] = (Op.PushConfig, A2aVersion.V1),
         ["GetExtendedAgentCard"] = (Op.ExtendedCard, A2aVersion.V1),
         ["message/send"] = (Op.Send, A2aVersion.V03),
@@ -56,8 +58,8 @@ internal sealed class A2aJsonRpc(A2aTranslator translator, AgentAsks asks, TimeP
         ["tasks/cancel"] = (Op.Cancel, A2aVersion.V03),
         ["tasks/resubscribe"] = (Op.Subscribe, A2aVersion.V03),
         ["tasks/pushNotificationConfig/set"] = (Op.PushConfig, A2aVersion.V03),
-        ["tasks/pushNotificationConfig/get"] = (Op.PushConfig, A2aVersion.V03),
-        ["tasks/pushNotificationConfig/list"] = (Op.PushConfig, A2aVersion.V03),
+        ["tasks/pushNotificationConfig/get"] = (Op.PushRead, A2aVersion.V03),
+        ["tasks/pushNotificationConfig/list"] = (Op.PushRead, A2aVersion.V03),
         ["tasks/pushNotificationConfig/delete"] = (Op.PushConfig, A2aVersion.V03),
         ["agent/getAuthenticatedExtendedCard"] = (Op.ExtendedCard, A2aVersion.V03),
     };
@@ -112,7 +114,13 @@ internal sealed class A2aJsonRpc(A2aTranslator translator, AgentAsks asks, TimeP
             switch (target.Op)
             {
                 case Op.PushConfig:
-                    throw new A2aException(A2aException.PushNotSupported, "Push notifications are not supported; use SendStreamingMessage or SubscribeToTask.");
+                    Require(caller, Permissions.TaskCreate);
+                    await WriteAsync(http, Result(id, await push.HandleAsync(caller, method, p, target.Version, baseUrl, ct)));
+                    return;
+                case Op.PushRead:
+                    Require(caller, Permissions.TaskReadOwn);
+                    await WriteAsync(http, Result(id, await push.HandleAsync(caller, method, p, target.Version, baseUrl, ct)));
+                    return;
                 case Op.ExtendedCard:
                     throw new A2aException(A2aException.ExtendedCardNotConfigured, "This agent has no extended card.");
                 case Op.Send:
@@ -121,28 +129,33 @@ internal sealed class A2aJsonRpc(A2aTranslator translator, AgentAsks asks, TimeP
                     return;
                 case Op.Stream:
                     Require(caller, Permissions.TaskCreate);
-                    var created = await CallAsync(() => translator.SendAsync(caller, agent, Prop(p, "message"), Meta(p), target.Version, ct));
+                    var inline = await push.InlineAsync(Prop(p, "configuration"), target.Version, ct);
+                    var created = await tasks.SendAsync(caller, agent, Prop(p, "message"), Meta(p), target.Version, ct);
+                    if (inline is not null)
+                    {
+                        await push.PutAsync(created, inline, baseUrl, ct);
+                    }
                     streaming = true;
                     await StreamAsync(http, id, caller, created, target.Version, baseUrl, ct);
                     return;
                 case Op.Subscribe:
                     Require(caller, Permissions.TaskReadOwn);
-                    var current = await CallAsync(() => asks.GetAsync(caller, TaskId(p), ct));
-                    if (AgentAsks.IsTerminal(current.Status))
+                    var current = await tasks.GetAsync(caller, TaskId(p), ct);
+                    if (current.IsTerminal)
                     {
-                        throw new A2aException(A2aException.UnsupportedOperation, $"Task '{current.TaskId}' is {current.Status}; there is nothing to subscribe to (GetTask reads it).");
+                        throw new A2aException(A2aException.UnsupportedOperation, $"Task '{current.Id}' is {A2aTranslator.State(current, target.Version)}; there is nothing to subscribe to (GetTask reads it).");
                     }
                     streaming = true;
                     await StreamAsync(http, id, caller, current, target.Version, baseUrl, ct);
                     return;
                 case Op.Get:
                     Require(caller, Permissions.TaskReadOwn);
-                    var task = await CallAsync(() => asks.GetAsync(caller, TaskId(p), ct));
+                    var task = await tasks.GetAsync(caller, TaskId(p), ct);
                     await WriteAsync(http, Result(id, translator.Task(task, target.Version, baseUrl, Int(p, "historyLength"))));
                     return;
                 case Op.Cancel:
                     Require(caller, Permissions.TaskCreate);
-                    var canceled = await CallAsync(() => asks.CancelAsync(caller, TaskId(p), ct), cancel: true);
+                    var canceled = await tasks.CancelAsync(caller, TaskId(p), ct);
                     await WriteAsync(http, Result(id, translator.Task(canceled, target.Version, baseUrl)));
                     return;
                 case Op.List:
@@ -164,14 +177,19 @@ internal sealed class A2aJsonRpc(A2aTranslator translator, AgentAsks asks, TimeP
 
     private async Task<JsonObject> SendAsync(KaiPrincipal caller, AgentRecord? agent, JsonElement p, A2aVersion v, string baseUrl, CancellationToken ct)
     {
-        var task = await CallAsync(() => translator.SendAsync(caller, agent, Prop(p, "message"), Meta(p), v, ct));
         var configuration = Prop(p, "configuration");
+        var inline = await push.InlineAsync(configuration, v, ct);
+        var task = await tasks.SendAsync(caller, agent, Prop(p, "message"), Meta(p), v, ct);
+        if (inline is not null)
+        {
+            await push.PutAsync(task, inline, baseUrl, ct);
+        }
         var wait = v == A2aVersion.V1
             ? !(configuration.ValueKind == JsonValueKind.Object && configuration.TryGetProperty("returnImmediately", out var ri) && ri.ValueKind == JsonValueKind.True)
             : !(configuration.ValueKind == JsonValueKind.Object && configuration.TryGetProperty("blocking", out var b) && b.ValueKind == JsonValueKind.False);
         if (wait)
         {
-            task = await asks.WaitAsync(caller, task.TaskId, BlockingWait, ct);
+            task = await tasks.WaitAsync(caller, task, BlockingWait, ct, untilChange: false);
         }
         var a2aTask = translator.Task(task, v, baseUrl, configuration.ValueKind == JsonValueKind.Object ? Int(configuration, "historyLength") : null);
         return v == A2aVersion.V1 ? new JsonObject { ["task"] = a2aTask } : a2aTask;
@@ -191,18 +209,24 @@ internal sealed class A2aJsonRpc(A2aTranslator translator, AgentAsks asks, TimeP
         {
             throw A2aException.Invalid("pageToken", "must be a token from a previous ListTasks answer");
         }
-        var status = A2aTranslator.StatusFilter(Str(p, "status"));
-        var page = await CallAsync(() => asks.ListAsync(caller, status, null, pageSize, offset, ct));
+        var state = A2aTranslator.StatusFilter(Str(p, "status"));
+        var page = await CallAsync(() => asks.ListAsync(caller, null, null, pageSize, offset, ct));
         var contextId = Str(p, "contextId");
         var includeArtifacts = p.TryGetProperty("includeArtifacts", out var ia) && ia.ValueKind == JsonValueKind.True;
         var history = Int(p, "historyLength") ?? 0;
-        var records = new List<TaskRecord>();
+        var records = new List<A2aTaskView>();
         foreach (var view in page.Tasks)
         {
             var record = await CallAsync(() => asks.GetAsync(caller, view.TaskId, ct));
-            if (string.IsNullOrEmpty(contextId) || A2aTranslator.ContextId(record) == contextId)
+            if (A2aTranslator.FollowUpOf(record) is not null || (!string.IsNullOrEmpty(contextId) && A2aTranslator.ContextId(record) != contextId))
             {
-                records.Add(record);
+                // A follow-up turn is part of its task, not a task of its own.
+                continue;
+            }
+            var a2a = await tasks.ResolveAsync(caller, record, ct);
+            if (state is null || A2aTranslator.State(a2a, A2aVersion.V1) == state)
+            {
+                records.Add(a2a);
             }
         }
         return new JsonObject
@@ -216,34 +240,41 @@ internal sealed class A2aJsonRpc(A2aTranslator translator, AgentAsks asks, TimeP
 
     /// <summary>
     /// The stream of one task: the Task first, a status update at each change, and at the end the result artifact and the final
-    /// status; then the stream closes.
+    /// status (or the input-required status with the agent's question); then the stream closes.
     /// </summary>
-    private async Task StreamAsync(HttpContext http, JsonNode? id, KaiPrincipal caller, TaskRecord task, A2aVersion v, string baseUrl, CancellationToken ct)
+    private async Task StreamAsync(HttpContext http, JsonNode? id, KaiPrincipal caller, A2aTaskView task, A2aVersion v, string baseUrl, CancellationToken ct)
     {
         http.Response.ContentType = "text/event-stream";
         http.Response.Headers.CacheControl = "no-cache";
         http.Response.Headers["X-Accel-Buffering"] = "no";
-        var contextId = A2aTranslator.ContextId(task);
         await WriteEventAsync(http, Result(id, v == A2aVersion.V1 ? new JsonObject { ["task"] = translator.Task(task, v, baseUrl) } : translator.Task(task, v, baseUrl)), ct);
+        if (task.IsSettled)
+        {
+            if (task.InputRequired)
+            {
+                await WriteEventAsync(http, Result(id, StatusUpdate(task, v, baseUrl, final: true)), ct);
+            }
+            return;
+        }
         var end = time.GetUtcNow() + MaxStream;
-        while (!AgentAsks.IsTerminal(task.Status))
+        while (!task.IsSettled)
         {
             var left = end - time.GetUtcNow();
             if (left <= TimeSpan.Zero)
             {
                 return;
             }
-            var next = await CallAsync(() => asks.WaitAsync(caller, task.TaskId, left, ct, task.Status, task.Progress));
-            if (next.Status == task.Status && next.Progress == task.Progress)
+            var next = await tasks.WaitAsync(caller, task, left, ct, untilChange: true);
+            if (next.Current.Status == task.Current.Status && next.Current.Progress == task.Current.Progress)
             {
                 continue;
             }
             task = next;
-            if (AgentAsks.IsTerminal(task.Status))
+            if (task.IsSettled)
             {
                 break;
             }
-            await WriteEventAsync(http, Result(id, StatusUpdate(task, v, contextId, final: false)), ct);
+            await WriteEventAsync(http, Result(id, StatusUpdate(task, v, baseUrl, final: false)), ct);
         }
         if (translator.Artifact(task, v, baseUrl) is { } artifact)
         {
@@ -252,27 +283,28 @@ internal sealed class A2aJsonRpc(A2aTranslator translator, AgentAsks asks, TimeP
             {
                 update["kind"] = "artifact-update";
             }
-            update["taskId"] = task.TaskId;
-            update["contextId"] = contextId;
+            update["taskId"] = task.Id;
+            update["contextId"] = task.ContextId;
             update["artifact"] = artifact;
             update["append"] = false;
             update["lastChunk"] = true;
             await WriteEventAsync(http, Result(id, v == A2aVersion.V1 ? new JsonObject { ["artifactUpdate"] = update } : update), ct);
         }
-        await WriteEventAsync(http, Result(id, StatusUpdate(task, v, contextId, final: true)), ct);
+        await WriteEventAsync(http, Result(id, StatusUpdate(task, v, baseUrl, final: true)), ct);
     }
 
-    private static JsonObject StatusUpdate(TaskRecord task, A2aVersion v, string contextId, bool final)
+    /// <summary>A status-update event (1.0 <c>{"statusUpdate": …}</c>, 0.3 <c>kind: status-update</c> with <c>final</c>).</summary>
+    internal static JsonObject StatusUpdate(A2aTaskView task, A2aVersion v, string baseUrl, bool final)
     {
         var update = new JsonObject();
         if (v == A2aVersion.V03)
         {
             update["kind"] = "status-update";
         }
-        update["taskId"] = task.TaskId;
-        update["contextId"] = contextId;
-        update["status"] = A2aTranslator.Status(task, v, contextId);
-        update["metadata"] = new JsonObject { ["kai_progress"] = task.Progress };
+        update["taskId"] = task.Id;
+        update["contextId"] = task.ContextId;
+        update["status"] = A2aTranslator.Status(task, v, baseUrl);
+        update["metadata"] = new JsonObject { ["kai_progress"] = task.Current.Progress };
         if (v == A2aVersion.V03)
         {
             update["final"] = final;
@@ -314,7 +346,7 @@ internal sealed class A2aJsonRpc(A2aTranslator translator, AgentAsks asks, TimeP
     private static int? Int(JsonElement o, string name) =>
         o.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i) ? i : null;
 
-    private static JsonObject Result(JsonNode? id, JsonNode result) => new() { ["jsonrpc"] = "2.0", ["id"] = id?.DeepClone(), ["result"] = result };
+    private static JsonObject Result(JsonNode? id, JsonNode? result) => new() { ["jsonrpc"] = "2.0", ["id"] = id?.DeepClone(), ["result"] = result };
 
     private static JsonObject Error(JsonNode? id, A2aException e)
     {

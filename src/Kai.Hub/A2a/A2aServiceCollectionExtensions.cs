@@ -13,8 +13,23 @@ internal static class A2aServiceCollectionExtensions
         services.AddSingleton<AgentCards>();
         services.AddSingleton<A2aTranslator>();
         services.AddSingleton<A2aJsonRpc>();
+        services.AddSingleton<IA2aStore>(sp => sp.GetRequiredService<Storage.IHubStore>() is Storage.Postgres.PostgresHubStore postgres
+            ? SqlA2aStore.Postgres(postgres)
+            : SqlA2aStore.Sqlite(Path.Combine(Path.GetFullPath(sp.GetRequiredService<IOptions<HubOptions>>().Value.DataDirectory), "kai.db")));
+        services.AddSingleton<A2aTasks>();
+        services.AddSingleton<A2aPush>();
+        services.AddHostedService(sp => sp.GetRequiredService<A2aPush>());
         return services;
     }
+
+    /// <summary>The methods of both JSON-RPC routes, for the OpenAPI description (docs/protocol.md has the shapes).</summary>
+    private const string MethodsDescription =
+        "JSON-RPC 2.0; errors are HTTP 200 with a JSON-RPC error object. Methods (A2A 1.0 / 0.3, permission): "
+        + "SendMessage / message/send and SendStreamingMessage / message/stream (SSE) (task.create; a message with taskId continues a task "
+        + "that is input-required), GetTask / tasks/get, ListTasks, SubscribeToTask / tasks/resubscribe (SSE) (task.read.own), CancelTask / tasks/cancel "
+        + "(task.create), CreateTaskPushNotificationConfig / tasks/pushNotificationConfig/set and DeleteTaskPushNotificationConfig / "
+        + "tasks/pushNotificationConfig/delete (task.create), GetTaskPushNotificationConfig / tasks/pushNotificationConfig/get and "
+        + "ListTaskPushNotificationConfigs / tasks/pushNotificationConfig/list (task.read.own).";
 
     public static IEndpointRouteBuilder MapKaiA2a(this IEndpointRouteBuilder app)
     {
@@ -25,10 +40,10 @@ internal static class A2aServiceCollectionExtensions
             .WithSummary("An opted-in agent's A2A agent card (config \"a2a\": true)").WithErrors(404)
             .AllowAnonymous("A2A discovery: only agents whose owner set config.a2a have a card");
         app.MapPost(AgentCards.HubPath, HubRpcAsync).WithTags("A2A").WithName("a2aHubJsonRpc")
-            .WithSummary("A2A JSON-RPC (1.0 and 0.3 methods) to the hub: messages become tasks routed by capability")
+            .WithSummary("A2A JSON-RPC (1.0 and 0.3 methods) to the hub: messages become tasks routed by capability").WithDescription(MethodsDescription)
             .RequirePermission(Permissions.TaskCreate).DisableAntiforgery();
         app.MapPost("/a2a/agents/{agentId}", AgentRpcAsync).WithTags("A2A").WithName("a2aAgentJsonRpc")
-            .WithSummary("A2A JSON-RPC (1.0 and 0.3 methods) to one opted-in agent: messages become tasks pinned to it").WithErrors(404)
+            .WithSummary("A2A JSON-RPC (1.0 and 0.3 methods) to one opted-in agent: messages become tasks pinned to it").WithDescription(MethodsDescription).WithErrors(404)
             .RequirePermission(Permissions.TaskCreate).DisableAntiforgery();
         return app;
     }

@@ -58,7 +58,7 @@ internal sealed class A2aException(int code, string message, string? reason = nu
 /// <para>The agent's result becomes one artifact: a string is a text part; an object with <c>parts</c> (the same kinds) is those parts;
 /// any other object is a text part (its <c>text</c>, when it has one) and a data part; other JSON values a data part <c>{"value": …}</c>.</para>
 /// </remarks>
-internal sealed class A2aTranslator(AgentAsks asks, FileService files)
+internal sealed class A2aTranslator(FileService files)
 {
     /// <summary>Default skill of a message to an agent with no single skill.</summary>
     public const string DefaultIntent = "a2a.message";
@@ -66,24 +66,27 @@ internal sealed class A2aTranslator(AgentAsks asks, FileService files)
     /// <summary>Largest inline file (<c>raw</c> / <c>bytes</c>) a message may carry, in decoded bytes.</summary>
     public const int MaxInlineFileBytes = 512 * 1024;
 
-    /// <summary>Sends <paramref name="message"/> to <paramref name="agent"/> (or, when null, to the capability the message names) as <paramref name="caller"/>.</summary>
-    public async Task<TaskRecord> SendAsync(KaiPrincipal caller, AgentRecord? agent, JsonElement message, JsonElement? requestMetadata, A2aVersion version, CancellationToken ct)
+    /// <summary>
+    /// The ask <paramref name="message"/> becomes: its skill (the intent; from the message's or the request's metadata, else the
+    /// agent's only skill, else <see cref="DefaultIntent"/>; null when <paramref name="skillRequired"/> is false and none is named)
+    /// and its <c>input_data</c>. File parts are stored for <paramref name="targetAgentId"/>.
+    /// </summary>
+    public async Task<(string? Skill, JsonObject Input, string? TaskId, string? ContextId)> InputAsync(
+        KaiPrincipal caller, AgentRecord? agent, string? targetAgentId, JsonElement message, JsonElement? requestMetadata, A2aVersion version, bool skillRequired, CancellationToken ct)
     {
         if (message.ValueKind != JsonValueKind.Object)
         {
             throw A2aException.Invalid("message", "is required and must be an object");
         }
         var messageId = Str(message, "messageId") ?? throw A2aException.Invalid("message.messageId", "is required");
-        if (Str(message, "taskId") is { Length: > 0 } taskId)
-        {
-            // Follow-up messages (input-required turns) need the KAIL conversation model; an ask takes one message.
-            await asks.GetAsync(caller, taskId, ct);
-            throw new A2aException(A2aException.UnsupportedOperation, $"Task '{taskId}' does not take follow-up messages; send a new message without taskId.");
-        }
-        var contextId = Str(message, "contextId") is { Length: > 0 } c ? c : "ctx_" + Guid.CreateVersion7().ToString("N");
+        var taskId = Str(message, "taskId") is { Length: > 0 } t ? t : null;
+        var contextId = Str(message, "contextId") is { Length: > 0 } c ? c : null;
         var skill = Skill(message) ?? (requestMetadata is { } rm ? Skill(rm, direct: true) : null)
-            ?? (agent is null ? null : AgentCards.Skills(agent) is [var only] ? only : DefaultIntent)
-            ?? throw A2aException.Invalid("message.metadata.skill", "must name the skill (a capability) on the hub's endpoint");
+            ?? (agent is null ? null : AgentCards.Skills(agent) is [var only] ? only : DefaultIntent);
+        if (skill is null && skillRequired)
+        {
+            throw A2aException.Invalid("message.metadata.skill", "must name the skill (a capability) on the hub's endpoint");
+        }
         var parts = message.TryGetProperty("parts", out var p) && p.ValueKind == JsonValueKind.Array ? p.EnumerateArray().ToList() : null;
         if (parts is not { Count: > 0 })
         {
@@ -94,7 +97,7 @@ internal sealed class A2aTranslator(AgentAsks asks, FileService files)
         JsonNode? firstData = null;
         for (var i = 0; i < parts.Count; i++)
         {
-            var part = await InPartAsync(caller, agent, parts[i], $"message.parts[{i}]", version, ct);
+            var part = await InPartAsync(caller, targetAgentId, parts[i], $"message.parts[{i}]", version, ct);
             if (part["kind"]!.GetValue<string>() == "text")
             {
                 texts.Add(part["text"]!.GetValue<string>());
@@ -112,7 +115,7 @@ internal sealed class A2aTranslator(AgentAsks asks, FileService files)
             ["parts"] = hubParts,
             ["a2a"] = new JsonObject { ["message_id"] = messageId, ["context_id"] = contextId, ["version"] = version == A2aVersion.V1 ? "1.0" : "0.3" },
         };
-        return await asks.AskAsync(caller, agent?.AgentId, skill, JsonSerializer.SerializeToElement(input), null, null, ct);
+        return (skill, input, taskId, contextId);
     }
 
     private static string? Skill(JsonElement holder, bool direct = false)
@@ -133,7 +136,7 @@ internal sealed class A2aTranslator(AgentAsks asks, FileService files)
     }
 
     /// <summary>One incoming part (1.0: <c>text</c>/<c>raw</c>/<c>url</c>/<c>data</c>; 0.3: <c>kind</c> text/file/data) as a hub part.</summary>
-    private async Task<JsonObject> InPartAsync(KaiPrincipal caller, AgentRecord? agent, JsonElement part, string field, A2aVersion version, CancellationToken ct)
+    private async Task<JsonObject> InPartAsync(KaiPrincipal caller, string? targetAgentId, JsonElement part, string field, A2aVersion version, CancellationToken ct)
     {
         if (part.ValueKind != JsonValueKind.Object)
         {
@@ -184,7 +187,7 @@ internal sealed class A2aTranslator(AgentAsks asks, FileService files)
         }
         if (raw is not null)
         {
-            return await UploadAsync(caller, agent, raw, name, media, field, ct);
+            return await UploadAsync(caller, targetAgentId, raw, name, media, field, ct);
         }
         if (url is not null)
         {
@@ -194,7 +197,7 @@ internal sealed class A2aTranslator(AgentAsks asks, FileService files)
     }
 
     /// <summary>Inline bytes become a hub file of the caller's tenant, assigned to the target agent (so it may read it).</summary>
-    private async Task<JsonObject> UploadAsync(KaiPrincipal caller, AgentRecord? agent, string base64, string? name, string? media, string field, CancellationToken ct)
+    private async Task<JsonObject> UploadAsync(KaiPrincipal caller, string? targetAgentId, string base64, string? name, string? media, string field, CancellationToken ct)
     {
         if (!caller.Can(Permissions.FileUpload))
         {
@@ -216,7 +219,7 @@ internal sealed class A2aTranslator(AgentAsks asks, FileService files)
         using var staging = files.Stage();
         await staging.WriteAsync(bytes, ct);
         var staged = await staging.FinishAsync(ct);
-        var file = await files.CommitAsync(staged, new FileTarget(caller, caller.OwnerId, agent?.AgentId, null),
+        var file = await files.CommitAsync(staged, new FileTarget(caller, caller.OwnerId, targetAgentId, null),
             FileRules.Filename(name ?? "a2a-part"), FileRules.MimeType(media), null, ct);
         return FilePart(file);
     }
@@ -267,58 +270,102 @@ internal sealed class A2aTranslator(AgentAsks asks, FileService files)
         _ => "submitted",
     };
 
-    /// <summary>The hub task status an A2A state filter means (null: any); VALIDATION for a state the hub never has.</summary>
+    /// <summary>The A2A state of a task view: input-required while it waits for the client, canceled when the client canceled that wait.</summary>
+    public static string State(A2aTaskView view, A2aVersion v) =>
+        view.ClientCanceledAt is not null ? State(TaskStatuses.Canceled, v)
+        : view.InputRequired ? (v == A2aVersion.V1 ? "TASK_STATE_INPUT_REQUIRED" : "input-required")
+        : State(view.Current.Status, v);
+
+    /// <summary>The A2A state a ListTasks <c>status</c> filter names, in 1.0 spelling (null: any); VALIDATION for a state the hub never has.</summary>
     public static string? StatusFilter(string? state) => state switch
     {
         null or "" or "TASK_STATE_UNSPECIFIED" => null,
-        "TASK_STATE_SUBMITTED" or "submitted" => TaskStatuses.Queued,
-        "TASK_STATE_WORKING" or "working" => TaskStatuses.InProgress,
-        "TASK_STATE_COMPLETED" or "completed" => TaskStatuses.Completed,
-        "TASK_STATE_FAILED" or "failed" => TaskStatuses.Failed,
-        "TASK_STATE_CANCELED" or "canceled" => TaskStatuses.Canceled,
-        _ => throw A2aException.Invalid("status", "must be a task state the hub uses (submitted, working, completed, failed, canceled)"),
+        "TASK_STATE_SUBMITTED" or "submitted" => "TASK_STATE_SUBMITTED",
+        "TASK_STATE_WORKING" or "working" => "TASK_STATE_WORKING",
+        "TASK_STATE_COMPLETED" or "completed" => "TASK_STATE_COMPLETED",
+        "TASK_STATE_FAILED" or "failed" => "TASK_STATE_FAILED",
+        "TASK_STATE_CANCELED" or "canceled" => "TASK_STATE_CANCELED",
+        "TASK_STATE_INPUT_REQUIRED" or "input-required" => "TASK_STATE_INPUT_REQUIRED",
+        _ => throw A2aException.Invalid("status", "must be a task state the hub uses (submitted, working, input-required, completed, failed, canceled)"),
     };
 
-    /// <summary>The A2A Task of a hub task, with history (the user's message) unless <paramref name="historyLength"/> is 0.</summary>
-    public JsonObject Task(TaskRecord t, A2aVersion v, string baseUrl, int? historyLength = null, bool artifacts = true)
+    /// <summary>
+    /// Whether a hub task's answer asks the client for more input: the agent completed it with a result object whose
+    /// <c>a2a.state</c> is <c>"input-required"</c> (docs/protocol.md, "A2A", multi-turn).
+    /// </summary>
+    public static bool AsksForInput(TaskRecord t)
     {
-        var (input, a2a) = Input(t);
-        var contextId = a2a?["context_id"]?.GetValue<string>() ?? t.TaskId;
+        if (t.Status != TaskStatuses.Completed || t.ResultJson is null || !t.ResultJson.Contains("input-required", StringComparison.Ordinal))
+        {
+            return false;
+        }
+        return JsonNode.Parse(t.ResultJson) is JsonObject o && o["a2a"] is JsonObject a && a["state"] is JsonValue sv
+            && sv.TryGetValue<string>(out var state) && state == InputRequiredState;
+    }
+
+    /// <summary>The value of <c>a2a.state</c> in an agent's result that asks for input.</summary>
+    public const string InputRequiredState = "input-required";
+
+    /// <summary>The A2A Task of a task view, with history (the user's messages and the agent's questions, the most recent <paramref name="historyLength"/>).</summary>
+    public JsonObject Task(A2aTaskView view, A2aVersion v, string baseUrl, int? historyLength = null, bool artifacts = true)
+    {
+        var contextId = view.ContextId;
         var task = new JsonObject();
         if (v == A2aVersion.V03)
         {
             task["kind"] = "task";
         }
-        task["id"] = t.TaskId;
+        task["id"] = view.Id;
         task["contextId"] = contextId;
-        task["status"] = Status(t, v, contextId);
+        task["status"] = Status(view, v, baseUrl);
         var list = new JsonArray();
-        if (artifacts && Artifact(t, v, baseUrl) is { } artifact)
+        if (artifacts && Artifact(view, v, baseUrl) is { } artifact)
         {
             list.Add(artifact);
         }
         task["artifacts"] = list;
-        var history = new JsonArray();
-        if (historyLength is not 0 && input?["parts"] is JsonArray parts)
+        var messages = new List<JsonObject>();
+        if (historyLength is not 0)
         {
-            var message = new JsonObject();
-            if (v == A2aVersion.V03)
+            for (var i = 0; i < view.Turns.Count; i++)
             {
-                message["kind"] = "message";
+                var turn = view.Turns[i];
+                var (input, a2a) = Input(turn);
+                if (input?["parts"] is JsonArray parts)
+                {
+                    messages.Add(Message(a2a?["message_id"]?.GetValue<string>() ?? turn.TaskId + "-input", view.Id, contextId, user: true,
+                        new JsonArray([.. parts.OfType<JsonObject>().Select(p => OutPart(p, v, baseUrl))]), v));
+                }
+                if (AsksForInput(turn))
+                {
+                    messages.Add(Question(view, turn, v, baseUrl));
+                }
             }
-            message["messageId"] = a2a?["message_id"]?.GetValue<string>() ?? t.TaskId + "-input";
-            message["contextId"] = contextId;
-            message["taskId"] = t.TaskId;
-            message["role"] = v == A2aVersion.V1 ? "ROLE_USER" : "user";
-            message["parts"] = new JsonArray([.. parts.OfType<JsonObject>().Select(p => OutPart(p, v, baseUrl))]);
-            history.Add(message);
+        }
+        var history = new JsonArray();
+        foreach (var m in historyLength is > 0 && messages.Count > historyLength ? messages.Skip(messages.Count - historyLength.Value) : messages)
+        {
+            history.Add(m);
         }
         task["history"] = history;
-        task["metadata"] = new JsonObject { ["kai_task_type"] = t.Type, ["kai_progress"] = t.Progress, ["kai_agent_id"] = t.CurrentAgent ?? t.AssignedAgent };
+        var current = view.Current;
+        task["metadata"] = new JsonObject
+        {
+            ["kai_task_type"] = current.Type, ["kai_progress"] = current.Progress, ["kai_agent_id"] = current.CurrentAgent ?? current.AssignedAgent,
+            ["kai_turns"] = view.Turns.Count,
+        };
         return task;
     }
 
+    /// <summary>The context id of a hub task made from an A2A message (the task id for other tasks).</summary>
     public static string ContextId(TaskRecord t) => Input(t).A2a?["context_id"]?.GetValue<string>() ?? t.TaskId;
+
+    /// <summary>The A2A task a hub task is a follow-up turn of (<c>input_data.a2a.task_id</c>), or null for a first turn or another task.</summary>
+    public static string? FollowUpOf(TaskRecord t) =>
+        t.InputJson.Contains("\"task_id\"", StringComparison.Ordinal) && Input(t).A2a?["task_id"] is JsonValue id && id.TryGetValue<string>(out var root) && root != t.TaskId ? root : null;
+
+    /// <summary>Whether a hub task was made from an A2A message (only those can have follow-up turns).</summary>
+    public static bool IsFromA2a(TaskRecord t) => t.InputJson.Contains("\"a2a\"", StringComparison.Ordinal) && Input(t).A2a is not null;
 
     private static (JsonObject? Input, JsonObject? A2a) Input(TaskRecord t)
     {
@@ -326,61 +373,115 @@ internal sealed class A2aTranslator(AgentAsks asks, FileService files)
         return (input, input?["a2a"] as JsonObject);
     }
 
-    /// <summary>TaskStatus: state, timestamp, and for a failure or cancellation an agent message with the reason.</summary>
-    public static JsonObject Status(TaskRecord t, A2aVersion v, string contextId)
+    /// <summary>The user's message of one turn and the agent's question, in hub parts (for the next turn's <c>input_data.a2a.history</c>).</summary>
+    public static IEnumerable<JsonObject> HubHistory(A2aTaskView view)
     {
-        var status = new JsonObject { ["state"] = State(t.Status, v), ["timestamp"] = t.UpdatedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'") };
-        if (t.Status is TaskStatuses.Failed or TaskStatuses.Canceled && t.Error is { Length: > 0 } error)
+        foreach (var turn in view.Turns)
         {
-            var message = new JsonObject();
-            if (v == A2aVersion.V03)
+            if (Input(turn).Input?["parts"] is JsonArray parts)
             {
-                message["kind"] = "message";
+                yield return new JsonObject { ["role"] = "user", ["parts"] = parts.DeepClone() };
             }
-            message["messageId"] = t.TaskId + "-status";
-            message["contextId"] = contextId;
-            message["taskId"] = t.TaskId;
-            message["role"] = v == A2aVersion.V1 ? "ROLE_AGENT" : "agent";
-            message["parts"] = new JsonArray(TextPart(t.ErrorCode is null ? error : $"{t.ErrorCode}: {error}", v));
-            status["message"] = message;
+            if (AsksForInput(turn) && JsonNode.Parse(turn.ResultJson!) is { } result)
+            {
+                yield return new JsonObject { ["role"] = "agent", ["parts"] = HubParts(result) };
+            }
+        }
+    }
+
+    /// <summary>TaskStatus: state, timestamp, and for a failure or cancellation an agent message with the reason, for input-required the question.</summary>
+    public static JsonObject Status(A2aTaskView view, A2aVersion v, string baseUrl)
+    {
+        var t = view.Current;
+        var at = view.ClientCanceledAt ?? t.UpdatedAt;
+        var status = new JsonObject { ["state"] = State(view, v), ["timestamp"] = at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'") };
+        if (view.ClientCanceledAt is not null)
+        {
+            status["message"] = Message(view.Id + "-canceled", view.Id, view.ContextId, user: false, new JsonArray(TextPart("canceled by the client while the agent waited for input", v)), v);
+        }
+        else if (view.InputRequired)
+        {
+            status["message"] = Question(view, t, v, baseUrl);
+        }
+        else if (t.Status is TaskStatuses.Failed or TaskStatuses.Canceled && t.Error is { Length: > 0 } error)
+        {
+            status["message"] = Message(t.TaskId + "-status", view.Id, view.ContextId, user: false,
+                new JsonArray(TextPart(t.ErrorCode is null ? error : $"{t.ErrorCode}: {error}", v)), v);
         }
         return status;
     }
 
-    /// <summary>The result of a completed task as one artifact (id <c>{task_id}-result</c>); null before completion.</summary>
-    public JsonObject? Artifact(TaskRecord t, A2aVersion v, string baseUrl)
+    /// <summary>The agent's request for input of one turn: its result's parts (without the <c>a2a</c> marker) as an agent message.</summary>
+    private static JsonObject Question(A2aTaskView view, TaskRecord turn, A2aVersion v, string baseUrl) =>
+        Message(turn.TaskId + "-ask", view.Id, view.ContextId, user: false,
+            new JsonArray([.. HubParts(JsonNode.Parse(turn.ResultJson!)).OfType<JsonObject>().Select(p => OutPart(p, v, baseUrl))]), v);
+
+    private static JsonObject Message(string messageId, string taskId, string contextId, bool user, JsonArray parts, A2aVersion v)
     {
-        if (t.Status != TaskStatuses.Completed || t.ResultJson is null)
+        var message = new JsonObject();
+        if (v == A2aVersion.V03)
+        {
+            message["kind"] = "message";
+        }
+        message["messageId"] = messageId;
+        message["contextId"] = contextId;
+        message["taskId"] = taskId;
+        message["role"] = (user, v) switch { (true, A2aVersion.V1) => "ROLE_USER", (true, _) => "user", (false, A2aVersion.V1) => "ROLE_AGENT", _ => "agent" };
+        message["parts"] = parts;
+        return message;
+    }
+
+    /// <summary>The result of the task's last turn, completed (not asking for input), as one artifact (id <c>{task_id}-result</c>); null otherwise.</summary>
+    public JsonObject? Artifact(A2aTaskView view, A2aVersion v, string baseUrl)
+    {
+        var t = view.Current;
+        if (view.ClientCanceledAt is not null || t.Status != TaskStatuses.Completed || t.ResultJson is null || view.InputRequired)
         {
             return null;
         }
-        var result = JsonNode.Parse(t.ResultJson);
+        var parts = new JsonArray([.. HubParts(JsonNode.Parse(t.ResultJson)).OfType<JsonObject>().Select(p => OutPart(p, v, baseUrl))]);
+        return new JsonObject { ["artifactId"] = view.Id + "-result", ["name"] = "result", ["parts"] = parts };
+    }
+
+    /// <summary>
+    /// An agent's result as hub parts: a string is a text part; an object with <c>parts</c> is those parts; another object a text part
+    /// (its <c>text</c>) and a data part (the object without <c>a2a</c>); other values a data part <c>{"value": …}</c>.
+    /// </summary>
+    private static JsonArray HubParts(JsonNode? result)
+    {
         var parts = new JsonArray();
         switch (result)
         {
             case JsonValue s when s.TryGetValue<string>(out var text):
-                parts.Add(TextPart(text, v));
+                parts.Add(new JsonObject { ["kind"] = "text", ["text"] = text });
                 break;
             case JsonObject o when o["parts"] is JsonArray hubParts:
                 foreach (var p in hubParts.OfType<JsonObject>())
                 {
-                    parts.Add(OutPart(p, v, baseUrl));
+                    parts.Add(p.DeepClone());
                 }
                 break;
             case JsonObject o:
+                var data = (JsonObject)o.DeepClone();
+                var asks = data.Remove("a2a");
                 if (o["text"] is JsonValue tv && tv.TryGetValue<string>(out var objectText))
                 {
-                    parts.Add(TextPart(objectText, v));
+                    parts.Add(new JsonObject { ["kind"] = "text", ["text"] = objectText });
+                    if (asks && data.Count == 1)
+                    {
+                        // A question that is only text: no data part.
+                        break;
+                    }
                 }
-                parts.Add(DataPart(o.DeepClone(), v));
+                parts.Add(new JsonObject { ["kind"] = "data", ["data"] = data });
                 break;
             case null:
                 break;
             default:
-                parts.Add(DataPart(new JsonObject { ["value"] = result.DeepClone() }, v));
+                parts.Add(new JsonObject { ["kind"] = "data", ["data"] = new JsonObject { ["value"] = result.DeepClone() } });
                 break;
         }
-        return new JsonObject { ["artifactId"] = t.TaskId + "-result", ["name"] = "result", ["parts"] = parts };
+        return parts;
     }
 
     private static JsonObject TextPart(string text, A2aVersion v) =>

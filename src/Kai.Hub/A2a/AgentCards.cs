@@ -99,7 +99,7 @@ internal sealed class AgentCards(IAgentStore agents)
             ["supportedInterfaces"] = new JsonArray(new JsonObject { ["url"] = url, ["protocolBinding"] = "JSONRPC", ["protocolVersion"] = "1.0" }),
             ["provider"] = new JsonObject { ["organization"] = "Kai Hub", ["url"] = baseUrl },
             ["documentationUrl"] = baseUrl.TrimEnd('/') + "/docs",
-            ["capabilities"] = new JsonObject { ["streaming"] = true, ["pushNotifications"] = false, ["extendedAgentCard"] = false },
+            ["capabilities"] = new JsonObject { ["streaming"] = true, ["pushNotifications"] = true, ["extendedAgentCard"] = false },
             ["securitySchemes"] = new JsonObject
             {
                 ["bearer"] = new JsonObject

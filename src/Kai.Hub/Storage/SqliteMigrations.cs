@@ -410,5 +410,26 @@ internal static class SqliteMigrations
             ALTER TABLE users ADD COLUMN username TEXT;
             CREATE UNIQUE INDEX ux_users_username ON users (username COLLATE NOCASE) WHERE username IS NOT NULL;
             """),
+        // A2A (A2a/, issue 15): the follow-up turns of multi-turn (input-required) tasks, and push-notification configs.
+        (17, "a2a_turns", """
+            CREATE TABLE a2a_turns (
+                task_id     TEXT NOT NULL,
+                turn        INTEGER NOT NULL,
+                hub_task_id TEXT,
+                created_at  INTEGER NOT NULL,
+                PRIMARY KEY (task_id, turn)
+            );
+            CREATE TABLE a2a_push_configs (
+                task_id          TEXT NOT NULL,
+                config_id        TEXT NOT NULL,
+                url              TEXT NOT NULL,
+                token            TEXT,
+                auth_scheme      TEXT,
+                auth_credentials TEXT,
+                version          TEXT NOT NULL,
+                created_at       INTEGER NOT NULL,
+                PRIMARY KEY (task_id, config_id)
+            );
+            """),
     ];
 }

@@ -78,7 +78,7 @@ public sealed class A2aEndpointTests
             Assert.Equal(-32001, A2aKit.ErrorCode(await A2aKit.RpcAsync(client, "a2a", method, new { id = "tsk_nope" })));
         }
         Assert.Equal(-32602, A2aKit.ErrorCode(await A2aKit.RpcAsync(client, "a2a", "GetTask", new { })));
-        Assert.Equal(-32003, A2aKit.ErrorCode(await A2aKit.RpcAsync(client, "a2a", "CreateTaskPushNotificationConfig", new { taskId = "x" })));
+        Assert.Equal(-32001, A2aKit.ErrorCode(await A2aKit.RpcAsync(client, "a2a", "CreateTaskPushNotificationConfig", new { taskId = "x", url = "https://198.51.101.7/hook" })));
         Assert.Equal(-32602, A2aKit.ErrorCode(await A2aKit.RpcAsync(client, "a2a", "ListTasks", new { pageSize = 1000 })));
 
         Assert.Equal(0, (await kit.ListTasksAsync()).Total);

@@ -24,8 +24,11 @@ internal static class A2aKit
     }
 
     /// <summary>
-    /// Answers every task: <c>hold</c> is taken (in progress) and kept until canceled; anything else is upper-cased and returned as
-    /// hub parts (a text part and a data part). Runs until <paramref name="ct"/> is canceled.
+    /// Answers every task: <c>hold</c> is taken (in progress) and kept until canceled; a first message starting with <c>ask</c> is
+    /// answered with a request for input (<c>{"a2a": {"state": "input-required"}, "text": "Which city?"}</c>); a follow-up turn
+    /// (<c>input_data.a2a.turn</c>) is answered <c>BOOKED {TEXT}</c> with a data part <c>{turn, history}</c> (the number of earlier
+    /// messages it was given); anything else is upper-cased and returned as hub parts (a text part and a data part). Runs until
+    /// <paramref name="ct"/> is canceled.
     /// </summary>
     public static async Task ServeAsync(TaskKit kit, TestSocket socket, CancellationToken ct)
     {
@@ -46,7 +49,23 @@ internal static class A2aKit
             }
             var text = task.InputData.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "";
             await kit.ReportAsync(socket, task, TaskStatuses.InProgress, progress: text == "hold" ? 10 : 50);
-            if (text != "hold")
+            var a2a = task.InputData.TryGetProperty("a2a", out var a) ? a : default;
+            if (a2a.ValueKind == JsonValueKind.Object && a2a.TryGetProperty("turn", out var turn))
+            {
+                await kit.CompleteAsync(socket, task, new
+                {
+                    parts = new object[]
+                    {
+                        new { kind = "text", text = "BOOKED " + text.ToUpperInvariant() },
+                        new { kind = "data", data = new { turn = turn.GetInt32(), history = a2a.GetProperty("history").GetArrayLength() } },
+                    },
+                });
+            }
+            else if (text.StartsWith("ask", StringComparison.Ordinal))
+            {
+                await kit.CompleteAsync(socket, task, new { a2a = new { state = "input-required" }, text = "Which city?" });
+            }
+            else if (text != "hold")
             {
                 await kit.CompleteAsync(socket, task, new
                 {
