@@ -17,14 +17,16 @@ namespace Kai.Hub.Edges;
 /// </remarks>
 public static class LingeringClose
 {
-    /// <summary>How long the peer may stay silent before the drain ends (it has read the close frame and stopped).</summary>
-    public static readonly TimeSpan QuietPeriod = TimeSpan.FromMilliseconds(250);
+    /// <summary>How long the peer may stay silent before the drain ends (it has read the close frame and stopped). A still-sending
+    /// peer can pause for a round trip or a scheduling stall between frames (250 ms lost the close on a loaded CI machine).</summary>
+    public static readonly TimeSpan QuietPeriod = TimeSpan.FromSeconds(1);
 
     /// <summary>The longest a drain lasts.</summary>
     public static readonly TimeSpan Grace = TimeSpan.FromSeconds(5);
 
-    /// <summary>The most bytes a drain reads before it gives up (a peer that floods gets its reset).</summary>
-    public const int MaxDrainBytes = 1 << 20;
+    /// <summary>The most bytes a drain reads before it gives up (a peer that floods gets its reset). Above the 1 MiB frame limit
+    /// plus what a client may have in flight when it learns of the close; reading it costs little beside the <see cref="Grace"/> bound.</summary>
+    public const int MaxDrainBytes = 8 << 20;
 
     /// <summary>Wraps every WebSocket upgrade so that its stream can linger. Runs before <c>UseWebSockets</c>.</summary>
     public static IApplicationBuilder UseKaiLingeringClose(this IApplicationBuilder app) => app.Use((http, next) =>

@@ -32,7 +32,15 @@ internal sealed class PendingRequests(TimeProvider time)
         {
             return waiter.Task.IsCompleted ? await waiter.Task : throw new TimeoutException($"No reply to '{correlationId}' before its deadline.");
         }
-        return await waiter.Task.WaitAsync(left, time, ct);
+        var waiting = waiter.Task.WaitAsync(left, time, ct);
+        // A clock that passed the deadline while the timer was being armed (a suspended host, a test's fake clock moved by another
+        // thread) would leave the timer due a whole "left" later: the deadline is checked once more after arming.
+        if (!waiting.IsCompleted && time.GetUtcNow() >= deadline.Value)
+        {
+            _ = waiting.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            throw new TimeoutException($"No reply to '{correlationId}' before its deadline.");
+        }
+        return await waiting;
     }
 
     /// <summary>Hands a reply to the waiter, if any; returns whether one waited.</summary>
