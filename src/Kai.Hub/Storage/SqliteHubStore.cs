@@ -17,10 +17,6 @@ internal sealed partial class SqliteHubStore : IHubStore, IStorageHealth, IDispo
     private readonly string _connectionString;
     private readonly Channel<PendingWrite> _queue = Channel.CreateUnbounded<PendingWrite>(new UnboundedChannelOptions { SingleReader = true });
     private Task? _drainer;
-    // Held by whoever uses the writer connection: the drainer for a batch, or a caller writing inline (below). Never awaited inline.
-    private readonly SemaphoreSlim _writerLock = new(1, 1);
-    private volatile bool _disposed;
-    private int _queued; // writes in the channel not yet taken by the drainer (the single-reader channel cannot count)
     private SqliteConnection? _writer;
     private volatile string? _writeFailure;
 
@@ -417,36 +413,13 @@ internal sealed partial class SqliteHubStore : IHubStore, IStorageHealth, IDispo
         {
             return Task.FromCanceled<T>(ct);
         }
-        // Nothing queued and the writer idle: commit on the caller's own thread. A lone write (one agent's task updates, a heartbeat)
-        // then pays no hand-off to the drainer and back, which bounded a latency-bound caller (S5 with one agent).
-        if (!_disposed && Volatile.Read(ref _queued) == 0 && _writerLock.Wait(0))
-        {
-            return WriteInlineAsync(work);
-        }
         EnsureDrainer();
         var item = new PendingWrite<T>(work, ct);
-        Interlocked.Increment(ref _queued);
         if (!_queue.Writer.TryWrite(item))
         {
-            Interlocked.Decrement(ref _queued);
             item.Fail(new ObjectDisposedException(nameof(SqliteHubStore)));
         }
         return item.Task;
-    }
-
-    private async Task<T> WriteInlineAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> work)
-    {
-        var item = new PendingWrite<T>(work, CancellationToken.None);
-        try
-        {
-            item.TryStart();
-            await RunAloneAsync(item).ConfigureAwait(false);
-        }
-        finally
-        {
-            _writerLock.Release();
-        }
-        return await item.Task.ConfigureAwait(false);
     }
 
     /// <summary>Most writes one transaction takes: bounds how long the first caller of a batch waits behind the others.</summary>
@@ -473,24 +446,18 @@ internal sealed partial class SqliteHubStore : IHubStore, IStorageHealth, IDispo
             batch.Clear();
             while (batch.Count < MaxBatch && reader.TryRead(out var item))
             {
-                Interlocked.Decrement(ref _queued);
                 if (item.TryStart())
                 {
                     batch.Add(item);
                 }
             }
-            if (batch.Count == 0)
-            {
-                continue;
-            }
-            await _writerLock.WaitAsync().ConfigureAwait(false);
             try
             {
                 if (batch.Count == 1)
                 {
                     await RunAloneAsync(batch[0]).ConfigureAwait(false);
                 }
-                else
+                else if (batch.Count > 1)
                 {
                     await RunBatchAsync(batch).ConfigureAwait(false);
                 }
@@ -503,10 +470,6 @@ internal sealed partial class SqliteHubStore : IHubStore, IStorageHealth, IDispo
                 {
                     item.Fail(ex);
                 }
-            }
-            finally
-            {
-                _writerLock.Release();
             }
         }
     }
@@ -762,7 +725,6 @@ internal sealed partial class SqliteHubStore : IHubStore, IStorageHealth, IDispo
     public void Dispose()
     {
         // Writes already queued still run (and commit); later ones fail with ObjectDisposedException.
-        _disposed = true;
         _queue.Writer.TryComplete();
         Task? drainer;
         lock (_queue)
@@ -770,13 +732,7 @@ internal sealed partial class SqliteHubStore : IHubStore, IStorageHealth, IDispo
             drainer = _drainer;
         }
         drainer?.Wait(TimeSpan.FromSeconds(30));
-        // An inline write still running keeps the writer until it commits.
-        var idle = _writerLock.Wait(TimeSpan.FromSeconds(30));
         CloseWriter();
-        if (idle)
-        {
-            _writerLock.Release();
-        }
         SqliteConnection.ClearAllPools();
     }
 
