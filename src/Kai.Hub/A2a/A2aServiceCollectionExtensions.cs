@@ -15,7 +15,7 @@ internal static class A2aServiceCollectionExtensions
         services.AddSingleton<A2aJsonRpc>();
         services.AddSingleton<IA2aStore>(sp => sp.GetRequiredService<Storage.IHubStore>() is Storage.Postgres.PostgresHubStore postgres
             ? SqlA2aStore.Postgres(postgres)
-            : SqlA2aStore.Sqlite(Path.Combine(Path.GetFullPath(sp.GetRequiredService<IOptions<HubOptions>>().Value.DataDirectory), "kai.db")));
+            : SqlA2aStore.Sqlite((Storage.SqliteHubStore)sp.GetRequiredService<Storage.IHubStore>()));
         services.AddSingleton<A2aTasks>();
         services.AddSingleton<A2aPush>();
         services.AddHostedService(sp => sp.GetRequiredService<A2aPush>());

@@ -54,23 +54,7 @@ internal interface IA2aStore
 /// <remarks>One SQL text for both stores: SQLite (<see cref="Sqlite"/>) and PostgreSQL (<see cref="Postgres"/>); times are Unix milliseconds.</remarks>
 internal sealed class SqlA2aStore(Func<CancellationToken, Task<DbConnection>> open) : IA2aStore
 {
-    public static SqlA2aStore Sqlite(string databasePath)
-    {
-        var connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = databasePath,
-            Mode = SqliteOpenMode.ReadWrite,
-            Cache = SqliteCacheMode.Private,
-            DefaultTimeout = 30,
-            Pooling = true,
-        }.ToString();
-        return new SqlA2aStore(async ct =>
-        {
-            var c = new SqliteConnection(connectionString);
-            await c.OpenAsync(ct);
-            return c;
-        });
-    }
+    public static SqlA2aStore Sqlite(Storage.SqliteHubStore db) => new(db.OpenAsync);
 
     public static SqlA2aStore Postgres(Storage.Postgres.PostgresHubStore db) => new(async ct => await db.OpenAsync(ct));
 

@@ -29,7 +29,7 @@ internal static class ChatApi
         services.AddSingleton<IValidateOptions<ChatOptions>, ChatOptionsValidator>();
         services.AddSingleton<IChatStore>(sp => sp.GetRequiredService<Storage.IHubStore>() is Storage.Postgres.PostgresHubStore postgres
             ? SqlChatStore.Postgres(postgres)
-            : SqlChatStore.Sqlite(Path.Combine(Path.GetFullPath(sp.GetRequiredService<IOptions<HubOptions>>().Value.DataDirectory), "kai.db")));
+            : SqlChatStore.Sqlite((Storage.SqliteHubStore)sp.GetRequiredService<Storage.IHubStore>()));
         services.AddSingleton<ChatService>();
         services.AddSingleton<ChatParticipants>();
         services.AddSingleton<IDeliveryTarget>(sp => sp.GetRequiredService<ChatParticipants>());

@@ -43,23 +43,7 @@ internal interface IChatStore
 /// <remarks>One SQL text for both stores: SQLite (<see cref="Sqlite"/>) and PostgreSQL (<see cref="Postgres"/>, migration step 7).</remarks>
 internal sealed class SqlChatStore(Func<CancellationToken, Task<System.Data.Common.DbConnection>> open) : IChatStore
 {
-    public static SqlChatStore Sqlite(string databasePath)
-    {
-        var connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = databasePath,
-            Mode = SqliteOpenMode.ReadWrite,
-            Cache = SqliteCacheMode.Private,
-            DefaultTimeout = 30,
-            Pooling = true,
-        }.ToString();
-        return new SqlChatStore(async ct =>
-        {
-            var c = new SqliteConnection(connectionString);
-            await c.OpenAsync(ct);
-            return c;
-        });
-    }
+    public static SqlChatStore Sqlite(Storage.SqliteHubStore db) => new(db.OpenAsync);
 
     public static SqlChatStore Postgres(Storage.Postgres.PostgresHubStore db) => new(async ct => await db.OpenAsync(ct));
 

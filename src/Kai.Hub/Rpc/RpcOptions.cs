@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
 
@@ -133,33 +134,21 @@ internal sealed partial class RpcOptionsValidator : IValidateOptions<RpcOptions>
                 errors.Add($"{key}: '{target}' is not a target ('agent:<id>' or 'capability:<name>')");
             }
         }
-        if (options.MaxInFlightPerLink is < 1 or > 100_000)
+        foreach (var (setting, value, min, max) in new (string, long, long, long)[]
         {
-            errors.Add($"{RpcOptions.Section}:MaxInFlightPerLink must be from 1 to 100000");
-        }
-        if (options.MaxBatch is < 1 or > 10_000)
+            ("MaxInFlightPerLink", options.MaxInFlightPerLink, 1, 100_000),
+            ("MaxBatch", options.MaxBatch, 1, 10_000),
+            ("MaxTtlMs", options.MaxTtlMs, 1, 86_400_000),
+            ("MaxCacheEntries", options.MaxCacheEntries, 0, 10_000_000),
+            ("MaxCacheTtlMs", options.MaxCacheTtlMs, 0, 86_400_000),
+            ("CallbackWindowMs", options.CallbackWindowMs, 1, 86_400_000),
+            ("MaxScatter", options.MaxScatter, 1, 1000),
+        })
         {
-            errors.Add($"{RpcOptions.Section}:MaxBatch must be from 1 to 10000");
-        }
-        if (options.MaxTtlMs is < 1 or > 86_400_000)
-        {
-            errors.Add($"{RpcOptions.Section}:MaxTtlMs must be from 1 to 86400000");
-        }
-        if (options.MaxCacheEntries is < 0 or > 10_000_000)
-        {
-            errors.Add($"{RpcOptions.Section}:MaxCacheEntries must be from 0 to 10000000");
-        }
-        if (options.MaxCacheTtlMs is < 0 or > 86_400_000)
-        {
-            errors.Add($"{RpcOptions.Section}:MaxCacheTtlMs must be from 0 to 86400000");
-        }
-        if (options.CallbackWindowMs is < 1 or > 86_400_000)
-        {
-            errors.Add($"{RpcOptions.Section}:CallbackWindowMs must be from 1 to 86400000");
-        }
-        if (options.MaxScatter is < 1 or > 1000)
-        {
-            errors.Add($"{RpcOptions.Section}:MaxScatter must be from 1 to 1000");
+            if (value < min || value > max)
+            {
+                errors.Add(string.Create(CultureInfo.InvariantCulture, $"{RpcOptions.Section}:{setting} must be from {min} to {max}"));
+            }
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

@@ -373,6 +373,15 @@ internal sealed partial class SqliteHubStore : IHubStore, IStorageHealth, IDispo
         return c;
     }
 
+    /// <summary>A pooled connection of this database for a capability's own small store (A2A, chat): its statements run in their
+    /// own transactions, outside the group commit.</summary>
+    internal async Task<System.Data.Common.DbConnection> OpenAsync(CancellationToken ct)
+    {
+        var c = new SqliteConnection(_connectionString);
+        await c.OpenAsync(ct);
+        return c;
+    }
+
     /// <summary>Test seam: runs on every newly opened writer connection (a test sets <c>PRAGMA max_page_count</c> to fill the "disk").</summary>
     internal Action<SqliteConnection>? OnWriterOpened { get; set; }
 

@@ -162,6 +162,7 @@ internal sealed class ClusterWorker(AgentCreatedResponse agent) : IAsyncDisposab
     private readonly HashSet<string> _completed = new(StringComparer.Ordinal);
     private ClientWebSocket? _socket;
     private Task _loop = Task.CompletedTask;
+    private TaskCompletionSource _progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public ConcurrentDictionary<string, int> Deliveries { get; } = new(StringComparer.Ordinal);
 
@@ -187,6 +188,25 @@ internal sealed class ClusterWorker(AgentCreatedResponse agent) : IAsyncDisposab
         lock (_gate)
         {
             return ids.All(_completed.Contains);
+        }
+    }
+
+    /// <summary>Waits (event-driven, with a generous safety limit) until every id has an acknowledged completion.</summary>
+    public async Task WaitForAsync(ICollection<string> ids, TimeSpan limit)
+    {
+        using var cts = new CancellationTokenSource(limit);
+        while (true)
+        {
+            Task next;
+            lock (_gate)
+            {
+                if (ids.All(_completed.Contains))
+                {
+                    return;
+                }
+                next = _progress.Task;
+            }
+            await next.WaitAsync(cts.Token);
         }
     }
 
@@ -261,9 +281,11 @@ internal sealed class ClusterWorker(AgentCreatedResponse agent) : IAsyncDisposab
                         {
                             _unanswered.Remove(taskId);
                         }
-                        if (frame.Type == FrameTypes.Ack)
+                        if (frame.Type == FrameTypes.Ack && _completed.Add(taskId))
                         {
-                            _completed.Add(taskId);
+                            var progress = _progress;
+                            _progress = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                            progress.TrySetResult();
                         }
                     }
                 }

@@ -7,6 +7,7 @@ using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
+using Kai.Hub.Tests.Cluster;
 using Kai.Protocol;
 using Kai.Protocol.Frames;
 using Kai.Protocol.Rest;
@@ -29,7 +30,7 @@ public sealed class CrashTests(ITestOutputHelper output)
     {
         var dataDir = Path.Combine(Path.GetTempPath(), "kai-tests", "crash-" + Guid.NewGuid().ToString("N"));
         var acked = new ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
-        var worker = new Worker();
+        ClusterWorker? worker = null;
         HubProcess? hub = null;
         try
         {
@@ -42,8 +43,8 @@ public sealed class CrashTests(ITestOutputHelper output)
             var config = JsonSerializer.SerializeToElement(new Dictionary<string, int> { ["max_concurrent_tasks"] = 20 });
             var reg = await api.PostAsJsonAsync("api/v1/agents/register", new RegisterAgentRequest(null, "crash", "crash-worker", "1", [], null, config), KaiJson.Options);
             reg.EnsureSuccessStatusCode();
-            var agent = (await reg.Content.ReadFromJsonAsync<AgentCreatedResponse>(KaiJson.Options))!;
-            await worker.ConnectAsync(hub.BaseAddress, agent);
+            worker = new ClusterWorker((await reg.Content.ReadFromJsonAsync<AgentCreatedResponse>(KaiJson.Options))!);
+            await worker.ConnectAsync(hub.BaseAddress);
 
             // Producers enqueue under load; at KillAfterAcks acknowledgements the hub is killed mid-stream.
             var killed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -79,13 +80,13 @@ public sealed class CrashTests(ITestOutputHelper output)
             hub.Kill();
             await Task.WhenAll(producers);
             var ackedAtKill = acked.Count;
-            await worker.DisconnectedAsync();
+            await worker.Disconnected;
 
             // Restart on the same data directory; the worker reconnects and re-sends completions it has no answer for.
             hub = await HubProcess.StartAsync(dataDir);
             using var api2 = new HttpClient { BaseAddress = hub.BaseAddress };
             api2.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await LoginAsync(api2, email));
-            await worker.ConnectAsync(hub.BaseAddress, agent);
+            await worker.ConnectAsync(hub.BaseAddress);
             await worker.WaitForAsync(acked.Keys, TimeSpan.FromSeconds(120));
 
             foreach (var id in acked.Keys)
@@ -101,7 +102,10 @@ public sealed class CrashTests(ITestOutputHelper output)
         }
         finally
         {
-            await worker.DisposeAsync();
+            if (worker is not null)
+            {
+                await worker.DisposeAsync();
+            }
             hub?.Kill();
             try
             {
@@ -119,139 +123,6 @@ public sealed class CrashTests(ITestOutputHelper output)
         var login = await api.PostAsJsonAsync("api/v1/auth/login", new LoginRequest(email, "correct-horse-battery"), KaiJson.Options);
         login.EnsureSuccessStatusCode();
         return (await login.Content.ReadFromJsonAsync<TokenResponse>(KaiJson.Options))!.AccessToken;
-    }
-
-    /// <summary>A worker agent on a raw WebSocket: completes every task it receives, counts deliveries per task.</summary>
-    private sealed class Worker : IAsyncDisposable
-    {
-        private readonly object _gate = new();
-        private readonly Dictionary<string, long> _unanswered = new(StringComparer.Ordinal); // completions sent, no ack yet
-        private readonly HashSet<string> _completed = new(StringComparer.Ordinal);
-        private ClientWebSocket? _socket;
-        private Task _loop = Task.CompletedTask;
-        private TaskCompletionSource _progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public ConcurrentDictionary<string, int> Deliveries { get; } = new(StringComparer.Ordinal);
-
-        public async Task ConnectAsync(Uri baseAddress, AgentCreatedResponse agent)
-        {
-            using var http = new HttpClient { BaseAddress = baseAddress };
-            var res = await http.PostAsync("api/v1/auth/token", new FormUrlEncodedContent(new Dictionary<string, string>
-            {
-                ["grant_type"] = "client_credentials", ["client_id"] = agent.ClientId, ["client_secret"] = agent.ClientSecret,
-            }));
-            res.EnsureSuccessStatusCode();
-            var token = (await res.Content.ReadFromJsonAsync<ClientTokenResponse>(KaiJson.Options))!.AccessToken;
-            _socket = new ClientWebSocket();
-            var uri = new UriBuilder(new Uri(baseAddress, $"ws/agents/{agent.AgentId}")) { Scheme = "ws", Query = "token=" + Uri.EscapeDataString(token) }.Uri;
-            await _socket.ConnectAsync(uri, CancellationToken.None);
-            List<KeyValuePair<string, long>> resend;
-            lock (_gate)
-            {
-                resend = [.. _unanswered];
-            }
-            foreach (var (taskId, fencing) in resend)
-            {
-                await SendCompletionAsync(taskId, fencing);
-            }
-            _loop = Task.Run(RunAsync);
-        }
-
-        public Task DisconnectedAsync() => _loop;
-
-        private async Task RunAsync()
-        {
-            var buffer = new byte[256 * 1024];
-            try
-            {
-                while (true)
-                {
-                    using var ms = new MemoryStream();
-                    WebSocketReceiveResult r;
-                    do
-                    {
-                        r = await _socket!.ReceiveAsync(buffer, CancellationToken.None);
-                        if (r.MessageType == WebSocketMessageType.Close)
-                        {
-                            return;
-                        }
-                        ms.Write(buffer, 0, r.Count);
-                    }
-                    while (!r.EndOfMessage);
-                    var frame = Frame.Parse(ms.ToArray());
-                    if (frame.Type == FrameTypes.Task)
-                    {
-                        var task = frame.PayloadAs<TaskPayload>()!;
-                        Deliveries.AddOrUpdate(task.TaskId, 1, (_, n) => n + 1);
-                        lock (_gate)
-                        {
-                            _unanswered[task.TaskId] = task.FencingToken;
-                        }
-                        await SendCompletionAsync(task.TaskId, task.FencingToken);
-                    }
-                    else if (frame.Type is FrameTypes.Ack or FrameTypes.Error && frame.Id?.StartsWith("done:", StringComparison.Ordinal) == true)
-                    {
-                        // An ack, or a CONFLICT for a superseded attempt (the redelivery will be completed instead).
-                        var taskId = frame.Id["done:".Length..frame.Id.LastIndexOf('#')];
-                        lock (_gate)
-                        {
-                            if (_unanswered.TryGetValue(taskId, out var f) && frame.Id.EndsWith($"#{f}", StringComparison.Ordinal))
-                            {
-                                _unanswered.Remove(taskId);
-                            }
-                            if (frame.Type == FrameTypes.Ack)
-                            {
-                                _completed.Add(taskId);
-                            }
-                            _progress.TrySetResult();
-                            _progress = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                        }
-                    }
-                }
-            }
-            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
-            {
-                // The hub was killed.
-            }
-        }
-
-        private Task SendCompletionAsync(string taskId, long fencing)
-        {
-            var text = JsonSerializer.Serialize(new
-            {
-                type = FrameTypes.TaskUpdate,
-                id = $"done:{taskId}#{fencing}",
-                timestamp = DateTimeOffset.UtcNow,
-                payload = new TaskUpdatePayload(taskId, TaskStatuses.Completed, 100, JsonSerializer.SerializeToElement(taskId), FencingToken: fencing),
-            }, KaiJson.Options);
-            return _socket!.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, true, CancellationToken.None);
-        }
-
-        /// <summary>Waits (event-driven, with a generous safety limit) until every id has an acknowledged completion.</summary>
-        public async Task WaitForAsync(ICollection<string> ids, TimeSpan limit)
-        {
-            using var cts = new CancellationTokenSource(limit);
-            while (true)
-            {
-                Task next;
-                lock (_gate)
-                {
-                    if (ids.All(_completed.Contains))
-                    {
-                        return;
-                    }
-                    next = _progress.Task;
-                }
-                await next.WaitAsync(cts.Token);
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            _socket?.Abort();
-            _socket?.Dispose();
-            await _loop;
-        }
     }
 
     /// <summary>The hub as a child process: <c>dotnet Kai.Hub.dll</c> of the same build configuration as this test assembly.</summary>
