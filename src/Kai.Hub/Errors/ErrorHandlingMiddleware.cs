@@ -74,6 +74,12 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILog
             // string is read, which for a raw JsonElement body is deep in a handler (bench/fuzz.sh: POST /api/v1/invocations, 500).
             await WriteAsync(context, 400, ErrorCodes.ValidationError, "The body is not valid UTF-8 JSON.", null);
         }
+        catch (InvalidOperationException ex) when (!context.Response.HasStarted && IsInvalidUtf16Escape(ex))
+        {
+            // JSON whose string holds an escaped lone surrogate ("\ud800"): it parses, and System.Text.Json refuses it only when the
+            // string is read, deep in a handler (bench/fuzz.sh: POST /api/v1/rpc, 500).
+            await WriteAsync(context, 400, ErrorCodes.ValidationError, "The body holds a JSON string with an invalid \\u escape (a lone UTF-16 surrogate).", null);
+        }
         catch (Storage.StorageFullException ex) when (!context.Response.HasStarted)
         {
             Log.StorageFull(logger, context.Request.Method, context.Request.Path, ex.Message);
@@ -133,6 +139,10 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILog
         var body = new ErrorEnvelope(new ErrorBody(code, message, ApiException.ToDetails(details), CorrelationIdOf(context), time.GetUtcNow()));
         return context.Response.WriteAsJsonAsync(body, KaiJsonContext.Default.ErrorEnvelope);
     }
+
+    /// <summary>System.Text.Json's refusal of an escaped lone surrogate, thrown when such a string is read (not when it is parsed).</summary>
+    private static bool IsInvalidUtf16Escape(InvalidOperationException ex) =>
+        ex.Source?.StartsWith("System.Text.Json", StringComparison.Ordinal) == true && (ex.TargetSite?.Name.Contains("UTF16", StringComparison.Ordinal) == true || ex.Message.Contains("UTF-16", StringComparison.Ordinal));
 
     private static partial class Log
     {

@@ -99,6 +99,27 @@ public sealed class InputLimitTests
     }
 
     [Fact]
+    public async Task Json_with_an_escaped_lone_surrogate_is_400_not_500()
+    {
+        await using var kit = await SecurityKit.StartAsync();
+        var user = await kit.Hub.NewUserAsync();
+        using var client = kit.Hub.Client(user.AccessToken);
+        // "\ud800" (no low surrogate) and "\udc00" (a low one alone) parse as JSON; reading the string throws (bench/fuzz.sh: POST /api/v1/rpc, 500).
+        foreach (var (path, body) in new[]
+        {
+            ("api/v1/rpc", """{"id":"\ud800","origin":"a","destination":"b","timestamp":1,"method":"m","params":{}}"""),
+            ("api/v1/rpc", """{"id":"r1","origin":"a","destination":"b","timestamp":1,"method":"x\udc00","params":{}}"""),
+            ("api/v1/invocations", """{"type":"AgentInvocation","version":"1.0","id":"\ud800x","sender":"s","target":"t","intent":"i","payload":{"input":1}}"""),
+        })
+        {
+            var res = await client.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));
+            Assert.True(res.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.UnprocessableEntity, $"{path} {body}: {(int)res.StatusCode}");
+            var text = await res.Content.ReadAsStringAsync();
+            Assert.Contains(ErrorCodes.ValidationError, text, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task Oversized_bodies_and_strings_are_refused()
     {
         await using var kit = await SecurityKit.StartAsync();
