@@ -9,9 +9,11 @@ using System.Threading.Channels;
 using Kai.Hub.Auth;
 using Kai.Hub.Events;
 using Kai.Hub.Hosting.Adapters;
+using Kai.Hub.Housekeeping;
 using Kai.Hub.Observability;
 using Kai.Hub.Routing;
 using Kai.Protocol;
+using Kai.Protocol.Events;
 using Microsoft.Extensions.Options;
 using Polly;
 using Polly.Retry;
@@ -32,6 +34,12 @@ namespace Kai.Hub.A2a;
 /// another 4xx or a refused URL, the notification is dropped, logged, and counted in <c>kai.a2a.push.dropped</c>.</para>
 /// <para>States may be coalesced (a change that is over before its delivery starts is sent as the state after it); the last state is
 /// always sent. Configs persist until deleted; watching stops when the task ended and every config was told.</para>
+/// <para>One node sends: the housekeeping leader (<see cref="IHousekeepingLeadership"/>; on the embedded store the one node). The
+/// last state whose delivery ended is stored per config (<see cref="A2aPushConfig.LastState"/>), so a node that starts leading
+/// (a restart, or a failover when the leader died) resumes every config from the store and sends only what was not yet told:
+/// delivery is at-least-once, and a duplicate can only be the one delivery in flight when a leader died. With a shared store
+/// (PostgreSQL) configs and follow-up turns made on other nodes are picked up by a rescan every <see cref="RescanInterval"/>, and
+/// task changes made on other nodes arrive through the shared event history.</para>
 /// </remarks>
 internal sealed partial class A2aPush : BackgroundService
 {
@@ -42,6 +50,9 @@ internal sealed partial class A2aPush : BackgroundService
     public const int MaxConfigsPerTask = 10;
 
     private const int MaxPending = 10_000;
+
+    /// <summary>How often the leader of a cluster (shared store) reads the stored configs again, for those made on other nodes.</summary>
+    public static readonly TimeSpan RescanInterval = TimeSpan.FromSeconds(2);
 
     private readonly IA2aStore _store;
     private readonly A2aTasks _tasks;
@@ -63,11 +74,16 @@ internal sealed partial class A2aPush : BackgroundService
     // (A2A task, config) -> the last state delivered or being delivered, and the tail of its delivery chain.
     private readonly ConcurrentDictionary<(string Task, string Config), string> _sent = new();
     private readonly ConcurrentDictionary<(string Task, string Config), Task> _tails = new();
+    // A2A tasks that ended with every config told, so a rescan does not read them again (until this node stops leading).
+    private readonly ConcurrentDictionary<string, byte> _finished = new(StringComparer.Ordinal);
+    private readonly IHousekeepingLeadership _leadership;
+    private volatile bool _leading;
 
     public A2aPush(IA2aStore store, A2aTasks tasks, A2aTranslator translator, EventLog log, SsrfGuard guard, TimeProvider time,
-        IMeterFactory meters, IOptions<HubOptions> hub, ILogger<A2aPush> logger)
+        IMeterFactory meters, IOptions<HubOptions> hub, IHousekeepingLeadership leadership, ILogger<A2aPush> logger)
     {
         _store = store;
+        _leadership = leadership;
         _tasks = tasks;
         _translator = translator;
         _log = log;
@@ -170,10 +186,14 @@ internal sealed partial class A2aPush : BackgroundService
         }
         await _store.PutPushConfigAsync(config, ct);
         _sent.TryRemove((view.Id, config.ConfigId), out _);
+        _finished.TryRemove(view.Id, out _);
         _baseUrls[view.Id] = baseUrl;
-        Watch(view);
-        // The new config is told the state the task is in now, so a change made before it existed is not missed.
-        Enqueue(view.Id);
+        if (_leading)
+        {
+            Watch(view);
+            // The new config is told the state the task is in now, so a change made before it existed is not missed.
+            Enqueue(view.Id);
+        }
         return config;
     }
 
@@ -296,7 +316,7 @@ internal sealed partial class A2aPush : BackgroundService
 
     private void OnChanged(string taskId, string hubTaskId)
     {
-        if (_watched.ContainsKey(taskId))
+        if (_leading && _watched.ContainsKey(taskId))
         {
             _watched[hubTaskId] = taskId;
             Enqueue(taskId);
@@ -314,59 +334,49 @@ internal sealed partial class A2aPush : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var since = _log.Position;
-        try
-        {
-            foreach (var taskId in await _store.PushTaskIdsAsync(stoppingToken))
-            {
-                try
-                {
-                    var view = await _tasks.GetAsync(KaiPrincipal.System, taskId, stoppingToken);
-                    Watch(view);
-                    Enqueue(view.Id);
-                }
-                catch (A2aException)
-                {
-                    // The task is gone (purged): its configs have nothing to tell.
-                }
-            }
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            LogResumeFailed(e);
-        }
         var sender = SendLoopAsync(stoppingToken);
         var subscriptions = new[] { new Subscription("task.>", null) };
+        var since = _log.Position;
+        var rescanAt = DateTimeOffset.MinValue;
         while (!stoppingToken.IsCancellationRequested)
         {
             var next = _log.NextPublish;
-            if (_watched.IsEmpty)
+            if (!_leadership.IsLeader)
             {
+                if (_leading)
+                {
+                    StopLeading();
+                }
                 since = _log.Position;
             }
             else
             {
-                while (true)
+                if (!_leading || (_log.Durable && _time.GetUtcNow() >= rescanAt))
                 {
-                    var recovery = _log.Recover(KaiPrincipal.System, subscriptions, since, 1000);
-                    foreach (var e in recovery.Events)
+                    // Position first, then the store: a change between the two is read twice, never missed.
+                    if (!_leading)
                     {
-                        if (e.Message.Payload.ValueKind == JsonValueKind.Object && e.Message.Payload.TryGetProperty("task_id", out var id)
-                            && id.ValueKind == JsonValueKind.String && _watched.TryGetValue(id.GetString()!, out var taskId))
-                        {
-                            Enqueue(taskId);
-                        }
+                        since = _log.Position;
                     }
-                    since = recovery.Next;
-                    if (recovery.Events.Count < 1000)
-                    {
-                        break;
-                    }
+                    _leading = true;
+                    await ResumeAsync(stoppingToken);
+                    rescanAt = _time.GetUtcNow() + RescanInterval;
                 }
+                since = ReadChanges(subscriptions, since);
             }
             try
             {
-                await next.WaitAsync(stoppingToken);
+                // On the embedded store every change is published here, so the log's next publish is all to wait for. A cluster's
+                // leader also rescans the store; a node that does not lead looks again at the housekeeping sweep's pace.
+                if (_log.Durable || !_leadership.IsLeader)
+                {
+                    await Task.WhenAny(next, Task.Delay(RescanInterval, _time, stoppingToken));
+                    stoppingToken.ThrowIfCancellationRequested();
+                }
+                else
+                {
+                    await next.WaitAsync(stoppingToken);
+                }
             }
             catch (OperationCanceledException)
             {
@@ -375,6 +385,60 @@ internal sealed partial class A2aPush : BackgroundService
         }
         _pending.Writer.TryComplete();
         await sender;
+    }
+
+    /// <summary>Watches every stored task with configs that this node has not seen end, and queues it (once per state, by <see cref="NotifyAsync"/>).</summary>
+    private async Task ResumeAsync(CancellationToken ct)
+    {
+        try
+        {
+            foreach (var taskId in await _store.PushTaskIdsAsync(ct))
+            {
+                if (!_finished.ContainsKey(taskId))
+                {
+                    Enqueue(taskId);
+                }
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogResumeFailed(e);
+        }
+    }
+
+    /// <summary>Queues the watched tasks that changed after <paramref name="since"/>; returns the position read up to.</summary>
+    private EventPosition ReadChanges(Subscription[] subscriptions, EventPosition since)
+    {
+        if (_watched.IsEmpty)
+        {
+            return _log.Position;
+        }
+        while (true)
+        {
+            var recovery = _log.Recover(KaiPrincipal.System, subscriptions, since, 1000);
+            foreach (var e in recovery.Events)
+            {
+                if (e.Message.Payload.ValueKind == JsonValueKind.Object && e.Message.Payload.TryGetProperty("task_id", out var id)
+                    && id.ValueKind == JsonValueKind.String && _watched.TryGetValue(id.GetString()!, out var taskId))
+                {
+                    Enqueue(taskId);
+                }
+            }
+            since = recovery.Next;
+            if (recovery.Events.Count < 1000)
+            {
+                return since;
+            }
+        }
+    }
+
+    /// <summary>Another node leads now: forget what this one watched (the store has what was told, and the new leader resumes from it).</summary>
+    private void StopLeading()
+    {
+        _leading = false;
+        _watched.Clear();
+        _sent.Clear();
+        _finished.Clear();
     }
 
     private async Task SendLoopAsync(CancellationToken ct)
@@ -401,6 +465,10 @@ internal sealed partial class A2aPush : BackgroundService
     /// <summary>Reads the task now and starts a delivery to each config that has not been sent this state.</summary>
     private async Task NotifyAsync(string taskId, CancellationToken ct)
     {
+        if (!_leading)
+        {
+            return;
+        }
         A2aTaskView view;
         try
         {
@@ -417,8 +485,9 @@ internal sealed partial class A2aPush : BackgroundService
         foreach (var config in configs)
         {
             var key = (view.Id, config.ConfigId);
-            if (_sent.TryGetValue(key, out var last) && last == state)
+            if ((_sent.TryGetValue(key, out var last) ? last : config.LastState) == state)
             {
+                _sent[key] = state;
                 continue;
             }
             _sent[key] = state;
@@ -426,17 +495,18 @@ internal sealed partial class A2aPush : BackgroundService
             var task = _translator.Task(view, v, baseUrl);
             var body = v == A2aVersion.V1 ? new JsonObject { ["task"] = task }.ToJsonString() : task.ToJsonString();
             var previous = _tails.TryGetValue(key, out var tail) ? tail : Task.CompletedTask;
-            var delivery = DeliverAfterAsync(previous, config, body, v, ct);
+            var delivery = DeliverAfterAsync(previous, config, state, body, v, ct);
             _tails[key] = delivery;
             _ = delivery.ContinueWith(_ => _tails.TryRemove(new KeyValuePair<(string, string), Task>(key, delivery)), TaskScheduler.Default);
         }
         if (view.IsTerminal && configs.All(c => _sent.TryGetValue((view.Id, c.ConfigId), out var s) && s == state))
         {
             Unwatch(view);
+            _finished[view.Id] = 0;
         }
     }
 
-    private async Task DeliverAfterAsync(Task previous, A2aPushConfig config, string body, A2aVersion v, CancellationToken ct)
+    private async Task DeliverAfterAsync(Task previous, A2aPushConfig config, string state, string body, A2aVersion v, CancellationToken ct)
     {
         await previous.ContinueWith(_ => { }, TaskScheduler.Default);
         var attempts = 0;
@@ -465,6 +535,7 @@ internal sealed partial class A2aPush : BackgroundService
                 }
             }, ct);
             _delivered.Add(1);
+            await RecordAsync(config, state, ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -475,6 +546,20 @@ internal sealed partial class A2aPush : BackgroundService
             var reason = SsrfGuard.Refusal(e) is not null ? "refused" : e is PushFailed { Retryable: false } ? "rejected" : "retries";
             _dropped.Add(1, new KeyValuePair<string, object?>("reason", reason));
             LogDropped(config.TaskId, config.ConfigId, new Uri(config.Url).GetLeftPart(UriPartial.Authority), attempts, reason, e.Message);
+            await RecordAsync(config, state, ct);
+        }
+    }
+
+    /// <summary>Stores that this state's delivery ended, so the next leader does not send it again; a lost store only costs a resend.</summary>
+    private async Task RecordAsync(A2aPushConfig config, string state, CancellationToken ct)
+    {
+        try
+        {
+            await _store.SetPushStateAsync(config.TaskId, config.ConfigId, state, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogNotifyFailed(config.TaskId, e);
         }
     }
 

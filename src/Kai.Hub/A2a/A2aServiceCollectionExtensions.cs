@@ -13,9 +13,11 @@ internal static class A2aServiceCollectionExtensions
         services.AddSingleton<AgentCards>();
         services.AddSingleton<A2aTranslator>();
         services.AddSingleton<A2aJsonRpc>();
-        services.AddSingleton<IA2aStore>(sp => sp.GetRequiredService<Storage.IHubStore>() is Storage.Postgres.PostgresHubStore postgres
-            ? SqlA2aStore.Postgres(postgres)
-            : SqlA2aStore.Sqlite((Storage.SqliteHubStore)sp.GetRequiredService<Storage.IHubStore>()));
+        services.AddSingleton<IA2aStore>(sp => new ProtectedA2aStore(
+            sp.GetRequiredService<Storage.IHubStore>() is Storage.Postgres.PostgresHubStore postgres
+                ? SqlA2aStore.Postgres(postgres)
+                : SqlA2aStore.Sqlite((Storage.SqliteHubStore)sp.GetRequiredService<Storage.IHubStore>()),
+            sp.GetRequiredService<Microsoft.AspNetCore.DataProtection.IDataProtectionProvider>()));
         services.AddSingleton<A2aTasks>();
         services.AddSingleton<A2aPush>();
         services.AddHostedService(sp => sp.GetRequiredService<A2aPush>());

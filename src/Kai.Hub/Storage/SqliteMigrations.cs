@@ -431,5 +431,10 @@ internal static class SqliteMigrations
                 PRIMARY KEY (task_id, config_id)
             );
             """),
+        // A2A push (issue 15): the last state whose delivery to a config ended (delivered, or given up after the last retry), so
+        // a restarted or newly leading node does not send a state again; and secrets are stored protected from here on (A2aPush).
+        (18, "a2a_push_state", """
+            ALTER TABLE a2a_push_configs ADD COLUMN last_state TEXT;
+            """),
     ];
 }

@@ -232,6 +232,72 @@ public sealed class A2aTurnsTests
     }
 
     [Fact]
+    public async Task Push_secrets_are_stored_protected_and_a_restart_does_not_send_a_told_state_again()
+    {
+        await using var receiver = await PushReceiver.StartAsync();
+        var dir = TestHub.NewDataDirectory();
+        int toldBeforeRestart;
+        string id;
+        await using (var kit = await TaskKit.StartAsync(AllowLoopback, dir, keepData: true))
+        {
+            var agent = await A2aKit.RegisterAsync(kit, "travel", optIn: true, kit.User.AccessToken, "travel.book");
+            await using var socket = await kit.Hub.ConnectAgentAsync(agent);
+            using var stop = new CancellationTokenSource();
+            var serving = A2aKit.ServeAsync(kit, socket, stop.Token);
+            id = (await A2aKit.RpcAsync(kit.Api, "a2a/agents/travel", "SendMessage", new
+            {
+                message = Message("paris"),
+                configuration = new { taskPushNotificationConfig = new { id = "p", url = receiver.BaseUrl + "/first", token = "tok-1", authentication = new { scheme = "Bearer", credentials = "s3cret-1" } } },
+            })).GetProperty("result").GetProperty("task").GetProperty("id").GetString()!;
+            var completed = await receiver.UntilStateAsync("/first", "TASK_STATE_COMPLETED");
+            Assert.Equal(("Bearer s3cret-1", "tok-1"), (completed.Authorization, completed.Token));
+            // The caller reads its config back as given.
+            var config = (await A2aKit.RpcAsync(kit.Api, "a2a", "GetTaskPushNotificationConfig", new { taskId = id, id = "p" })).GetProperty("result");
+            Assert.Equal(("tok-1", "s3cret-1"), (config.GetProperty("token").GetString(), config.GetProperty("authentication").GetProperty("credentials").GetString()));
+            toldBeforeRestart = receiver.Attempts("/first");
+            await stop.CancelAsync();
+            await serving.ContinueWith(_ => { });
+        }
+
+        // At rest the secrets are Data Protection ciphertext, and the state whose delivery ended is recorded with the config.
+        if (!TestPostgres.HubsOnPostgres)
+        {
+            await using var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(dir, "kai.db")};Pooling=False");
+            await db.OpenAsync();
+            await using var read = db.CreateCommand();
+            read.CommandText = "SELECT token, auth_credentials, last_state FROM a2a_push_configs WHERE task_id = $id";
+            read.Parameters.AddWithValue("$id", id);
+            await using var row = await read.ExecuteReaderAsync();
+            Assert.True(await row.ReadAsync());
+            var (token, credentials, lastState) = (row.GetString(0), row.GetString(1), row.GetString(2));
+            Assert.StartsWith("dp1:", token, StringComparison.Ordinal);
+            Assert.StartsWith("dp1:", credentials, StringComparison.Ordinal);
+            Assert.DoesNotContain("tok-1", token, StringComparison.Ordinal);
+            Assert.DoesNotContain("s3cret-1", credentials, StringComparison.Ordinal);
+            Assert.EndsWith(":TASK_STATE_COMPLETED", lastState, StringComparison.Ordinal);
+        }
+
+        // The restarted hub resumes every stored config at start, before anything else happens; the task's final state was told,
+        // so it is not sent again. A new task's notification after the restart shows the sender is running.
+        await using (var kit = await TaskKit.StartAsync(AllowLoopback, dir))
+        {
+            var agent = await A2aKit.RegisterAsync(kit, "travel2", optIn: true, kit.User.AccessToken, "travel.book");
+            await using var socket = await kit.Hub.ConnectAgentAsync(agent);
+            using var stop = new CancellationTokenSource();
+            var serving = A2aKit.ServeAsync(kit, socket, stop.Token);
+            await A2aKit.RpcAsync(kit.Api, "a2a/agents/travel2", "SendMessage", new
+            {
+                message = Message("rome"),
+                configuration = new { taskPushNotificationConfig = new { url = receiver.BaseUrl + "/second" } },
+            });
+            await receiver.UntilStateAsync("/second", "TASK_STATE_COMPLETED");
+            Assert.Equal(toldBeforeRestart, receiver.Attempts("/first"));
+            await stop.CancelAsync();
+            await serving.ContinueWith(_ => { });
+        }
+    }
+
+    [Fact]
     public async Task Bad_push_configs_and_internal_urls_are_refused_and_store_nothing()
     {
         await using var kit = await TaskKit.StartAsync();

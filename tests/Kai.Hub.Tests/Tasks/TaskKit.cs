@@ -32,10 +32,11 @@ internal sealed class TaskKit : IAsyncDisposable
 
     public HttpClient Api { get; }
 
-    public static async Task<TaskKit> StartAsync(IDictionary<string, string>? settings = null)
+    /// <summary>A hub on a fake clock with a new user; <paramref name="dataDirectory"/> and <paramref name="keepData"/> let a test restart on the same data.</summary>
+    public static async Task<TaskKit> StartAsync(IDictionary<string, string>? settings = null, string? dataDirectory = null, bool keepData = false)
     {
         var time = TestClock.Create();
-        var hub = await TestHub.StartAsync(time, settings: settings);
+        var hub = await TestHub.StartAsync(time, dataDirectory, keepData, settings);
         return new TaskKit(hub, time, await hub.NewUserAsync());
     }
 

@@ -433,5 +433,9 @@ internal static class PostgresMigrations
                 PRIMARY KEY (task_id, config_id)
             );
             """),
+        // A2A push (issue 15, SQLite step 18): the last state whose delivery to a config ended.
+        (13, "a2a_push_state", """
+            ALTER TABLE a2a_push_configs ADD COLUMN last_state TEXT;
+            """),
     ];
 }
