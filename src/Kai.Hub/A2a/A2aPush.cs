@@ -338,6 +338,7 @@ internal sealed partial class A2aPush : BackgroundService
         var subscriptions = new[] { new Subscription("task.>", null) };
         var since = _log.Position;
         var rescanAt = DateTimeOffset.MinValue;
+        Task? tick = null;
         while (!stoppingToken.IsCancellationRequested)
         {
             var next = _log.NextPublish;
@@ -353,11 +354,8 @@ internal sealed partial class A2aPush : BackgroundService
             {
                 if (!_leading || (_log.Durable && _time.GetUtcNow() >= rescanAt))
                 {
-                    // Position first, then the store: a change between the two is read twice, never missed.
-                    if (!_leading)
-                    {
-                        since = _log.Position;
-                    }
+                    // since was taken before the store is read (at start, or while not leading): a change between the two is read
+                    // twice, never missed.
                     _leading = true;
                     await ResumeAsync(stoppingToken);
                     rescanAt = _time.GetUtcNow() + RescanInterval;
@@ -370,7 +368,9 @@ internal sealed partial class A2aPush : BackgroundService
                 // leader also rescans the store; a node that does not lead looks again at the housekeeping sweep's pace.
                 if (_log.Durable || !_leadership.IsLeader)
                 {
-                    await Task.WhenAny(next, Task.Delay(RescanInterval, _time, stoppingToken));
+                    // One timer per interval, not one per publish (a busy cluster publishes thousands of events a second).
+                    tick = tick is { IsCompleted: false } ? tick : Task.Delay(RescanInterval, _time, stoppingToken);
+                    await Task.WhenAny(next, tick);
                     stoppingToken.ThrowIfCancellationRequested();
                 }
                 else
