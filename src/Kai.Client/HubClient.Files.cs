@@ -37,6 +37,10 @@ public sealed partial class HubClient
         form.Add(file);
         var path = agentId is null ? "api/v1/files/upload" : $"api/v1/agents/{Uri.EscapeDataString(agentId)}/upload";
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(BaseAddress, path)) { Content = form };
+        // Expect: 100-continue (RFC 9110 §10.1.1): the hub refuses a body larger than the limit or the quota before a byte of it is sent.
+        // Without it the client is still writing when the 413 arrives and the hub closes the connection; the reset can discard the
+        // answer in the client's receive buffer, and the caller would see a connection error instead of PAYLOAD_TOO_LARGE.
+        request.Headers.ExpectContinue = true;
         if (token is not null)
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);

@@ -163,7 +163,12 @@ internal static class FilesApi
         var (allowance, byQuota) = await files.UploadAllowanceAsync(target.OwnerId, ct);
         if (request.ContentLength is { } declared && declared > allowance + MultipartOverhead)
         {
-            await DrainAsync(request.Body, ct);
+            if (!request.Headers.Expect.ToString().Contains("100-continue", StringComparison.OrdinalIgnoreCase))
+            {
+                // The client is sending the body anyway; reading some of it lets the 413 reach a client that reads only after writing.
+                // A client that asked to continue has sent nothing yet: reading would invite the body, so answer at once.
+                await DrainAsync(request.Body, ct);
+            }
             throw FileService.TooLarge(allowance, byQuota);
         }
 

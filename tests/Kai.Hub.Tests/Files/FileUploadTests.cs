@@ -100,6 +100,18 @@ public sealed class FileUploadTests
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, declared.StatusCode);
         Assert.Equal(ErrorCodes.PayloadTooLarge, await FileKit.ErrorCodeAsync(declared));
 
+        // A client that asks to continue (RFC 9110 §10.1.1) gets the 413 before it sends a byte of the body: no "100 Continue" first.
+        using (var tcp = new System.Net.Sockets.TcpClient())
+        {
+            await tcp.ConnectAsync(hub.BaseAddress.Host, hub.BaseAddress.Port);
+            var stream = tcp.GetStream();
+            var head = $"POST /api/v1/files/upload HTTP/1.1\r\nHost: {hub.BaseAddress.Authority}\r\nAuthorization: Bearer {user.AccessToken}\r\n"
+                + "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 300000\r\nExpect: 100-continue\r\n\r\n";
+            await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(head));
+            using var reader = new StreamReader(stream, System.Text.Encoding.ASCII);
+            Assert.StartsWith("HTTP/1.1 413", await reader.ReadLineAsync());
+        }
+
         // Chunked body with no length: counted while streaming.
         var streamed = await client.PostAsync("api/v1/files/upload", FileKit.Multipart(FileKit.Random(100_001), chunked: true));
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, streamed.StatusCode);
