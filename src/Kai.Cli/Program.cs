@@ -9,7 +9,7 @@ var root = new RootCommand("""
 {
     CliContext.UrlOption,
 };
-foreach (var command in AuthCommands.Create().Concat([AgentsCommands.Create()]).Concat(AdminCommands.Create()).Concat(SendCommand.Create()).Concat([TailCommand.Create(), AgentRunCommand.Create(), TaskCommands.Create(), WorkflowCommands.Create(), EventsCommand.Create(), StreamCommand.Create(), InvokeCommand.Create(), LogsCommand.Create(), FilesCommands.Create(), RpcCommand.Create()]))
+foreach (var command in AuthCommands.Create().Concat([AgentsCommands.Create()]).Concat(AdminCommands.Create()).Concat(SendCommand.Create()).Concat([TailCommand.Create(), AgentRunCommand.Create(), TaskCommands.Create(), WorkflowCommands.Create(), EventsCommand.Create(), StreamCommand.Create(), InvokeCommand.Create(), LogsCommand.Create(), FilesCommands.Create(), RpcCommand.Create(), ChatCommand.Create()]))
 {
     root.Subcommands.Add(command);
 }

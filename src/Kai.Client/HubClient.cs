@@ -406,18 +406,29 @@ public sealed partial class HubClient : IDisposable
             return await response.Content.ReadFromJsonAsync<T>(KaiJson.Options, ct)
                 ?? throw new HubApiException("EMPTY_RESPONSE", "The hub answered with an empty body.", (int)response.StatusCode);
         }
-        ErrorEnvelope? envelope = null;
+        JsonElement body = default;
         try
         {
-            envelope = await response.Content.ReadFromJsonAsync<ErrorEnvelope>(KaiJson.Options, ct);
+            body = await response.Content.ReadFromJsonAsync<JsonElement>(KaiJson.Options, ct);
         }
         catch (JsonException)
         {
-            // Not our envelope (a proxy's page, say): fall through to a generic error.
+            // Not JSON (a proxy's page, say): fall through to a generic error.
         }
-        if (envelope?.Error is { } e)
+        if (body.ValueKind == JsonValueKind.Object)
         {
-            throw new HubApiException(e.Code, e.Message, (int)response.StatusCode, e.Details, e.CorrelationId);
+            if (body.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object
+                && error.Deserialize<ErrorBody>(KaiJson.Options) is { Code: not null } e)
+            {
+                throw new HubApiException(e.Code, e.Message, (int)response.StatusCode, e.Details, e.CorrelationId);
+            }
+            // The AgentConnect routes under /api (seed 003) answer {detail, code, timestamp, errors?}.
+            if (body.TryGetProperty("code", out var code) && code.ValueKind == JsonValueKind.String
+                && body.TryGetProperty("detail", out var detail) && detail.ValueKind == JsonValueKind.String)
+            {
+                throw new HubApiException(code.GetString()!, detail.GetString()!, (int)response.StatusCode,
+                    body.TryGetProperty("errors", out var errors) ? errors.Clone() : null);
+            }
         }
         throw new HubApiException("HTTP_" + (int)response.StatusCode, response.ReasonPhrase ?? "request failed", (int)response.StatusCode);
     }

@@ -167,26 +167,8 @@ public sealed class HubLink : IAsyncDisposable
         using var message = new MemoryStream();
         try
         {
-            while (true)
+            while (await _socket.ReceiveMessageAsync(buffer, message, MaxIncomingBytes, _stop.Token))
             {
-                var result = await _socket.ReceiveAsync(buffer, _stop.Token);
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    if (_socket.State == WebSocketState.CloseReceived)
-                    {
-                        await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
-                    }
-                    break;
-                }
-                message.Write(buffer, 0, result.Count);
-                if (message.Length > MaxIncomingBytes)
-                {
-                    throw new InvalidDataException("incoming frame too large");
-                }
-                if (!result.EndOfMessage)
-                {
-                    continue;
-                }
                 Frame frame;
                 try
                 {
@@ -194,10 +176,8 @@ public sealed class HubLink : IAsyncDisposable
                 }
                 catch (JsonException)
                 {
-                    message.SetLength(0);
                     continue;
                 }
-                message.SetLength(0);
                 if (frame.Id is not null && frame.Type is FrameTypes.Ack or FrameTypes.Error && _pending.TryGetValue(frame.Id, out var waiter))
                 {
                     waiter.TrySetResult(frame);

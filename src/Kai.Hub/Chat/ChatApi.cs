@@ -7,6 +7,7 @@ using Kai.Hub.Hosting;
 using Kai.Hub.Routing;
 using Kai.Hub.Security;
 using Kai.Protocol;
+using Kai.Protocol.Chat;
 using Kai.Protocol.Frames;
 using Kai.Protocol.Rest;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -128,15 +129,15 @@ internal static class ChatApi
             kv => new ChatProviderView(kv.Key, kv.Value.Models.Count > 0 ? kv.Value.Models : [kv.Value.DefaultModel!], kv.Value.DefaultModel ?? kv.Value.Models.FirstOrDefault()),
             StringComparer.Ordinal));
 
-    private static async Task<Ok<SessionResponse>> CreateAsync(
-        [FromBody(EmptyBodyBehavior = Microsoft.AspNetCore.Mvc.ModelBinding.EmptyBodyBehavior.Allow)] CreateSessionRequest? request,
+    private static async Task<Ok<ChatSessionResponse>> CreateAsync(
+        [FromBody(EmptyBodyBehavior = Microsoft.AspNetCore.Mvc.ModelBinding.EmptyBodyBehavior.Allow)] CreateChatSessionRequest? request,
         HttpContext http, ChatService chat, CancellationToken ct) =>
         TypedResults.Ok(await chat.CreateAsync(http.Principal(), request, ct));
 
-    private static async Task<Ok<SessionResponse>> GetAsync(string sessionId, bool? include_messages, HttpContext http, ChatService chat, CancellationToken ct) =>
+    private static async Task<Ok<ChatSessionResponse>> GetAsync(string sessionId, bool? include_messages, HttpContext http, ChatService chat, CancellationToken ct) =>
         TypedResults.Ok(await chat.GetAsync(http.Principal(), sessionId, include_messages ?? false, ct));
 
-    private static async Task<Ok<StatusResponse>> DeleteAsync(string sessionId, HttpContext http, ChatService chat, CancellationToken ct) =>
+    private static async Task<Ok<ChatStatusResponse>> DeleteAsync(string sessionId, HttpContext http, ChatService chat, CancellationToken ct) =>
         TypedResults.Ok(await chat.DeleteAsync(http.Principal(), sessionId, ct));
 
     private static async Task<Ok<ChatMessagePage>> MessagesAsync(string sessionId, long? after, int? limit, HttpContext http, ChatService chat, CancellationToken ct) =>
@@ -234,10 +235,10 @@ internal static class ChatApi
         return TypedResults.Ok(new Dictionary<string, string> { ["agent_id"] = created.AgentId, ["status"] = "registered" });
     }
 
-    private static async Task<Ok<StatusResponse>> UnregisterAsync(string agentId, HttpContext http, AgentService agents, CancellationToken ct)
+    private static async Task<Ok<ChatStatusResponse>> UnregisterAsync(string agentId, HttpContext http, AgentService agents, CancellationToken ct)
     {
         await agents.DeleteAsync(http.Principal(), agentId, ct);
-        return TypedResults.Ok(new StatusResponse("success", "Agent unregistered"));
+        return TypedResults.Ok(new ChatStatusResponse("success", "Agent unregistered"));
     }
 
     private static readonly string[] InteractionModes = ["human_to_agent", "agent_to_agent"];
@@ -245,7 +246,7 @@ internal static class ChatApi
     /// <summary>Seed 003's <c>AgentType.AI</c>: what a session's hosted participant is.</summary>
     private const string ParticipantType = "ai";
 
-    private static string[] ModesOf(ChatSessionRow session) => session.SessionType == SessionTypes.AgentAgent ? ["agent_to_agent"] : ["human_to_agent"];
+    private static string[] ModesOf(ChatSessionRow session) => session.SessionType == ChatSessionTypes.AgentAgent ? ["agent_to_agent"] : ["human_to_agent"];
 
     private static AgentConnectStatus StatusOf(ChatParticipant x) =>
         new(x.Agent.AgentId, ParticipantType, null, x.Session.IsActive ? "active" : "inactive", x.LastActive, x.Agent.Capabilities, ModesOf(x.Session),

@@ -1,13 +1,14 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Kai.Protocol.Chat;
 
 namespace Kai.Hub.Chat;
 
-/// <summary>Seed 003 session types.</summary>
-internal static class SessionTypes
+/// <summary>What the hub reads of a participant.</summary>
+internal static class ChatSessionAgents
 {
-    public const string HumanAgent = "human_agent";
-    public const string AgentAgent = "agent_agent";
+    /// <summary>Whether the hub runs this participant itself (a configured LLM provider) rather than a registry agent.</summary>
+    public static bool IsHosted(this ChatSessionAgent agent) => agent.Provider != ChatProviders.Registry;
 }
 
 /// <summary>The provider name that makes a participant an agent of the registry (its id in <c>agent_id</c> or <c>model</c>).</summary>
@@ -16,37 +17,9 @@ internal static class ChatProviders
     public const string Registry = "kai";
 }
 
-/// <summary><c>POST /api/chat/sessions/create</c> body (seed 003 <c>CreateSessionRequest</c>).</summary>
-internal sealed record CreateSessionRequest(
-    string? SessionType, Dictionary<string, ParticipantRequest?>? Agents, IReadOnlyList<string>? InteractionModes, JsonElement? Metadata);
-
-/// <summary>One participant: <c>{provider, model?, capabilities?, personality?, metadata?}</c>; for provider <c>kai</c>, <c>agent_id</c> (or <c>model</c>) names the registry agent.</summary>
-internal sealed record ParticipantRequest(
-    string? Provider, string? Model, IReadOnlyList<string>? Capabilities, string? Personality, JsonElement? Metadata, string? AgentId);
-
-/// <summary>A participant as answered (seed 003 <c>SessionResponse.agents[key]</c>).</summary>
-internal sealed record SessionAgent(string AgentId, string Provider, string Model, IReadOnlyList<string> Capabilities, string? Personality, string Status)
-{
-    /// <summary>Whether the hub runs this participant itself (a configured LLM provider) rather than a registry agent.</summary>
-    [JsonIgnore]
-    public bool IsHosted => Provider != ChatProviders.Registry;
-}
-
-/// <summary>Seed 003 <c>SessionResponse</c>, with the history when asked for (<c>?include_messages=true</c>).</summary>
-internal sealed record SessionResponse(
-    string SessionId, string Type, DateTimeOffset CreatedAt, string Status, string SessionType, IReadOnlyDictionary<string, SessionAgent> Agents,
-    JsonElement? Metadata, IReadOnlyList<ChatMessageView>? Messages = null, DateTimeOffset? EndedAt = null);
-
-/// <summary>One message of a session's history: the chat frame as it was broadcast.</summary>
-internal sealed record ChatMessageView(
-    string MessageId, string Type, string Content, string Sender, string Receiver, DateTimeOffset Timestamp, JsonElement? Metadata);
-
-/// <summary><c>GET /api/v1/chat/sessions/{id}/messages</c>: a page of the history, oldest first.</summary>
-internal sealed record ChatMessagePage(IReadOnlyList<ChatMessageView> Messages, long? NextCursor, bool HasMore);
-
 /// <summary>A stored session.</summary>
 internal sealed record ChatSessionRow(
-    string SessionId, string OwnerId, string SessionType, string Status, IReadOnlyDictionary<string, SessionAgent> Agents, string? MetadataJson,
+    string SessionId, string OwnerId, string SessionType, string Status, IReadOnlyDictionary<string, ChatSessionAgent> Agents, string? MetadataJson,
     DateTimeOffset CreatedAt, DateTimeOffset? EndedAt, string? EndReason)
 {
     public const string Active = "active";
@@ -58,7 +31,7 @@ internal sealed record ChatSessionRow(
 }
 
 /// <summary>A hosted participant of a session, with what it said: the agent routes show it as seed 003 <c>AgentStatus</c>.</summary>
-internal sealed record ChatParticipant(ChatSessionRow Session, SessionAgent Agent, int MessageCount, DateTimeOffset LastActive);
+internal sealed record ChatParticipant(ChatSessionRow Session, ChatSessionAgent Agent, int MessageCount, DateTimeOffset LastActive);
 
 /// <summary>A stored message.</summary>
 internal sealed record ChatMessageRow(
@@ -82,14 +55,9 @@ internal sealed record AgentConnectList(IReadOnlyList<AgentConnectStatus> Agents
 internal sealed record AgentCapabilities(
     string AgentId, string AgentType, IReadOnlyList<string> Capabilities, IReadOnlyList<string> InteractionModes, string? Personality, string OwnerId, DateTimeOffset Timestamp);
 
-/// <summary>One provider of <c>GET /api/chat/providers</c> (the reference client's <c>Provider</c>): a map of these by name.</summary>
-internal sealed record ChatProviderView(string Name, IReadOnlyList<string> Models, string? DefaultModel);
-
 /// <summary>Seed 003 <c>Token</c>.</summary>
 internal sealed record AgentConnectToken(string AccessToken, string TokenType, long ExpiresIn);
 
 /// <summary>Seed 003 <c>TokenVerification</c>.</summary>
 internal sealed record TokenVerification(bool Valid, string User, string Type, long Exp, long Iat, DateTimeOffset Timestamp);
 
-/// <summary>Seed 003 <c>DeleteSessionResponse</c> (always with a JSON body: the reference client parses every answer).</summary>
-internal sealed record StatusResponse(string Status, string? Message = null);

@@ -4,6 +4,7 @@ using Kai.Hub.Auth;
 using Kai.Hub.Hosting;
 using Kai.Hub.Routing;
 using Kai.Protocol;
+using Kai.Protocol.Chat;
 using Kai.Protocol.Frames;
 using Microsoft.Extensions.Options;
 
@@ -38,7 +39,7 @@ internal sealed partial class ChatParticipants(
             return null;
         }
         var isHuman = agentId == row.HumanId;
-        var participant = row.Agents.Values.FirstOrDefault(a => a.AgentId == agentId && a.IsHosted);
+        var participant = row.Agents.Values.FirstOrDefault(a => a.AgentId == agentId && a.IsHosted());
         if (!isHuman && participant is null)
         {
             return null;
@@ -69,7 +70,7 @@ internal sealed partial class ChatParticipants(
     }
 
     /// <summary>A hosted participant's turn: the session's history and the prompt to the model, streamed; the answer routed back.</summary>
-    private async Task AnswerAsync(ChatSessionRow row, SessionAgent agent, AgentMessageDelivery message)
+    private async Task AnswerAsync(ChatSessionRow row, ChatSessionAgent agent, AgentMessageDelivery message)
     {
         var chat = Chat;
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token, chat.TurnToken(row.SessionId));
@@ -129,11 +130,11 @@ internal sealed partial class ChatParticipants(
         }
     }
 
-    private static string SystemPrompt(ChatSessionRow row, SessionAgent agent, ChatOptions o)
+    private static string SystemPrompt(ChatSessionRow row, ChatSessionAgent agent, ChatOptions o)
     {
         var personality = string.IsNullOrWhiteSpace(agent.Personality) ? "helpful and professional" : agent.Personality;
         var prompt = $"You are {agent.AgentId}, an AI assistant. Your personality: {personality}.";
-        if (row.SessionType == SessionTypes.AgentAgent)
+        if (row.SessionType == ChatSessionTypes.AgentAgent)
         {
             prompt += " You are talking with another AI agent, not a human. Keep each turn short.";
             if (o.GoalInstruction)

@@ -9,6 +9,7 @@ using Kai.Hub.Errors;
 using Kai.Hub.Hosting;
 using Kai.Hub.Routing;
 using Kai.Protocol;
+using Kai.Protocol.Chat;
 using Kai.Protocol.Frames;
 using Microsoft.Extensions.Options;
 
@@ -50,7 +51,7 @@ internal sealed partial class ChatService(
 
     // ---- sessions ----
 
-    public async Task<SessionResponse> CreateAsync(KaiPrincipal p, CreateSessionRequest? r, CancellationToken ct)
+    public async Task<ChatSessionResponse> CreateAsync(KaiPrincipal p, CreateChatSessionRequest? r, CancellationToken ct)
     {
         var v = new Validation();
         if (r is null)
@@ -58,15 +59,15 @@ internal sealed partial class ChatService(
             v.Check(false, "body", "is required: {session_type, agents, interaction_modes?, metadata?}").ThrowIfInvalid();
             throw new InvalidOperationException();
         }
-        v.Check(r.SessionType is SessionTypes.HumanAgent or SessionTypes.AgentAgent, "session_type", "must be human_agent or agent_agent");
-        var want = r.SessionType == SessionTypes.AgentAgent ? 2 : 1;
+        v.Check(r.SessionType is ChatSessionTypes.HumanAgent or ChatSessionTypes.AgentAgent, "session_type", "must be human_agent or agent_agent");
+        var want = r.SessionType == ChatSessionTypes.AgentAgent ? 2 : 1;
         v.Check(r.Agents is { } a && a.Count == want, "agents",
-            r.SessionType == SessionTypes.AgentAgent ? "agent_agent takes exactly two agents (agent1, agent2)" : "human_agent takes exactly one agent (ai_agent)");
+            r.SessionType == ChatSessionTypes.AgentAgent ? "agent_agent takes exactly two agents (agent1, agent2)" : "human_agent takes exactly one agent (ai_agent)");
         v.Object(r.Metadata, "metadata").Unicode(r.Metadata, "metadata");
         v.Check(r.Metadata is not { } md || md.GetRawText().Length <= 16 * 1024, "metadata", "must be at most 16 KiB of JSON");
         v.Check(r.InteractionModes is null || (r.InteractionModes.Count <= 16 && r.InteractionModes.All(m => m is { Length: > 0 and <= 64 })),
             "interaction_modes", "must be at most 16 names of 1 to 64 characters");
-        var plans = new List<(string Key, ParticipantRequest Spec, string Provider, string Model, string? RegistryId)>();
+        var plans = new List<(string Key, ChatParticipantRequest Spec, string Provider, string Model, string? RegistryId)>();
         foreach (var (key, spec) in r.Agents ?? [])
         {
             var at = $"agents.{key}";
@@ -111,15 +112,15 @@ internal sealed partial class ChatService(
 
         var now = time.GetUtcNow();
         var sid = $"session_{now.UtcDateTime.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture)}_{Guid.NewGuid().ToString("N")[..8]}";
-        var map = new Dictionary<string, SessionAgent>(StringComparer.Ordinal);
+        var map = new Dictionary<string, ChatSessionAgent>(StringComparer.Ordinal);
         var index = 1;
         foreach (var plan in plans)
         {
-            var key = r.SessionType == SessionTypes.HumanAgent ? "ai_agent" : plan.Key;
+            var key = r.SessionType == ChatSessionTypes.HumanAgent ? "ai_agent" : plan.Key;
             var agentId = plan.RegistryId ?? $"ai{index}_{sid}";
             var capabilities = plan.Spec.Capabilities is { Count: > 0 } c ? c
                 : plan.RegistryId is not null ? registry[plan.Key].Capabilities : ["conversation"];
-            map[key] = new SessionAgent(agentId, plan.Provider, plan.RegistryId is not null ? registry[plan.Key].Type : plan.Model,
+            map[key] = new ChatSessionAgent(agentId, plan.Provider, plan.RegistryId is not null ? registry[plan.Key].Type : plan.Model,
                 [.. capabilities], plan.Spec.Personality, "active");
             index++;
         }
@@ -163,7 +164,7 @@ internal sealed partial class ChatService(
             await EndAsync(row, "expired", ct);
             row = await store.GetSessionAsync(sid, ct) ?? row;
         }
-        return row.Agents.FirstOrDefault(kv => kv.Value.IsHosted && kv.Value.AgentId == agentId) is { Value: not null } hit
+        return row.Agents.FirstOrDefault(kv => kv.Value.IsHosted() && kv.Value.AgentId == agentId) is { Value: not null } hit
             ? await ParticipantOfAsync(row, hit.Value, ct) : null;
     }
 
@@ -178,7 +179,7 @@ internal sealed partial class ChatService(
             {
                 continue; // expired: ended when next looked at
             }
-            foreach (var agent in row.Agents.Values.Where(a => a.IsHosted))
+            foreach (var agent in row.Agents.Values.Where(a => a.IsHosted()))
             {
                 list.Add(await ParticipantOfAsync(row, agent, ct));
             }
@@ -186,13 +187,13 @@ internal sealed partial class ChatService(
         return list;
     }
 
-    private async Task<ChatParticipant> ParticipantOfAsync(ChatSessionRow row, SessionAgent agent, CancellationToken ct)
+    private async Task<ChatParticipant> ParticipantOfAsync(ChatSessionRow row, ChatSessionAgent agent, CancellationToken ct)
     {
         var (count, last) = await store.SenderStatsAsync(row.SessionId, agent.AgentId, ct);
         return new ChatParticipant(row, agent, count, last ?? row.CreatedAt);
     }
 
-    public async Task<SessionResponse> GetAsync(KaiPrincipal p, string sessionId, bool includeMessages, CancellationToken ct)
+    public async Task<ChatSessionResponse> GetAsync(KaiPrincipal p, string sessionId, bool includeMessages, CancellationToken ct)
     {
         var row = await GetRowAsync(p, sessionId, ct);
         return View(row, includeMessages ? [.. (await store.ListMessagesAsync(sessionId, 0, 1000, ct)).Select(ToView)] : null);
@@ -208,11 +209,11 @@ internal sealed partial class ChatService(
         return new ChatMessagePage([.. page.Select(ToView)], rows.Count > take ? page[^1].Seq : null, rows.Count > take);
     }
 
-    public async Task<StatusResponse> DeleteAsync(KaiPrincipal p, string sessionId, CancellationToken ct)
+    public async Task<ChatStatusResponse> DeleteAsync(KaiPrincipal p, string sessionId, CancellationToken ct)
     {
         var row = await GetRowAsync(p, sessionId, ct);
         await EndAsync(row, "deleted", ct);
-        return new StatusResponse("success", "Session ended");
+        return new ChatStatusResponse("success", "Session ended");
     }
 
     /// <summary>Ends a session once: stops its exchange, tells and closes its links, publishes <c>chat.session.ended</c>.</summary>
@@ -275,7 +276,7 @@ internal sealed partial class ChatService(
         }
         link.Reply(new ChatFrame(ChatFrame.System, "Connected to session.", null, null, time.GetUtcNow(),
             new Dictionary<string, object?> { ["session_id"] = row.SessionId, ["session_type"] = row.SessionType, ["agents"] = row.Agents }));
-        if (row.SessionType == SessionTypes.AgentAgent && Metadata(row, "topic") is { } topic && !_exchanges.ContainsKey(row.SessionId))
+        if (row.SessionType == ChatSessionTypes.AgentAgent && Metadata(row, "topic") is { } topic && !_exchanges.ContainsKey(row.SessionId))
         {
             await StartExchangeAsync(row, link.Principal, topic, ct);
         }
@@ -307,7 +308,7 @@ internal sealed partial class ChatService(
                     .Check(content is null || content.Length <= _o.MaxContentLength, "content", $"must be at most {_o.MaxContentLength} characters")
                     .Check(content is null || IsValidUnicode(content), "content", "must be valid Unicode text")
                     .ThrowIfInvalid();
-                if (row.SessionType == SessionTypes.HumanAgent)
+                if (row.SessionType == ChatSessionTypes.HumanAgent)
                 {
                     await SayAsync(row, link.Principal, content!, frame.TryGetProperty("structured_data", out var sd) ? sd : null, ct);
                 }
@@ -359,7 +360,7 @@ internal sealed partial class ChatService(
             await BroadcastAsync(row, new ChatFrame(ChatFrame.Stop, "The conversation stopped.", null, null, time.GetUtcNow(),
                 new Dictionary<string, object?> { ["reason"] = reason, ["turns"] = exchange.Turns }), ct);
         }
-        else if (row.SessionType == SessionTypes.HumanAgent && _exchanges.TryRemove(row.SessionId, out var pending))
+        else if (row.SessionType == ChatSessionTypes.HumanAgent && _exchanges.TryRemove(row.SessionId, out var pending))
         {
             await pending.Cancel.CancelAsync();
         }
@@ -369,7 +370,7 @@ internal sealed partial class ChatService(
     public CancellationToken TurnToken(string sessionId) => _exchanges.GetOrAdd(sessionId, _ => new Exchange(int.MaxValue)).Cancel.Token;
 
     /// <summary>Routes a prompt to a participant as an <c>agent_message</c> that asks for an answer to <c>human_{session}</c>.</summary>
-    private async Task RouteToAsync(ChatSessionRow row, SessionAgent to, string from, string text, JsonElement? structured, string messageId, KaiPrincipal sender, CancellationToken ct)
+    private async Task RouteToAsync(ChatSessionRow row, ChatSessionAgent to, string from, string text, JsonElement? structured, string messageId, KaiPrincipal sender, CancellationToken ct)
     {
         var content = JsonSerializer.SerializeToElement(new Dictionary<string, object?>
         {
@@ -418,14 +419,14 @@ internal sealed partial class ChatService(
             return;
         }
         var others = row.Agents.Values.Where(a => a.AgentId != from.AgentId).ToList();
-        var receiver = row.SessionType == SessionTypes.HumanAgent ? row.HumanId : others.FirstOrDefault()?.AgentId ?? row.HumanId;
+        var receiver = row.SessionType == ChatSessionTypes.HumanAgent ? row.HumanId : others.FirstOrDefault()?.AgentId ?? row.HumanId;
         var metadata = new Dictionary<string, object?> { ["role"] = "assistant", ["provider"] = from.Provider, ["model"] = from.Model };
         if (structured is { } sd)
         {
             metadata["structured_data"] = sd;
         }
         var message = await RecordAsync(row, ChatFrame.Text, from.AgentId, receiver, text, metadata, broadcast: true, ct);
-        if (row.SessionType != SessionTypes.AgentAgent || !_exchanges.TryGetValue(row.SessionId, out var exchange) || exchange.Finished)
+        if (row.SessionType != ChatSessionTypes.AgentAgent || !_exchanges.TryGetValue(row.SessionId, out var exchange) || exchange.Finished)
         {
             return;
         }
@@ -457,7 +458,7 @@ internal sealed partial class ChatService(
     }
 
     /// <summary>A participant could not answer: an error frame, or <c>cooldown</c> when its provider rate-limits; an exchange stops.</summary>
-    public async Task OnFailureAsync(string sessionId, SessionAgent agent, string code, string message, CancellationToken ct)
+    public async Task OnFailureAsync(string sessionId, ChatSessionAgent agent, string code, string message, CancellationToken ct)
     {
         var row = await store.GetSessionAsync(sessionId, ct);
         if (row is null || !row.IsActive)
@@ -475,15 +476,15 @@ internal sealed partial class ChatService(
         {
             await BroadcastAsync(row, ChatFrame.ErrorFrame(code, message, new { agent_id = agent.AgentId, provider = agent.Provider }, now), ct);
         }
-        if (row.SessionType == SessionTypes.AgentAgent && _exchanges.TryGetValue(row.SessionId, out var exchange))
+        if (row.SessionType == ChatSessionTypes.AgentAgent && _exchanges.TryGetValue(row.SessionId, out var exchange))
         {
             await EndExchangeAsync(row, exchange, code == ErrorCodes.LlmRateLimited ? "cooldown" : "agent_error", ct);
         }
     }
 
     /// <summary>Streamed output of a hosted participant, as <c>info</c> frames the reference client ignores and other clients can show.</summary>
-    public Task ChunkAsync(ChatSessionRow row, SessionAgent agent, string correlationId, string text, int index, CancellationToken ct) =>
-        BroadcastAsync(row, new ChatFrame(ChatFrame.Info, text, agent.AgentId, row.SessionType == SessionTypes.HumanAgent ? row.HumanId : null, time.GetUtcNow(),
+    public Task ChunkAsync(ChatSessionRow row, ChatSessionAgent agent, string correlationId, string text, int index, CancellationToken ct) =>
+        BroadcastAsync(row, new ChatFrame(ChatFrame.Info, text, agent.AgentId, row.SessionType == ChatSessionTypes.HumanAgent ? row.HumanId : null, time.GetUtcNow(),
             new Dictionary<string, object?> { ["stream"] = true, ["index"] = index, ["reply_to"] = correlationId }), ct);
 
     private async Task EndExchangeAsync(ChatSessionRow row, Exchange exchange, string reason, CancellationToken ct)
@@ -586,7 +587,7 @@ internal sealed partial class ChatService(
 
     private string Known() => providers.Value.Count == 0 ? "(none; add Kai:Providers)" : string.Join(", ", providers.Value.Keys.Order(StringComparer.Ordinal));
 
-    public static SessionResponse View(ChatSessionRow row, IReadOnlyList<ChatMessageView>? messages) =>
+    public static ChatSessionResponse View(ChatSessionRow row, IReadOnlyList<ChatMessageView>? messages) =>
         new(row.SessionId, "system", row.CreatedAt, row.Status, row.SessionType, row.Agents,
             row.MetadataJson is null ? null : JsonDocument.Parse(row.MetadataJson).RootElement.Clone(), messages, row.EndedAt);
 

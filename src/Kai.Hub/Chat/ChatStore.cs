@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Dapper;
 using Kai.Protocol;
+using Kai.Protocol.Chat;
 using Microsoft.Data.Sqlite;
 
 namespace Kai.Hub.Chat;
@@ -85,7 +86,7 @@ internal sealed class SqlChatStore(Func<CancellationToken, Task<System.Data.Comm
     }
 
     private static ChatSessionRow ToRecord(SessionRow r) =>
-        new(r.SessionId, r.OwnerId, r.SessionType, r.Status, JsonSerializer.Deserialize<Dictionary<string, SessionAgent>>(r.AgentsJson, KaiJson.Options)!, r.MetadataJson,
+        new(r.SessionId, r.OwnerId, r.SessionType, r.Status, JsonSerializer.Deserialize<Dictionary<string, ChatSessionAgent>>(r.AgentsJson, KaiJson.Options)!, r.MetadataJson,
             DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt), r.EndedAt is { } e ? DateTimeOffset.FromUnixTimeMilliseconds(e) : null, r.EndReason);
 
     public async Task<bool> EndSessionAsync(string sessionId, string reason, DateTimeOffset at, CancellationToken ct)

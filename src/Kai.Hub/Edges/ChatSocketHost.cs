@@ -6,6 +6,7 @@ using Kai.Hub.Observability;
 using Kai.Hub.Routing;
 using Kai.Hub.Security;
 using Kai.Protocol;
+using Kai.Protocol.Chat;
 using Microsoft.Extensions.Options;
 
 namespace Kai.Hub.Edges;
@@ -19,14 +20,14 @@ internal sealed record ChatFrame(
     string Type, string? Content, string? Sender, string? Receiver, DateTimeOffset Timestamp,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyDictionary<string, object?>? Metadata = null)
 {
-    public const string Text = "text";
-    public const string Response = "response";
-    public const string Ping = "ping";
-    public const string Error = "error";
-    public const string Info = "info";
-    public const string System = "system";
-    public const string Stop = "stop";
-    public const string Cooldown = "cooldown";
+    public const string Text = ChatFrameTypes.Text;
+    public const string Response = ChatFrameTypes.Response;
+    public const string Ping = ChatFrameTypes.Ping;
+    public const string Error = ChatFrameTypes.Error;
+    public const string Info = ChatFrameTypes.Info;
+    public const string System = ChatFrameTypes.System;
+    public const string Stop = ChatFrameTypes.Stop;
+    public const string Cooldown = ChatFrameTypes.Cooldown;
 
     /// <summary>The UTF-8 JSON of the frame (snake_case, nulls left out).</summary>
     public byte[] Encode() => JsonSerializer.SerializeToUtf8Bytes(this, KaiJson.Options);

@@ -19,21 +19,16 @@ public sealed class AgentConnectFrontendTests(BrowserFixture browser) : IClassFi
     private const string Password = "correct-horse-battery";
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
 
-    private static Dictionary<string, string> Settings(Uri llm, int frontendPort) => new()
+    private static Dictionary<string, string> Settings(Uri llm, int frontendPort)
     {
+        var s = LlmServer.ProviderSettings(llm, retries: 0);
         // The page is another origin: the hub allows it for REST (CORS) and WebSockets, as a deployment of this frontend would.
-        ["Kai:Security:AllowedOrigins:0"] = $"http://127.0.0.1:{frontendPort}",
-        ["Kai:Providers:local:type"] = "openai",
-        ["Kai:Providers:local:base_url"] = llm.ToString(),
-        ["Kai:Providers:local:models:0"] = "m1",
-        ["Kai:Providers:local:models:1"] = "m2",
-        ["Kai:Providers:local:default_model"] = "m1",
-        ["Kai:Providers:local:api_key"] = "provider-key",
-        ["Kai:Providers:local:max_retries"] = "0",
-        ["Kai:Chat:MaxTurns"] = "4",
+        s["Kai:Security:AllowedOrigins:0"] = $"http://127.0.0.1:{frontendPort}";
+        s["Kai:Chat:MaxTurns"] = "4";
         // The scripted server echoes its whole prompt, the system prompt too: keep the goal marker out of it.
-        ["Kai:Chat:GoalInstruction"] = "false",
-    };
+        s["Kai:Chat:GoalInstruction"] = "false";
+        return s;
+    }
 
     private static Task ShotAsync(IPage page, string name) =>
         page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(BrowserFixture.Screenshots, "agentconnect-" + name + ".png") });

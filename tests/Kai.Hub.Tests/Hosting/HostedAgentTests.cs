@@ -39,19 +39,8 @@ public sealed class HostedAgentTests
                  "choices": [{"index": 0, "message": {"role": "assistant", "content": "model={{jmes request body.model}} temperature={{jmes request body.temperature}} max={{jmes request body.max_completion_tokens}}"}, "finish_reason": "stop"}]}
         """;
 
-    internal static Dictionary<string, string> Provider(Uri baseUrl, string name = "local", double timeout = 30, int retries = 3, bool allowBaseUrl = false) => new()
-    {
-        [$"Kai:Providers:{name}:type"] = "openai",
-        [$"Kai:Providers:{name}:base_url"] = baseUrl.ToString(),
-        [$"Kai:Providers:{name}:models:0"] = "m1",
-        [$"Kai:Providers:{name}:models:1"] = "m2",
-        [$"Kai:Providers:{name}:default_model"] = "m1",
-        [$"Kai:Providers:{name}:api_key"] = "provider-key",
-        [$"Kai:Providers:{name}:timeout"] = timeout.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        [$"Kai:Providers:{name}:max_retries"] = retries.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        [$"Kai:Providers:{name}:max_retry_delay"] = "5",
-        [$"Kai:Providers:{name}:allow_agent_base_url"] = allowBaseUrl ? "true" : "false",
-    };
+    internal static Dictionary<string, string> Provider(Uri baseUrl, string name = "local", double timeout = 30, int retries = 3, bool allowBaseUrl = false) =>
+        LlmServer.ProviderSettings(baseUrl, name, timeout, retries, allowBaseUrl);
 
     internal static async Task<string> CreateLlmAgentAsync(HttpClient user, object config, bool autoStart = true, string name = "helper")
     {

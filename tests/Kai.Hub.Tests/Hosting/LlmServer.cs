@@ -25,6 +25,21 @@ internal sealed class LlmServer : IAsyncDisposable
     /// <summary>The API root to configure as a provider's <c>base_url</c>.</summary>
     public Uri BaseUrl { get; }
 
+    /// <summary>The hub settings of an <c>openai</c> provider <paramref name="name"/> at <paramref name="baseUrl"/>, offering models <c>m1</c> (the default) and <c>m2</c>.</summary>
+    public static Dictionary<string, string> ProviderSettings(Uri baseUrl, string name = "local", double timeout = 30, int retries = 3, bool allowBaseUrl = false) => new()
+    {
+        [$"Kai:Providers:{name}:type"] = "openai",
+        [$"Kai:Providers:{name}:base_url"] = baseUrl.ToString(),
+        [$"Kai:Providers:{name}:models:0"] = "m1",
+        [$"Kai:Providers:{name}:models:1"] = "m2",
+        [$"Kai:Providers:{name}:default_model"] = "m1",
+        [$"Kai:Providers:{name}:api_key"] = "provider-key",
+        [$"Kai:Providers:{name}:timeout"] = timeout.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        [$"Kai:Providers:{name}:max_retries"] = retries.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        [$"Kai:Providers:{name}:max_retry_delay"] = "5",
+        [$"Kai:Providers:{name}:allow_agent_base_url"] = allowBaseUrl ? "true" : "false",
+    };
+
     public static string MockLlmMain => Path.Combine(
         Environment.GetEnvironmentVariable("KAI_MOCK_LLM_DIR") is { Length: > 0 } d ? d : "/opt/kai-ci/mock-llm",
         "node_modules", "@dwmkerr", "mock-llm", "dist", "main.js");
