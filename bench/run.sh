@@ -179,5 +179,7 @@ if [[ $smoke == 1 ]]; then
   # documented 503, a crash or unhandled exception, or a driver that did not finish its budget; links the hub dropped without a
   # close frame are reported but not failed on while that defect is open (docs/security.md "Known limits").
   bash bench/fuzz.sh --smoke >&2
+  # The chat benchmark (bench/chat.sh --smoke: 5 turns, 20 sessions, 20 links), for the same reason.
+  bash bench/chat.sh --smoke >&2
   echo "bench smoke: every scenario ran" >&2
 fi

@@ -4,6 +4,7 @@
 //   "fail429:<n>[:<retry-after>]"  the first n requests with this content get 429 (Retry-After: <retry-after>, default 1)
 //   "fail503:<n>"                   the first n requests with this content get 503
 //   "sleep:<ms>"                    waits <ms> before answering
+//   "fixed:<n>"                     answers n characters of "x" (a fixed-size answer for bench/chat.sh)
 //   anything else                   echoes, as the assistant's content, JSON of what it received:
 //                                   {messages, model, temperature, max_tokens, max_completion_tokens, authorization_sha256, attempt}
 // With "stream": true the content goes out as SSE chunks of 5 characters. mock-llm (npm) cannot send Retry-After,
@@ -36,7 +37,8 @@ const server = http.createServer((req, res) => {
       return send(res, 503, { error: { message: 'overloaded' } });
     }
     const delay = (m = /^sleep:(\d+)/.exec(last)) ? Number(m[1]) : 0;
-    const content = JSON.stringify({
+    const fixed = /^fixed:(\d+)$/.exec(last);
+    const content = fixed ? 'x'.repeat(Math.min(Number(fixed[1]), 1000000)) : JSON.stringify({
       messages: body.messages, model: body.model, temperature: body.temperature ?? null,
       max_tokens: body.max_tokens ?? null, max_completion_tokens: body.max_completion_tokens ?? null,
       // A digest, not the header: the answer is stored by the hub (command results), and a test proves keys are not.
