@@ -59,12 +59,4 @@ echo "hub log: $unhandled unhandled exceptions" >&2
 echo "results: $out" >&2
 if ! kill -0 "$pid" 2>/dev/null; then echo "fuzz: the hub is gone" >&2; rc=1; fi
 [[ -s "$out/summary.json" ]] || { echo "fuzz: the driver ended without a summary (rc $rc)" >&2; [[ $rc == 0 ]] && rc=2; }
-# Smoke (CI): fails on a 5xx, a crash, an unhandled exception or an incomplete run. Links the hub dropped without a close frame
-# are an open defect (docs/security.md "Known limits": about 1 link in 120 under load), so with the smoke's 5-10 links they are
-# reported, not failed on, until it is fixed; a long run still fails on them.
-if [[ $smoke == 1 && $rc == 1 && $unhandled -eq 0 ]] && kill -0 "$pid" 2>/dev/null \
-   && python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(0 if s["server_errors"]==0 and not s["crashed"] and s["completed"] and s["driver_errors"]==0 else 1)' "$out/summary.json"; then
-  echo "fuzz smoke: passing with hub-side drops (an open defect, not a regression): $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["hub_dropped_without_close_frame"])' "$out/summary.json")" >&2
-  rc=0
-fi
 exit $rc

@@ -176,8 +176,8 @@ cat "$out/results.md"
 if [[ $smoke == 1 ]]; then
   rm -rf "$out"
   # The fuzz bench too (bench/fuzz.sh --smoke: 3,000 inputs), so it cannot rot either. It fails the smoke on a 5xx other than a
-  # documented 503, a crash or unhandled exception, or a driver that did not finish its budget; links the hub dropped without a
-  # close frame are reported but not failed on while that defect is open (docs/security.md "Known limits").
+  # documented 503, a crash or unhandled exception, a link the hub dropped without a close frame, or a driver that did not
+  # finish its budget.
   bash bench/fuzz.sh --smoke >&2
   # The chat benchmark (bench/chat.sh --smoke: 5 turns, 20 sessions, 20 links), for the same reason.
   bash bench/chat.sh --smoke >&2

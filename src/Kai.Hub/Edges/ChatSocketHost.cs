@@ -119,19 +119,19 @@ internal sealed class ChatSocketHost(
         using var socket = await http.WebSockets.AcceptWebSocketAsync();
         if (principal is null)
         {
-            await WebSocketEdgeHost.CloseEarlyAsync(socket, CloseCodes.AuthenticationFailed, "authentication failed");
+            await WebSocketEdgeHost.CloseEarlyAsync(http, socket, CloseCodes.AuthenticationFailed, "authentication failed");
             return;
         }
         var admission = await edge.AdmitAsync(http, principal, http.RequestAborted);
         if (admission.RefuseCode != 0)
         {
-            await WebSocketEdgeHost.CloseEarlyAsync(socket, admission.RefuseCode, admission.RefuseReason ?? "refused");
+            await WebSocketEdgeHost.CloseEarlyAsync(http, socket, admission.RefuseCode, admission.RefuseReason ?? "refused");
             return;
         }
         using var slot = gate.TryEnter(principal, out var code, out var reason);
         if (slot is null)
         {
-            await WebSocketEdgeHost.CloseEarlyAsync(socket, code, reason);
+            await WebSocketEdgeHost.CloseEarlyAsync(http, socket, code, reason);
             return;
         }
         var link = new LinkConnection(socket, admission.LinkAgentId, admission.OwnerId, LinkRole.Observer, principal, _links.SendQueueBytes, time, metrics);

@@ -10,10 +10,17 @@ namespace Kai.Hub.Edges;
 /// that is still sending loses the close frame and its reason (found by bench/fuzz.sh; docs/security.md "Fuzzing").
 /// </summary>
 /// <remarks>
-/// The middleware wraps the upgrade so that disposing the upgraded stream is deferred; the edge host calls
+/// <para>The middleware wraps the upgrade so that disposing the upgraded stream is deferred; the edge host calls
 /// <see cref="FinishAsync"/> last. A link that closed cleanly is released at once. Otherwise what the peer still sends is read and
 /// dropped until it falls quiet for <see cref="QuietPeriod"/> (it has answered the close and stopped), closes, sends more than
-/// <see cref="MaxDrainBytes"/>, or <see cref="Grace"/> runs out; only then is the transport released, and it ends with FIN.
+/// <see cref="MaxDrainBytes"/>, or <see cref="Grace"/> runs out; only then is the transport released, and it ends with FIN.</para>
+/// <para>An abort is deferred the same way. Whenever a server WebSocket enters the <c>Aborted</c> state (an explicit
+/// <c>Abort()</c>, a cancelled receive or send, a frame rejected after our close frame went out), ASP.NET Core aborts the
+/// HTTP context (its <c>ServerWebSocket</c> and <c>AbortStream</c>), and Kestrel resets the connection at once: the close frame
+/// already sent is destroyed with the client's unread bytes. The middleware therefore also wraps
+/// <see cref="IHttpRequestLifetimeFeature"/>: after the upgrade, <c>Abort()</c> is recorded and carried out by
+/// <see cref="FinishAsync"/> after the drain, when nothing is left unread and the close ends with FIN. Before the upgrade, and
+/// after <see cref="FinishAsync"/>, it aborts at once.</para>
 /// </remarks>
 public static class LingeringClose
 {
@@ -31,11 +38,13 @@ public static class LingeringClose
     /// <summary>Wraps every WebSocket upgrade so that its stream can linger. Runs before <c>UseWebSockets</c>.</summary>
     public static IApplicationBuilder UseKaiLingeringClose(this IApplicationBuilder app) => app.Use((http, next) =>
     {
-        if (http.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } upgrade)
+        if (http.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } upgrade
+            && http.Features.Get<IHttpRequestLifetimeFeature>() is { } lifetime)
         {
-            var lingering = new LingeringUpgradeFeature(upgrade);
+            var lingering = new LingeringUpgradeFeature(upgrade, lifetime);
             http.Features.Set<IHttpUpgradeFeature>(lingering);
             http.Features.Set(lingering);
+            http.Features.Set<IHttpRequestLifetimeFeature>(new LingeringLifetimeFeature(lifetime, lingering));
         }
         return next(http);
     });
@@ -49,7 +58,7 @@ public static class LingeringClose
             ? stream.FinishAsync(drain: socket.State is WebSocketState.Aborted or WebSocketState.CloseSent)
             : Task.CompletedTask;
 
-    internal sealed class LingeringUpgradeFeature(IHttpUpgradeFeature inner) : IHttpUpgradeFeature
+    internal sealed class LingeringUpgradeFeature(IHttpUpgradeFeature inner, IHttpRequestLifetimeFeature lifetime) : IHttpUpgradeFeature
     {
         public LingeringStream? Stream { get; private set; }
 
@@ -57,15 +66,36 @@ public static class LingeringClose
 
         public async Task<Stream> UpgradeAsync()
         {
-            Stream = new LingeringStream(await inner.UpgradeAsync());
+            Stream = new LingeringStream(await inner.UpgradeAsync(), lifetime.Abort);
             return Stream;
         }
     }
 
-    /// <summary>Passes everything through, except that disposing waits for <see cref="FinishAsync"/>.</summary>
-    internal sealed class LingeringStream(Stream inner) : Stream
+    /// <summary>The request's lifetime, whose <c>Abort()</c> waits for the upgraded stream's <see cref="LingeringStream.FinishAsync"/>.</summary>
+    internal sealed class LingeringLifetimeFeature(IHttpRequestLifetimeFeature inner, LingeringUpgradeFeature upgrade) : IHttpRequestLifetimeFeature
     {
-        private int _finished;
+        public CancellationToken RequestAborted
+        {
+            get => inner.RequestAborted;
+            set => inner.RequestAborted = value;
+        }
+
+        public void Abort()
+        {
+            if (upgrade.Stream is not { } stream || !stream.DeferAbort())
+            {
+                inner.Abort();
+            }
+        }
+    }
+
+    /// <summary>Passes everything through, except that disposing and aborting wait for <see cref="FinishAsync"/>.</summary>
+    internal sealed class LingeringStream(Stream inner, Action abort) : Stream
+    {
+        private readonly Lock _gate = new();
+        private bool _finishing;
+        private bool _finished;
+        private bool _abortRequested;
 
         public override bool CanRead => inner.CanRead;
         public override bool CanSeek => false;
@@ -91,15 +121,44 @@ public static class LingeringClose
 
         public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
+        /// <summary>Records an abort for <see cref="FinishAsync"/> to carry out; false once finished (the caller aborts at once).</summary>
+        public bool DeferAbort()
+        {
+            lock (_gate)
+            {
+                if (_finished)
+                {
+                    return false;
+                }
+                _abortRequested = true;
+                return true;
+            }
+        }
+
         public async Task FinishAsync(bool drain)
         {
-            if (Interlocked.Exchange(ref _finished, 1) != 0)
+            lock (_gate)
             {
-                return;
+                if (_finishing)
+                {
+                    return;
+                }
+                _finishing = true;
             }
             if (drain)
             {
                 await DrainAsync();
+            }
+            bool abortNow;
+            lock (_gate)
+            {
+                _finished = true;
+                abortNow = _abortRequested;
+            }
+            if (abortNow)
+            {
+                // Nothing is left unread now, so the abort ends the connection without destroying what was sent.
+                abort();
             }
             await inner.DisposeAsync();
         }

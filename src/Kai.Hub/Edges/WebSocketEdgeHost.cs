@@ -86,19 +86,19 @@ internal sealed class WebSocketEdgeHost(
         using var socket = await http.WebSockets.AcceptWebSocketAsync();
         if (principal is null)
         {
-            await CloseEarlyAsync(socket, CloseCodes.AuthenticationFailed, "authentication failed");
+            await CloseEarlyAsync(http, socket, CloseCodes.AuthenticationFailed, "authentication failed");
             return;
         }
         var admission = await edge.AdmitAsync(http, principal, http.RequestAborted);
         if (admission.RefuseCode != 0)
         {
-            await CloseEarlyAsync(socket, admission.RefuseCode, admission.RefuseReason ?? "refused");
+            await CloseEarlyAsync(http, socket, admission.RefuseCode, admission.RefuseReason ?? "refused");
             return;
         }
         using var slot = gate.TryEnter(principal, out var code, out var reason);
         if (slot is null)
         {
-            await CloseEarlyAsync(socket, code, reason);
+            await CloseEarlyAsync(http, socket, code, reason);
             return;
         }
         var link = new LinkConnection(socket, admission.AgentId, admission.OwnerId, admission.Role, principal, _links.SendQueueBytes, time, metrics);
@@ -142,8 +142,13 @@ internal sealed class WebSocketEdgeHost(
     /// <summary>Queues the edge's welcome frame on a link (the first frame a client reads).</summary>
     public void Welcome<T>(LinkConnection link, T payload) => link.TrySend(Frame.Encode(FrameTypes.Welcome, payload, timestamp: time.GetUtcNow()));
 
-    /// <summary>Closes a socket no writer loop owns yet; aborts it if the peer does not answer within 5 s.</summary>
-    public static async Task CloseEarlyAsync(WebSocket socket, int code, string reason)
+    /// <summary>
+    /// Refuses a link right after the upgrade: the close frame with <paramref name="code"/>, the peer's answer awaited (5 s at most),
+    /// then the transport released through <see cref="LingeringClose"/>. A peer that is still sending when the refusal arrives, and
+    /// sends a frame the framework rejects (invalid UTF-8) before its close, fails the handshake; the link then lingers, draining what
+    /// the peer sends, so the close frame is not destroyed by a TCP reset (the drops of the fuzz bench, docs/security.md).
+    /// </summary>
+    public static async Task CloseEarlyAsync(HttpContext http, WebSocket socket, int code, string reason)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
         try
@@ -154,5 +159,6 @@ internal sealed class WebSocketEdgeHost(
         {
             socket.Abort();
         }
+        await LingeringClose.FinishAsync(http, socket);
     }
 }

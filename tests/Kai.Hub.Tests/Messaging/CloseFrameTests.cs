@@ -66,4 +66,35 @@ public sealed class CloseFrameTests
             Assert.Equal(1007, await link.ReceiveCloseAsync());
         }
     }
+
+    public static TheoryData<string> RefusedPaths => ["ws/agents/someone", "ws", "api/chat/ws/session_20260101000000_deadbeef"];
+
+    [Theory]
+    [MemberData(nameof(RefusedPaths))]
+    public async Task A_link_refused_at_the_start_gets_its_close_frame_while_the_client_floods_it_with_bad_frames(string path)
+    {
+        // The fuzz bench's drops: a link refused right after the upgrade (here a bad token, 4003) whose client sends invalid UTF-8
+        // and then megabytes before it reads. The hub's close handshake fails on the bad frame; the link must still linger until
+        // the client has what it was sent, or the kernel's reset destroys the close frame.
+        await using var hub = await TestHub.StartAsync();
+        var filler = Encoding.UTF8.GetBytes("{\"type\":\"heartbeat\",\"payload\":{\"padding\":\"" + new string('p', 64 * 1024) + "\"}}");
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            await using var link = await hub.ConnectAsync(path, "not-a-token");
+            var socket = link.Socket;
+            await socket.SendAsync(new byte[] { 0x7B, 0xFF, 0xFE, 0x7D }, WebSocketMessageType.Text, true, CancellationToken.None);
+            try
+            {
+                for (var i = 0; i < 32; i++)
+                {
+                    await socket.SendAsync(filler, WebSocketMessageType.Text, true, CancellationToken.None);
+                }
+            }
+            catch (WebSocketException e)
+            {
+                Assert.Fail($"attempt {attempt}: the hub reset the link while the client was sending ({e.Message})");
+            }
+            Assert.Equal(CloseCodes.AuthenticationFailed, await link.ReceiveCloseAsync());
+        }
+    }
 }
