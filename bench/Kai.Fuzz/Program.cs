@@ -125,6 +125,7 @@ internal sealed class FuzzRun(Uri baseUri, int serverPid, int seed, TimeSpan pro
     private string[] _wsState = [];
     private long[] _wsSince = [];
     private int _examplesShown;
+    private int _routineExamples;
     private long _serverErrors, _documented503, _hubDrops, _clientAborts, _timeouts, _transport, _driverErrors, _links;
     private long _rest, _restReserved, _frames, _framesReserved;
     private volatile bool _crashed;
@@ -394,8 +395,17 @@ internal sealed class FuzzRun(Uri baseUri, int serverPid, int seed, TimeSpan pro
         }
     }
 
-    private void Example(string text)
+    /// <summary>
+    /// Keeps an example for the summary (60 at most). <paramref name="routine"/> ones (transport errors: the hub closing a
+    /// connection on a malformed request, which is not a finding) get 10 of those places, so they cannot crowd out the findings
+    /// and driver errors that come later in a long run.
+    /// </summary>
+    private void Example(string text, bool routine = false)
     {
+        if (routine && Interlocked.Increment(ref _routineExamples) > 10)
+        {
+            return;
+        }
         if (Interlocked.Increment(ref _examplesShown) <= 10)
         {
             Console.Error.WriteLine("fuzz: example: " + (text.Length > 600 ? text[..600] : text));
@@ -501,7 +511,7 @@ internal sealed class FuzzRun(Uri baseUri, int serverPid, int seed, TimeSpan pro
         catch (Exception e) when (e is HttpRequestException or IOException)
         {
             Interlocked.Increment(ref _transport);
-            Example($"transport {method} {path}: {e.Message} {e.InnerException?.Message}");
+            Example($"transport {method} {path}: {e.Message} {e.InnerException?.Message}", routine: true);
         }
         Interlocked.Increment(ref _rest);
         Count(_kinds, "rest body: " + kind);
@@ -606,7 +616,7 @@ internal sealed class FuzzRun(Uri baseUri, int serverPid, int seed, TimeSpan pro
                 else
                 {
                     Interlocked.Increment(ref _transport);
-                    Example($"ws connect {route}: {status} {e.Message}");
+                    Example($"ws connect {route}: {status} {e.Message}", routine: true);
                 }
                 return;
             }
