@@ -151,27 +151,7 @@ public sealed class ChatLink : IAsyncDisposable
     /// <summary>Closes the link normally (1000), waiting up to 5 s for the hub's half of the handshake. The session stays; end it with <see cref="HubClient.EndChatSessionAsync"/>.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (_socket.State == WebSocketState.Open)
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            try
-            {
-                await _sendLock.WaitAsync(timeout.Token);
-                try
-                {
-                    await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token);
-                }
-                finally
-                {
-                    _sendLock.Release();
-                }
-                await _closed.Task.WaitAsync(timeout.Token);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or WebSocketException)
-            {
-                _socket.Abort();
-            }
-        }
+        await _socket.CloseNormallyAsync(_sendLock, _closed.Task);
         await _stop.CancelAsync();
         try
         {

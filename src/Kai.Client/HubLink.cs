@@ -144,22 +144,7 @@ public sealed class HubLink : IAsyncDisposable
     }
 
     /// <summary>Closes the link normally (1000) and waits for the hub to finish the handshake (5 s at most).</summary>
-    public async Task CloseAsync()
-    {
-        if (_socket.State == WebSocketState.Open)
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            try
-            {
-                await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token);
-                await _closed.Task.WaitAsync(timeout.Token);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or WebSocketException)
-            {
-                _socket.Abort();
-            }
-        }
-    }
+    public Task CloseAsync() => _socket.CloseNormallyAsync(_sendLock, _closed.Task);
 
     private async Task ReadLoopAsync()
     {

@@ -35,4 +35,35 @@ internal static class WebSocketMessages
             }
         }
     }
+
+    /// <summary>
+    /// Closes normally (1000): the close frame under <paramref name="sendLock"/> (a WebSocket takes one send at a time, so it must not
+    /// overlap a frame or a ping being sent), then waits for the hub's half of the handshake, <paramref name="closed"/>; 5 s in all,
+    /// then the socket is aborted. Nothing to do when the socket is no longer open.
+    /// </summary>
+    public static async Task CloseNormallyAsync(this ClientWebSocket socket, SemaphoreSlim sendLock, Task closed)
+    {
+        if (socket.State != WebSocketState.Open)
+        {
+            return;
+        }
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            await sendLock.WaitAsync(timeout.Token);
+            try
+            {
+                await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token);
+            }
+            finally
+            {
+                sendLock.Release();
+            }
+            await closed.WaitAsync(timeout.Token);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException)
+        {
+            socket.Abort();
+        }
+    }
 }

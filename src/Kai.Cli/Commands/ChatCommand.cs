@@ -131,13 +131,8 @@ internal static class ChatCommand
                 case ChatFrameTypes.Text or ChatFrameTypes.Response when m.Sender == aiId:
                     Console.WriteLine(streamed ? "" : m.Content);
                     return null;
-                case ChatFrameTypes.Error:
-                    EndLine(streamed);
-                    Console.Error.WriteLine($"error {Meta(m, "code") ?? "ERROR"}: {m.Content}");
-                    return null;
-                case ChatFrameTypes.Cooldown:
-                    EndLine(streamed);
-                    Console.Error.WriteLine(m.Content);
+                case ChatFrameTypes.Error or ChatFrameTypes.Cooldown:
+                    Problem(m, streamed);
                     return null;
                 case ChatFrameTypes.System when Meta(m, "reason") is { } reason:
                     EndLine(streamed);
@@ -166,7 +161,7 @@ internal static class ChatCommand
             }
             if (colon < 0)
             {
-                return new ChatParticipantRequest("kai", AgentId: spec);
+                return new ChatParticipantRequest(ChatProviderNames.Registry, AgentId: spec);
             }
             throw new CliException($"unknown provider '{name}' (configured: {(providers.Count == 0 ? "none" : string.Join(", ", providers.Keys.Order(StringComparer.Ordinal)))}).", ExitCodes.Usage);
         }
@@ -207,15 +202,9 @@ internal static class ChatCommand
                         speaking = null;
                         said++;
                         break;
-                    case ChatFrameTypes.Error:
-                        EndLine(speaking is not null);
+                    case ChatFrameTypes.Error or ChatFrameTypes.Cooldown:
+                        Problem(m, speaking is not null);
                         speaking = null;
-                        Console.Error.WriteLine($"error {Meta(m, "code") ?? "ERROR"}: {m.Content}");
-                        break;
-                    case ChatFrameTypes.Cooldown:
-                        EndLine(speaking is not null);
-                        speaking = null;
-                        Console.Error.WriteLine(m.Content);
                         break;
                     case ChatFrameTypes.System or ChatFrameTypes.Stop when Meta(m, "reason") is { } reason:
                         EndLine(speaking is not null);
@@ -285,6 +274,13 @@ internal static class ChatCommand
         m.Metadata is { ValueKind: JsonValueKind.Object } meta && meta.TryGetProperty(name, out var v)
             ? v.ValueKind == JsonValueKind.String ? v.GetString() : v.GetRawText()
             : null;
+
+    /// <summary>An error (with its code) or a cooldown notice on stderr, after ending a streamed line that was open.</summary>
+    private static void Problem(ChatSocketMessage m, bool lineOpen)
+    {
+        EndLine(lineOpen);
+        Console.Error.WriteLine(m.Type == ChatFrameTypes.Error ? $"error {Meta(m, "code") ?? "ERROR"}: {m.Content}" : m.Content);
+    }
 
     private static void EndLine(bool open)
     {

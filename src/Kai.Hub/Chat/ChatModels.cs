@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using Kai.Protocol.Chat;
 
 namespace Kai.Hub.Chat;
@@ -8,13 +7,7 @@ namespace Kai.Hub.Chat;
 internal static class ChatSessionAgents
 {
     /// <summary>Whether the hub runs this participant itself (a configured LLM provider) rather than a registry agent.</summary>
-    public static bool IsHosted(this ChatSessionAgent agent) => agent.Provider != ChatProviders.Registry;
-}
-
-/// <summary>The provider name that makes a participant an agent of the registry (its id in <c>agent_id</c> or <c>model</c>).</summary>
-internal static class ChatProviders
-{
-    public const string Registry = "kai";
+    public static bool IsHosted(this ChatSessionAgent agent) => agent.Provider != ChatProviderNames.Registry;
 }
 
 /// <summary>A stored session.</summary>

@@ -82,10 +82,10 @@ internal sealed partial class ChatService(
                 .Object(spec.Metadata, at + ".metadata");
             if (spec.Provider is not { Length: > 0 } provider)
             {
-                v.Check(false, at + ".provider", $"is required; configured providers: {Known()}, or '{ChatProviders.Registry}' with agent_id for an agent of the registry");
+                v.Check(false, at + ".provider", $"is required; configured providers: {Known()}, or '{ChatProviderNames.Registry}' with agent_id for an agent of the registry");
                 continue;
             }
-            if (provider == ChatProviders.Registry)
+            if (provider == ChatProviderNames.Registry)
             {
                 var id = spec.AgentId ?? spec.Model;
                 v.Check(id is { Length: >= 1 and <= 64 }, at + ".agent_id", "names the registry agent (1 to 64 characters) when provider is 'kai'");
@@ -94,7 +94,7 @@ internal sealed partial class ChatService(
             }
             if (!providers.Value.TryGetValue(provider, out var po))
             {
-                v.Check(false, at + ".provider", $"unknown provider '{provider}'; configured providers: {Known()}, or '{ChatProviders.Registry}'");
+                v.Check(false, at + ".provider", $"unknown provider '{provider}'; configured providers: {Known()}, or '{ChatProviderNames.Registry}'");
                 continue;
             }
             var model = po.ResolveModel(spec.Model);
@@ -228,7 +228,7 @@ internal sealed partial class ChatService(
         {
             await exchange.Cancel.CancelAsync();
         }
-        await BroadcastAsync(row, new ChatFrame(ChatFrame.System, "Session ended.", null, null, now, new Dictionary<string, object?> { ["reason"] = reason }), ct);
+        await BroadcastAsync(row, new ChatFrame(ChatFrameTypes.System, "Session ended.", null, null, now, new Dictionary<string, object?> { ["reason"] = reason }), ct);
         if (_links.TryRemove(row.SessionId, out var links))
         {
             foreach (var link in links.Values)
@@ -274,7 +274,7 @@ internal sealed partial class ChatService(
         {
             return;
         }
-        link.Reply(new ChatFrame(ChatFrame.System, "Connected to session.", null, null, time.GetUtcNow(),
+        link.Reply(new ChatFrame(ChatFrameTypes.System, "Connected to session.", null, null, time.GetUtcNow(),
             new Dictionary<string, object?> { ["session_id"] = row.SessionId, ["session_type"] = row.SessionType, ["agents"] = row.Agents }));
         if (row.SessionType == ChatSessionTypes.AgentAgent && Metadata(row, "topic") is { } topic && !_exchanges.ContainsKey(row.SessionId))
         {
@@ -301,7 +301,7 @@ internal sealed partial class ChatService(
         }
         switch (type)
         {
-            case ChatFrame.Text:
+            case ChatFrameTypes.Text:
                 var content = frame.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
                 new Validation()
                     .Check(content is { Length: > 0 } && content.Trim().Length > 0, "content", "must be a non-empty string")
@@ -321,7 +321,7 @@ internal sealed partial class ChatService(
                     await StartExchangeAsync(row, link.Principal, content!, ct);
                 }
                 break;
-            case ChatFrame.Stop:
+            case ChatFrameTypes.Stop:
                 await StopExchangeAsync(row, "stop", ct);
                 break;
             default:
@@ -336,7 +336,7 @@ internal sealed partial class ChatService(
     private async Task SayAsync(ChatSessionRow row, KaiPrincipal sender, string content, JsonElement? structured, CancellationToken ct)
     {
         var ai = row.Agents.Values.First();
-        var message = await RecordAsync(row, ChatFrame.Text, row.HumanId, ai.AgentId, content, new Dictionary<string, object?> { ["role"] = "user" }, broadcast: false, ct);
+        var message = await RecordAsync(row, ChatFrameTypes.Text, row.HumanId, ai.AgentId, content, new Dictionary<string, object?> { ["role"] = "user" }, broadcast: false, ct);
         await RouteToAsync(row, ai, row.HumanId, content, structured, message.MessageId, sender, ct);
     }
 
@@ -345,9 +345,9 @@ internal sealed partial class ChatService(
         var exchange = new Exchange(MaxTurns(row));
         _exchanges[row.SessionId] = exchange;
         var first = row.Agents.Values.First();
-        var message = await RecordAsync(row, ChatFrame.Text, row.HumanId, first.AgentId, topic,
+        var message = await RecordAsync(row, ChatFrameTypes.Text, row.HumanId, first.AgentId, topic,
             new Dictionary<string, object?> { ["role"] = "user", ["kind"] = "topic" }, broadcast: false, ct);
-        await BroadcastAsync(row, new ChatFrame(ChatFrame.Info, "The agents start talking.", null, null, time.GetUtcNow(),
+        await BroadcastAsync(row, new ChatFrame(ChatFrameTypes.Info, "The agents start talking.", null, null, time.GetUtcNow(),
             new Dictionary<string, object?> { ["max_turns"] = exchange.MaxTurns, ["goal_marker"] = _o.GoalMarker }), ct);
         await RouteToAsync(row, first, row.HumanId, topic, null, message.MessageId, sender, ct);
     }
@@ -357,7 +357,7 @@ internal sealed partial class ChatService(
         if (_exchanges.TryGetValue(row.SessionId, out var exchange) && exchange.Finish())
         {
             await exchange.Cancel.CancelAsync();
-            await BroadcastAsync(row, new ChatFrame(ChatFrame.Stop, "The conversation stopped.", null, null, time.GetUtcNow(),
+            await BroadcastAsync(row, new ChatFrame(ChatFrameTypes.Stop, "The conversation stopped.", null, null, time.GetUtcNow(),
                 new Dictionary<string, object?> { ["reason"] = reason, ["turns"] = exchange.Turns }), ct);
         }
         else if (row.SessionType == ChatSessionTypes.HumanAgent && _exchanges.TryRemove(row.SessionId, out var pending))
@@ -425,7 +425,7 @@ internal sealed partial class ChatService(
         {
             metadata["structured_data"] = sd;
         }
-        var message = await RecordAsync(row, ChatFrame.Text, from.AgentId, receiver, text, metadata, broadcast: true, ct);
+        var message = await RecordAsync(row, ChatFrameTypes.Text, from.AgentId, receiver, text, metadata, broadcast: true, ct);
         if (row.SessionType != ChatSessionTypes.AgentAgent || !_exchanges.TryGetValue(row.SessionId, out var exchange) || exchange.Finished)
         {
             return;
@@ -469,7 +469,7 @@ internal sealed partial class ChatService(
         if (code == ErrorCodes.LlmRateLimited)
         {
             var until = now + _o.Cooldown;
-            await BroadcastAsync(row, new ChatFrame(ChatFrame.Cooldown, $"Provider '{agent.Provider}' is rate limited; try again after {until:O}.", agent.AgentId, row.HumanId, now,
+            await BroadcastAsync(row, new ChatFrame(ChatFrameTypes.Cooldown, $"Provider '{agent.Provider}' is rate limited; try again after {until:O}.", agent.AgentId, row.HumanId, now,
                 new Dictionary<string, object?> { ["cooldown_until"] = until, ["provider"] = agent.Provider, ["model"] = agent.Model, ["code"] = code }), ct);
         }
         else
@@ -484,7 +484,7 @@ internal sealed partial class ChatService(
 
     /// <summary>Streamed output of a hosted participant, as <c>info</c> frames the reference client ignores and other clients can show.</summary>
     public Task ChunkAsync(ChatSessionRow row, ChatSessionAgent agent, string correlationId, string text, int index, CancellationToken ct) =>
-        BroadcastAsync(row, new ChatFrame(ChatFrame.Info, text, agent.AgentId, row.SessionType == ChatSessionTypes.HumanAgent ? row.HumanId : null, time.GetUtcNow(),
+        BroadcastAsync(row, new ChatFrame(ChatFrameTypes.Info, text, agent.AgentId, row.SessionType == ChatSessionTypes.HumanAgent ? row.HumanId : null, time.GetUtcNow(),
             new Dictionary<string, object?> { ["stream"] = true, ["index"] = index, ["reply_to"] = correlationId }), ct);
 
     private async Task EndExchangeAsync(ChatSessionRow row, Exchange exchange, string reason, CancellationToken ct)
@@ -493,7 +493,7 @@ internal sealed partial class ChatService(
         {
             return;
         }
-        await BroadcastAsync(row, new ChatFrame(ChatFrame.System, reason switch
+        await BroadcastAsync(row, new ChatFrame(ChatFrameTypes.System, reason switch
         {
             "goal_achieved" => "The agents reached their goal.",
             "turn_limit" => $"The conversation reached its limit of {exchange.MaxTurns} turns.",

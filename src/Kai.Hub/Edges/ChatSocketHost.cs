@@ -20,21 +20,12 @@ internal sealed record ChatFrame(
     string Type, string? Content, string? Sender, string? Receiver, DateTimeOffset Timestamp,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyDictionary<string, object?>? Metadata = null)
 {
-    public const string Text = ChatFrameTypes.Text;
-    public const string Response = ChatFrameTypes.Response;
-    public const string Ping = ChatFrameTypes.Ping;
-    public const string Error = ChatFrameTypes.Error;
-    public const string Info = ChatFrameTypes.Info;
-    public const string System = ChatFrameTypes.System;
-    public const string Stop = ChatFrameTypes.Stop;
-    public const string Cooldown = ChatFrameTypes.Cooldown;
-
     /// <summary>The UTF-8 JSON of the frame (snake_case, nulls left out).</summary>
     public byte[] Encode() => JsonSerializer.SerializeToUtf8Bytes(this, KaiJson.Options);
 
     /// <summary>A seed 003 message error: <c>{type: "error", content, metadata{code, details}}</c>.</summary>
     public static ChatFrame ErrorFrame(string code, string message, object? details, DateTimeOffset now) =>
-        new(Error, message, null, null, now, new Dictionary<string, object?> { ["code"] = code, ["details"] = details ?? new Dictionary<string, object?>() });
+        new(ChatFrameTypes.Error, message, null, null, now, new Dictionary<string, object?> { ["code"] = code, ["details"] = details ?? new Dictionary<string, object?>() });
 }
 
 /// <summary>What the chat edge decided about a principal that opened <c>/api/chat/ws/{session_id}</c>.</summary>
@@ -144,7 +135,7 @@ internal sealed class ChatSocketHost(
         try
         {
             var accepted = time.GetUtcNow();
-            link.TrySend(new ChatFrame(ChatFrame.Ping, null, null, null, accepted).Encode());
+            link.TrySend(new ChatFrame(ChatFrameTypes.Ping, null, null, null, accepted).Encode());
             router.Join(group, link);
             await edge.OpenedAsync(context, CancellationToken.None);
             clock = Task.Run(() => ClockAsync(link, admission, limits, accepted + limits.PingInterval, stop.Token));
@@ -211,7 +202,7 @@ internal sealed class ChatSocketHost(
                 return;
             }
             var type = t.GetString()!;
-            if (type == ChatFrame.Ping)
+            if (type == ChatFrameTypes.Ping)
             {
                 // Accepted silently: the read itself counted as activity.
                 return;
@@ -239,19 +230,19 @@ internal sealed class ChatSocketHost(
                 var idleAt = link.LastInbound + limits.InactivityTimeout + limits.InactivityGrace;
                 if (now >= admission.SessionDeadline)
                 {
-                    link.TrySend(new ChatFrame(ChatFrame.System, "Session expired.", null, null, now, new Dictionary<string, object?> { ["reason"] = "session_timeout" }).Encode());
+                    link.TrySend(new ChatFrame(ChatFrameTypes.System, "Session expired.", null, null, now, new Dictionary<string, object?> { ["reason"] = "session_timeout" }).Encode());
                     link.RequestCloseAfterFlush(CloseCodes.SessionExpired, "session expired");
                     return;
                 }
                 if (now >= idleAt)
                 {
-                    link.TrySend(new ChatFrame(ChatFrame.System, "Closed after inactivity.", null, null, now, new Dictionary<string, object?> { ["reason"] = "inactivity_timeout" }).Encode());
+                    link.TrySend(new ChatFrame(ChatFrameTypes.System, "Closed after inactivity.", null, null, now, new Dictionary<string, object?> { ["reason"] = "inactivity_timeout" }).Encode());
                     link.RequestCloseAfterFlush(CloseCodes.SessionExpired, "inactivity timeout");
                     return;
                 }
                 if (now >= nextPing)
                 {
-                    link.TrySend(new ChatFrame(ChatFrame.Ping, null, null, null, now).Encode());
+                    link.TrySend(new ChatFrame(ChatFrameTypes.Ping, null, null, null, now).Encode());
                     while (nextPing <= now)
                     {
                         nextPing += limits.PingInterval;

@@ -12,6 +12,13 @@ public static class ChatSessionTypes
     public const string AgentAgent = "agent_agent";
 }
 
+/// <summary>The provider name that makes a participant an agent of the caller's registry (<see cref="ChatParticipantRequest.Provider"/>).</summary>
+public static class ChatProviderNames
+{
+    /// <summary><c>kai</c>: the participant is the registry agent named by <see cref="ChatParticipantRequest.AgentId"/> (or its <c>model</c>), reached through its own link.</summary>
+    public const string Registry = "kai";
+}
+
 /// <summary>
 /// The <c>type</c> of a message on the chat WebSocket <c>/api/chat/ws/{session_id}</c> (seed 003 "WebSocket Protocol", and what the
 /// reference client's <c>hooks/useWebSocket.ts</c> reads).
