@@ -51,6 +51,12 @@ public sealed class UtcDateTimeOffsetConverter : JsonConverter<DateTimeOffset>
     public override void Write(Utf8JsonWriter writer, DateTimeOffset value, JsonSerializerOptions options)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        writer.WriteStringValue(value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
+        // Formatted straight to UTF-8: every frame carries a timestamp, so no string per write.
+        Span<byte> utf8 = stackalloc byte[32];
+        if (!value.UtcDateTime.TryFormat(utf8, out var written, "yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture))
+        {
+            throw new JsonException("The timestamp could not be formatted.");
+        }
+        writer.WriteStringValue(utf8[..written]);
     }
 }

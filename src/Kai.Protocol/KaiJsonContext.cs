@@ -17,6 +17,7 @@ namespace Kai.Protocol;
 [JsonSerializable(typeof(HeartbeatPayload))]
 [JsonSerializable(typeof(AgentMessageSend))]
 [JsonSerializable(typeof(AgentMessageDelivery))]
+[JsonSerializable(typeof(AgentMessageAck))]
 [JsonSerializable(typeof(CommandPayload))]
 [JsonSerializable(typeof(CommandRequest))]
 [JsonSerializable(typeof(CommandResultPayload))]

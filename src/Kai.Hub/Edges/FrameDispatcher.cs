@@ -22,7 +22,7 @@ internal sealed partial class FrameDispatcher(
     /// <summary>Returned by a handler that queued its own ack (a subscribe's ack must precede the events it replays).</summary>
     public static readonly object Acked = new();
 
-    public async ValueTask HandleAsync(ReadOnlyMemory<byte> utf8, Func<Frame, Task<object?>> handle)
+    public async ValueTask HandleAsync(ReadOnlyMemory<byte> utf8, Func<InboundFrame, Task<object?>> handle)
     {
         if (link.IsClosing)
         {
@@ -35,14 +35,14 @@ internal sealed partial class FrameDispatcher(
             link.RequestCloseAfterFlush(CloseCodes.RateLimited, "frame rate limit exceeded");
             return;
         }
-        Frame frame;
+        InboundFrame frame;
         try
         {
             if (utf8.IsEmpty)
             {
                 throw new JsonException("Binary frames are not supported; send UTF-8 JSON text.");
             }
-            frame = Frame.Parse(utf8.Span);
+            frame = InboundFrame.Parse(utf8);
         }
         catch (JsonException ex)
         {
@@ -108,8 +108,12 @@ internal sealed partial class FrameDispatcher(
     private static readonly Dictionary<string, object?> EmptyAck = [];
 
     /// <summary>Reads a frame's payload, or fails with a validation error naming the frame type.</summary>
-    public static T Required<T>(Frame frame) where T : class =>
-        frame.PayloadAs<T>() ?? throw new ApiException(ErrorCodes.ValidationError, $"A '{frame.Type}' frame needs a payload object.");
+    public static T Required<T>(InboundFrame frame) where T : class =>
+        frame.PayloadAs<T>() ?? throw PayloadMissing(frame);
+
+    /// <summary>The validation error for a frame whose type needs a payload and has none (or JSON null).</summary>
+    public static ApiException PayloadMissing(InboundFrame frame) =>
+        new(ErrorCodes.ValidationError, $"A '{frame.Type}' frame needs a payload object.");
 
     private static partial class Log
     {

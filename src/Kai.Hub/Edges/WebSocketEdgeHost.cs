@@ -31,7 +31,7 @@ internal interface ILinkSession
     Task OpenedAsync(CancellationToken ct);
 
     /// <summary>One frame that passed the shared policy (rate, parse, permission); returns the ack payload, or <see cref="FrameDispatcher.Acked"/>.</summary>
-    Task<object?> HandleAsync(Frame frame);
+    Task<object?> HandleAsync(InboundFrame frame);
 
     /// <summary>After the link left the registry and its writer ended; <paramref name="wasCurrent"/> is false for a replaced agent link.</summary>
     Task ClosedAsync(bool wasCurrent);

@@ -43,7 +43,7 @@ internal sealed class EventLinkSession(LinkConnection link, WebSocketEdgeHost ho
         return Task.CompletedTask;
     }
 
-    public async Task<object?> HandleAsync(Frame frame)
+    public async Task<object?> HandleAsync(InboundFrame frame)
     {
         switch (frame.Type)
         {

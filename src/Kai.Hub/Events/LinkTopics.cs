@@ -15,7 +15,7 @@ internal sealed class LinkTopics(LinkConnection link, Router router, EventOption
     private LinkSubscriber? _subscriber;
 
     /// <summary>Adds patterns (with recovery from <c>since</c>); the router queues the ack before any replayed event.</summary>
-    public object Subscribe(Frame frame)
+    public object Subscribe(InboundFrame frame)
     {
         var request = FrameDispatcher.Required<SubscribePayload>(frame);
         var subscriptions = EventRequests.Subscriptions(request.Events ?? request.Topics, EventFilter.Parse(request.Filters), options.MaxPatternsPerSubscribe, "events");
@@ -26,7 +26,7 @@ internal sealed class LinkTopics(LinkConnection link, Router router, EventOption
         return FrameDispatcher.Acked;
     }
 
-    public object Unsubscribe(Frame frame)
+    public object Unsubscribe(InboundFrame frame)
     {
         var un = FrameDispatcher.Required<UnsubscribePayload>(frame);
         new Validation().Check(un.Events is { Count: > 0 }, "events", "must list at least one pattern").ThrowIfInvalid();

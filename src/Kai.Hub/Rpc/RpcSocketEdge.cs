@@ -31,7 +31,7 @@ internal sealed class RpcSocketEdge(RpcMessages messages, IOptions<RpcOptions> o
 
         public Task OpenedAsync(CancellationToken ct) => Task.CompletedTask;
 
-        public Task<object?> HandleAsync(Kai.Protocol.Frames.Frame frame) => Task.FromResult<object?>(null);
+        public Task<object?> HandleAsync(Kai.Protocol.Frames.InboundFrame frame) => Task.FromResult<object?>(null);
 
         public ValueTask HandleMessageAsync(ReadOnlyMemory<byte> utf8)
         {

@@ -43,6 +43,17 @@ public sealed record Frame(string Type, string? Id, DateTimeOffset Timestamp, Js
     /// <returns>The UTF-8 bytes of the frame.</returns>
     public static byte[] Encode<T>(string type, T payload, string? id = null, DateTimeOffset? timestamp = null)
     {
+        var writer = BeginEncode(type, id, timestamp ?? DateTimeOffset.UtcNow);
+        JsonSerializer.Serialize(writer, payload, KaiJson.Options);
+        return EndEncode(writer);
+    }
+
+    /// <summary>
+    /// Starts a frame in this thread's reused writer: <c>{"type", "id"?, "timestamp", "payload":</c>; the caller writes the payload
+    /// value and calls <see cref="EndEncode"/> on the same thread, with no await between.
+    /// </summary>
+    internal static Utf8JsonWriter BeginEncode(string type, string? id, DateTimeOffset timestamp)
+    {
         var buffer = t_buffer ??= new System.Buffers.ArrayBufferWriter<byte>(1024);
         buffer.ResetWrittenCount();
         var writer = t_writer ??= new Utf8JsonWriter(buffer);
@@ -54,11 +65,17 @@ public sealed record Frame(string Type, string? Id, DateTimeOffset Timestamp, Js
             writer.WriteString(IdName, id);
         }
         writer.WritePropertyName(TimestampName);
-        TimestampConverter.Write(writer, timestamp ?? DateTimeOffset.UtcNow, KaiJson.Options);
+        TimestampConverter.Write(writer, timestamp, KaiJson.Options);
         writer.WritePropertyName(PayloadName);
-        JsonSerializer.Serialize(writer, payload, KaiJson.Options);
+        return writer;
+    }
+
+    /// <summary>Ends the frame <see cref="BeginEncode"/> started and returns its bytes.</summary>
+    internal static byte[] EndEncode(Utf8JsonWriter writer)
+    {
         writer.WriteEndObject();
         writer.Flush();
+        var buffer = t_buffer!;
         var bytes = buffer.WrittenSpan.ToArray();
         if (buffer.Capacity > 64 * 1024)
         {

@@ -38,6 +38,11 @@ public sealed record AgentMessageSend(string ToAgent, string MessageType, JsonEl
 /// <param name="CorrelationId">As sent.</param>
 public sealed record AgentMessageDelivery(string FromAgent, string MessageType, JsonElement Content, bool RequiresResponse, string? CorrelationId);
 
+/// <summary>The <c>ack</c> payload for an <c>agent_message</c> with an <c>id</c>: the hub handed it to a live link of the target (seed 000).</summary>
+/// <param name="Delivered">Always true in an ack (a message that could not be delivered gets an <c>error</c> frame instead).</param>
+/// <param name="ToAgent">The target as sent (an agent id or a <c>kah:</c> handle).</param>
+public sealed record AgentMessageAck(bool Delivered, string ToAgent);
+
 /// <summary>
 /// Payload of a <c>command</c> frame sent by the hub to the agent and to observers (seed 000 "Command Routing").
 /// Delivery is at least once: after a reconnect, a command without a result may arrive again with the same id.
