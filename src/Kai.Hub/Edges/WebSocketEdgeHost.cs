@@ -110,8 +110,10 @@ internal sealed class WebSocketEdgeHost(
         try
         {
             await session.OpenedAsync(CancellationToken.None);
+            // One delegate per link, not one per frame (a method group converts to a new delegate each time).
+            Func<InboundFrame, Task<object?>> handle = session.HandleAsync;
             await link.RunReaderAsync(_links.MaxFrameBytes,
-                session is IRawLinkSession raw ? raw.HandleMessageAsync : bytes => dispatcher.HandleAsync(bytes, session.HandleAsync));
+                session is IRawLinkSession raw ? raw.HandleMessageAsync : bytes => dispatcher.HandleAsync(bytes, handle));
         }
         finally
         {

@@ -35,12 +35,14 @@ public sealed class ApiException(string code, string message, object? details = 
 /// <summary>Collects field problems and throws one <c>VALIDATION_ERROR</c> listing them all.</summary>
 internal sealed class Validation
 {
-    private readonly Dictionary<string, List<string>> _errors = new(StringComparer.Ordinal);
+    // Made on the first problem: most validations find none, and the hot frame paths validate every message.
+    private Dictionary<string, List<string>>? _errors;
 
     public Validation Check(bool ok, string field, string problem)
     {
         if (!ok)
         {
+            _errors ??= new(StringComparer.Ordinal);
             if (!_errors.TryGetValue(field, out var list))
             {
                 _errors[field] = list = [];
@@ -56,7 +58,10 @@ internal sealed class Validation
         {
             return Check(!required, field, "is required");
         }
-        return Check(value.Length >= min && value.Length <= max, field, min == max ? $"must be {min} characters" : $"must be {min} to {max} characters");
+        // The message is formatted only for a value that fails.
+        return value.Length >= min && value.Length <= max
+            ? this
+            : Check(false, field, min == max ? $"must be {min} characters" : $"must be {min} to {max} characters");
     }
 
     /// <summary>
@@ -134,7 +139,7 @@ internal sealed class Validation
 
     public void ThrowIfInvalid()
     {
-        if (_errors.Count > 0)
+        if (_errors is { Count: > 0 })
         {
             var fields = string.Join(", ", _errors.Keys);
             throw new ApiException(ErrorCodes.ValidationError, $"The request is invalid: {fields}.",

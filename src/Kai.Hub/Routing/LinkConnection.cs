@@ -167,7 +167,8 @@ internal sealed class LinkConnection
             {
                 while (!_closeRequested.IsCancellationRequested && _queue.TryRead(out var frame))
                 {
-                    await _socket.SendAsync(frame, WebSocketMessageType.Text, true, sendDeadline.Token);
+                    // The Memory overload: a ValueTask, so no Task per frame.
+                    await _socket.SendAsync(frame.AsMemory(), WebSocketMessageType.Text, true, sendDeadline.Token);
                     Interlocked.Add(ref _queuedBytes, -frame.Length);
                 }
             }

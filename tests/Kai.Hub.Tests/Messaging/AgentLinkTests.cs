@@ -123,6 +123,45 @@ public sealed class AgentLinkTests
     }
 
     [Fact]
+    public async Task Agent_messages_of_the_wrong_shape_get_errors_with_their_id_and_nothing_is_delivered()
+    {
+        await using var hub = await TestHub.StartAsync();
+        var user = await hub.NewUserAsync();
+        await using var a = await hub.ConnectAgentAsync(await hub.NewAgentAsync(user.AccessToken, "shaper-a"));
+        await using var b = await hub.ConnectAgentAsync(await hub.NewAgentAsync(user.AccessToken, "shaper-b"));
+
+        var bad = new Dictionary<string, string>
+        {
+            ["no-payload"] = """{"type":"agent_message","id":"no-payload"}""",
+            ["null-payload"] = """{"type":"agent_message","id":"null-payload","payload":null}""",
+            ["array-payload"] = """{"type":"agent_message","id":"array-payload","payload":["shaper-b"]}""",
+            ["number-target"] = """{"type":"agent_message","id":"number-target","payload":{"to_agent":5,"message_type":"x"}}""",
+            ["string-flag"] = """{"type":"agent_message","id":"string-flag","payload":{"to_agent":"shaper-b","message_type":"x","requires_response":"yes"}}""",
+            ["object-type"] = """{"type":"agent_message","id":"object-type","payload":{"to_agent":"shaper-b","message_type":{}}}""",
+            ["no-type"] = """{"type":"agent_message","id":"no-type","payload":{"to_agent":"shaper-b","content":1}}""",
+            ["long-correlation"] = """{"type":"agent_message","id":"long-correlation","payload":{"to_agent":"shaper-b","message_type":"x","correlation_id":"__C__"}}"""
+                .Replace("__C__", new string('c', 129), StringComparison.Ordinal),
+        };
+        foreach (var (id, text) in bad)
+        {
+            await a.SendRawAsync(text);
+            var error = await a.ReceiveAsync("error");
+            Assert.Equal(id, error.Id);
+            var payload = error.PayloadAs<ErrorPayload>()!;
+            Assert.Equal("VALIDATION_ERROR", payload.Code);
+            Assert.DoesNotContain("System.", payload.Message, StringComparison.Ordinal);
+        }
+
+        // A good one, its content as sent (spacing, escapes, non-ASCII text): it is the first agent_message the target gets.
+        await a.SendRawAsync("""{"type":"agent_message","id":"good","payload":{ "to_agent" : "shaper-b", "message_type":"x", "content" : { "t" : "caf\u00e9 \"q\" ✓", "n" : [1, 2.5e1] } }}""");
+        Assert.Equal("good", (await a.ReceiveAsync("ack")).Id);
+        var delivered = (await b.ReceiveAsync("agent_message")).PayloadAs<AgentMessageDelivery>()!;
+        Assert.Equal("shaper-a", delivered.FromAgent);
+        Assert.Equal("café \"q\" ✓", delivered.Content.GetProperty("t").GetString());
+        Assert.Equal(25, delivered.Content.GetProperty("n")[1].GetDouble());
+    }
+
+    [Fact]
     public async Task A_frame_over_the_limit_closes_with_1009()
     {
         await using var hub = await TestHub.StartAsync(settings: new Dictionary<string, string> { ["Kai:Links:MaxFrameBytes"] = "4096" });
