@@ -106,6 +106,9 @@ public sealed class InboundFrameTests
     [InlineData("""{"type":"heartbeat","payload":{"a":}}""", "")]
     [InlineData("""{"type":"heartbeat",}""", "")]
     [InlineData("""{"type":"heartbeat" /* c */}""", "")]
+    [InlineData("""{"type":"\udc00"}""", "'type' is not valid UTF-16: it has an unpaired surrogate escape.")]
+    [InlineData("""{"type":"heartbeat","id":"a\ud800"}""", "'id' is not valid UTF-16: it has an unpaired surrogate escape.")]
+    [InlineData("""{"type":"heartbeat","timestamp":"\ud800 2026-01-01T00:00:00"}""", "'timestamp' is not valid UTF-16: it has an unpaired surrogate escape.")]
     public void Malformed_frames_fail_with_a_json_error(string json, string message)
     {
         var ex = Assert.ThrowsAny<JsonException>(() => InboundFrame.Parse(Encoding.UTF8.GetBytes(json)));
@@ -132,6 +135,8 @@ public sealed class InboundFrameTests
     [InlineData("""{"to_agent":"b","message_type":"t","correlation_id":[]}""", "'correlation_id' must be a string.")]
     [InlineData("""{"to_agent":"b","message_type":"t","requires_response":"yes"}""", "'requires_response' must be true or false.")]
     [InlineData("""{"to_agent":"b","message_type":"t","requires_response":null}""", "'requires_response' must be true or false.")]
+    [InlineData("""{"to_agent":"\udc00b","message_type":"t"}""", "'to_agent' is not valid UTF-16: it has an unpaired surrogate escape.")]
+    [InlineData("""{"to_agent":"b","message_type":"t\ud800"}""", "'message_type' is not valid UTF-16: it has an unpaired surrogate escape.")]
     public void Agent_message_payloads_of_the_wrong_shape_fail_with_a_json_error(string payload, string message)
     {
         var ex = Assert.ThrowsAny<JsonException>(() => AgentMessageCodec.Read(Encoding.UTF8.GetBytes(payload)));

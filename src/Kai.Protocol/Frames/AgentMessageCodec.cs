@@ -121,7 +121,7 @@ public static class AgentMessageCodec
         reader.Read();
         return reader.TokenType switch
         {
-            JsonTokenType.String => reader.GetString(),
+            JsonTokenType.String => JsonStrings.Get(ref reader, name),
             JsonTokenType.Null => null,
             _ => throw new JsonException($"'{name}' must be a string."),
         };

@@ -141,7 +141,7 @@ public sealed class InboundFrame
         reader.Read();
         return reader.TokenType switch
         {
-            JsonTokenType.String => reader.GetString(),
+            JsonTokenType.String => JsonStrings.Get(ref reader, name),
             JsonTokenType.Null => null,
             _ => throw new JsonException($"A frame's '{name}' must be a string."),
         };
@@ -162,7 +162,7 @@ public sealed class InboundFrame
         {
             return value;
         }
-        var text = reader.GetString();
+        var text = JsonStrings.Get(ref reader, "timestamp");
         return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out value)
             ? value
             : throw new JsonException("A frame's 'timestamp' must be an ISO 8601 string.");
@@ -182,7 +182,7 @@ public sealed class InboundFrame
                 }
             }
         }
-        return reader.GetString()!;
+        return JsonStrings.Get(ref reader, "type");
     }
 
     // The hot types first; a miss costs one length comparison per entry.

@@ -139,6 +139,7 @@ public sealed class AgentLinkTests
             ["string-flag"] = """{"type":"agent_message","id":"string-flag","payload":{"to_agent":"shaper-b","message_type":"x","requires_response":"yes"}}""",
             ["object-type"] = """{"type":"agent_message","id":"object-type","payload":{"to_agent":"shaper-b","message_type":{}}}""",
             ["no-type"] = """{"type":"agent_message","id":"no-type","payload":{"to_agent":"shaper-b","content":1}}""",
+            ["lone-surrogate"] = """{"type":"agent_message","id":"lone-surrogate","payload":{"to_agent":"shaper-\udc00b","message_type":"x"}}""",
             ["long-correlation"] = """{"type":"agent_message","id":"long-correlation","payload":{"to_agent":"shaper-b","message_type":"x","correlation_id":"__C__"}}"""
                 .Replace("__C__", new string('c', 129), StringComparison.Ordinal),
         };
@@ -151,6 +152,9 @@ public sealed class AgentLinkTests
             Assert.Equal("VALIDATION_ERROR", payload.Code);
             Assert.DoesNotContain("System.", payload.Message, StringComparison.Ordinal);
         }
+        // An envelope whose type is not valid UTF-16 is a malformed frame (no id to echo), not a dropped link.
+        await a.SendRawAsync("""{"type":"\ud800","id":"x"}""");
+        Assert.Equal("VALIDATION_ERROR", (await a.ReceiveAsync("error")).PayloadAs<ErrorPayload>()!.Code);
 
         // A good one, its content as sent (spacing, escapes, non-ASCII text): it is the first agent_message the target gets.
         await a.SendRawAsync("""{"type":"agent_message","id":"good","payload":{ "to_agent" : "shaper-b", "message_type":"x", "content" : { "t" : "caf\u00e9 \"q\" ✓", "n" : [1, 2.5e1] } }}""");
