@@ -120,6 +120,33 @@ public sealed class InboundFrameTests
         Assert.ThrowsAny<JsonException>(() => Frame.Parse(Encoding.UTF8.GetBytes(json)));
     }
 
+    [Theory]
+    [InlineData("""{"type":"agent_message","payload":{"to_agent":"b","content":{"text":"hi \ud800"}}}""")]
+    [InlineData("""{"type":"agent_message","payload":{"to_agent":"b","content":["\udfff"]}}""")]
+    [InlineData("""{"type":"command","payload":{"\ud800key":1}}""")]
+    [InlineData("""{"type":"command","payload":"\ud83d"}""")]
+    public void A_lone_surrogate_anywhere_in_the_payload_is_refused_before_a_handler_keeps_it(string json)
+    {
+        // The serializer keeps a JsonElement payload raw (and would throw InvalidOperationException only when a handler reads
+        // the string); the hub takes I-JSON, so the payload is refused when it is first read.
+        // Parse keeps the envelope (so the error can carry the frame's id); every way of reading the payload refuses it.
+        var frame = InboundFrame.Parse(Encoding.UTF8.GetBytes(json));
+        foreach (var read in new Action[] { () => _ = frame.PayloadUtf8, () => _ = frame.Payload, () => frame.PayloadAs<JsonElement>(), () => frame.ToFrame() })
+        {
+            var ex = Assert.Throws<JsonException>(read);
+            Assert.Equal("'payload' is not valid UTF-16: it has an unpaired surrogate escape.", ex.Message);
+        }
+    }
+
+    [Theory]
+    [InlineData("""{"type":"command","payload":{"emoji":"\ud83d\ude00","path":"C:\\udir","e\u00e9":"caf\u00e9"}}""")]
+    [InlineData("""{"type":"command","payload":"\\ud800 is how you write a surrogate"}""")]
+    public void Surrogate_pairs_other_escapes_and_escaped_backslashes_are_kept(string json)
+    {
+        var frame = InboundFrame.Parse(Encoding.UTF8.GetBytes(json));
+        Assert.Equal(Frame.Parse(Encoding.UTF8.GetBytes(json)).Payload.GetRawText(), frame.Payload.GetRawText());
+    }
+
     [Fact]
     public void Frames_nested_past_the_reader_depth_fail_with_a_json_error()
     {

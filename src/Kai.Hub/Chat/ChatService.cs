@@ -306,7 +306,6 @@ internal sealed partial class ChatService(
                 new Validation()
                     .Check(content is { Length: > 0 } && content.Trim().Length > 0, "content", "must be a non-empty string")
                     .Check(content is null || content.Length <= _o.MaxContentLength, "content", $"must be at most {_o.MaxContentLength} characters")
-                    .Check(content is null || IsValidUnicode(content), "content", "must be valid Unicode text")
                     .ThrowIfInvalid();
                 if (row.SessionType == ChatSessionTypes.HumanAgent)
                 {
@@ -567,22 +566,6 @@ internal sealed partial class ChatService(
             JsonValueKind.Number => v.GetRawText(),
             _ => null,
         } : null;
-    }
-
-    private static bool IsValidUnicode(string s)
-    {
-        for (var i = 0; i < s.Length; i++)
-        {
-            if (char.IsHighSurrogate(s[i]) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1]))
-            {
-                i++;
-            }
-            else if (char.IsSurrogate(s[i]))
-            {
-                return false;
-            }
-        }
-        return true;
     }
 
     private string Known() => providers.Value.Count == 0 ? "(none; add Kai:Providers)" : string.Join(", ", providers.Value.Keys.Order(StringComparer.Ordinal));

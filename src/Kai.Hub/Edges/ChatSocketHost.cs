@@ -196,6 +196,13 @@ internal sealed class ChatSocketHost(
         using (doc)
         {
             var root = doc.RootElement;
+            if (!Validation.IsValidUnicode(root))
+            {
+                // A lone surrogate escape parses, then throws from GetString deep in the session's handling (RFC 7493 §2.1).
+                link.TrySend(ChatFrame.ErrorFrame(ErrorCodes.ValidationError, "The message must be valid Unicode text (a lone surrogate such as \\ud800 is not).",
+                    new { reason = "invalid_unicode" }, now).Encode());
+                return;
+            }
             if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("type", out var t) || t.ValueKind != JsonValueKind.String)
             {
                 link.TrySend(ChatFrame.ErrorFrame(ErrorCodes.ValidationError, "A message is a JSON object with a string 'type' (text, ping, stop).", new { reason = "missing_type" }, now).Encode());

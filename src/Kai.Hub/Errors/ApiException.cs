@@ -89,7 +89,19 @@ internal sealed class Validation
     public Validation Unicode(JsonElement? value, string field) =>
         Check(value is not { } v || IsValidUnicode(v), field, "must be valid Unicode text (a lone surrogate such as \\ud800 is not)");
 
-    private static bool IsValidUnicode(JsonElement e)
+    /// <summary>Whether every string and property name in <paramref name="e"/> can be read (see <see cref="Unicode"/>).</summary>
+    public static bool IsValidUnicode(JsonElement e)
+    {
+        // Only an escaped surrogate can be invalid: a value without "\ud" / "\uD" in its raw text needs no walk (vectorized scans).
+        var raw = System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(e);
+        if (raw.IndexOf("\\ud"u8) < 0 && raw.IndexOf("\\uD"u8) < 0)
+        {
+            return true;
+        }
+        return Walk(e);
+    }
+
+    private static bool Walk(JsonElement e)
     {
         try
         {
@@ -101,7 +113,7 @@ internal sealed class Validation
                 case JsonValueKind.Array:
                     foreach (var item in e.EnumerateArray())
                     {
-                        if (!IsValidUnicode(item))
+                        if (!Walk(item))
                         {
                             return false;
                         }
@@ -111,7 +123,7 @@ internal sealed class Validation
                     foreach (var prop in e.EnumerateObject())
                     {
                         _ = prop.Name;
-                        if (!IsValidUnicode(prop.Value))
+                        if (!Walk(prop.Value))
                         {
                             return false;
                         }

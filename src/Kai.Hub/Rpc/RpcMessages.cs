@@ -62,6 +62,12 @@ internal sealed class RpcMessages(RpcService rpc, IOptions<RpcOptions> options, 
         return list.Count == 0 ? null : list;
     }
 
+    /// <summary>
+    /// The parse error for JSON with a lone surrogate escape (<c>"\ud800"</c>): it parses, but reading the string throws, so the
+    /// message is refused as not being I-JSON (RFC 7493 §2.1) before any field of it is read.
+    /// </summary>
+    public const string InvalidUnicode = "a string in it is not valid Unicode (a lone surrogate escape such as \\ud800)";
+
     /// <summary>A <c>/ws/rpc</c> text message: a JSON-RPC request or batch (it has <c>"jsonrpc"</c>, or is an array), else an AMRI envelope.</summary>
     public async Task<object?> SocketMessageAsync(KaiPrincipal caller, ReadOnlyMemory<byte> utf8, CancellationToken ct)
     {
@@ -78,9 +84,10 @@ internal sealed class RpcMessages(RpcService rpc, IOptions<RpcOptions> options, 
         using (doc)
         {
             var root = doc.RootElement;
+            var (body, error) = Validation.IsValidUnicode(root) ? (root, null) : ((JsonElement?)null, InvalidUnicode);
             return root.ValueKind == JsonValueKind.Array || (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("jsonrpc", out _))
-                ? await JsonRpcAsync(caller, root, null, ct)
-                : await AmriAsync(caller, root, null, RpcBackends.WebSocket, ct);
+                ? await JsonRpcAsync(caller, body, error, ct)
+                : await AmriAsync(caller, body, error, RpcBackends.WebSocket, ct);
         }
     }
 

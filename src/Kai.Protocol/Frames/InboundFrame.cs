@@ -14,18 +14,24 @@ namespace Kai.Protocol.Frames;
 /// <remarks>
 /// <see cref="PayloadUtf8"/> is a slice of the buffer given to <see cref="Parse"/>: it is valid as long as that buffer is.
 /// <see cref="Payload"/> and <see cref="PayloadAs{T}"/> copy what they return, so their results outlive the buffer.
+/// The payload is I-JSON (RFC 7493 §2.1): the first of <see cref="PayloadUtf8"/>, <see cref="Payload"/> or <see cref="PayloadAs{T}"/>
+/// to be read throws <see cref="JsonException"/> when one of its strings or property names has a lone surrogate escape
+/// (<c>"\ud800"</c>). The serializer would keep such a string raw inside a <see cref="JsonElement"/>, and a handler or a hosted
+/// agent reading it later would get an <see cref="InvalidOperationException"/>, far from the frame that brought it.
 /// </remarks>
 public sealed class InboundFrame
 {
     private readonly JsonTokenType _payloadKind;
+    private readonly ReadOnlyMemory<byte> _payloadUtf8;
     private JsonElement? _payload;
+    private bool _payloadChecked;
 
     private InboundFrame(string type, string? id, DateTimeOffset timestamp, ReadOnlyMemory<byte> payloadUtf8, JsonTokenType payloadKind, string? signature)
     {
         Type = type;
         Id = id;
         Timestamp = timestamp;
-        PayloadUtf8 = payloadUtf8;
+        _payloadUtf8 = payloadUtf8;
         _payloadKind = payloadKind;
         Signature = signature;
     }
@@ -43,7 +49,19 @@ public sealed class InboundFrame
     public string? Signature { get; }
 
     /// <summary>The payload's raw UTF-8 JSON (any JSON value, as sent), or empty when the frame has no <c>payload</c>. Valid as long as the parsed buffer is.</summary>
-    public ReadOnlyMemory<byte> PayloadUtf8 { get; }
+    /// <exception cref="JsonException">A string in the payload has a lone surrogate escape (checked once, on first read).</exception>
+    public ReadOnlyMemory<byte> PayloadUtf8
+    {
+        get
+        {
+            if (!_payloadChecked)
+            {
+                JsonStrings.RequireValidUtf16(_payloadUtf8.Span, "payload");
+                _payloadChecked = true;
+            }
+            return _payloadUtf8;
+        }
+    }
 
     /// <summary>Whether the payload is absent or JSON <c>null</c>.</summary>
     public bool PayloadIsNull => _payloadKind is JsonTokenType.None or JsonTokenType.Null;
@@ -52,16 +70,18 @@ public sealed class InboundFrame
     public bool PayloadIsObject => _payloadKind == JsonTokenType.StartObject;
 
     /// <summary>The payload as a document of its own (copied on first use), or <c>default</c> (<see cref="JsonValueKind.Undefined"/>) when absent.</summary>
+    /// <exception cref="JsonException">A string in the payload has a lone surrogate escape.</exception>
     public JsonElement Payload => _payload ??= PayloadUtf8.IsEmpty ? default : JsonElement.Parse(PayloadUtf8.Span);
 
     /// <summary>Deserializes the payload into <typeparamref name="T"/> with the wire settings, straight from its UTF-8 bytes.</summary>
     /// <typeparam name="T">A payload record of this namespace.</typeparam>
     /// <returns>The payload, or <see langword="null"/> when it is JSON <c>null</c> or absent.</returns>
-    /// <exception cref="JsonException">The payload does not have the shape of <typeparamref name="T"/>.</exception>
+    /// <exception cref="JsonException">The payload does not have the shape of <typeparamref name="T"/>, or a string in it has a lone surrogate escape.</exception>
     public T? PayloadAs<T>() => PayloadIsNull ? default : JsonSerializer.Deserialize<T>(PayloadUtf8.Span, KaiJson.Options);
 
     /// <summary>This frame as a <see cref="Frame"/> (the payload copied).</summary>
     /// <returns>The frame.</returns>
+    /// <exception cref="JsonException">A string in the payload has a lone surrogate escape.</exception>
     public Frame ToFrame() => new(Type, Id, Timestamp, Payload, Signature);
 
     /// <summary>
@@ -72,7 +92,8 @@ public sealed class InboundFrame
     /// <returns>The frame.</returns>
     /// <exception cref="JsonException">
     /// The text is not well-formed JSON, not a JSON object, has no non-empty string <c>type</c>, or has an <c>id</c> or
-    /// <c>signature</c> that is not a string or a <c>timestamp</c> that is not an ISO 8601 string.
+    /// <c>signature</c> that is not a string or a <c>timestamp</c> that is not an ISO 8601 string, or has an envelope string with an
+    /// escape that is not valid UTF-16. (The payload's strings are checked when it is first read, so the error can name the frame's id.)
     /// </exception>
     public static InboundFrame Parse(ReadOnlyMemory<byte> utf8)
     {

@@ -120,6 +120,10 @@ public sealed class ChatSocketTests
             (JsonSerializer.Serialize(new { type = "text", content = new string('x', 2000) }), ErrorCodes.PayloadTooLarge),
             (JsonSerializer.Serialize(new { type = "response", content = "I am the assistant" }), ErrorCodes.ValidationError),
             (JsonSerializer.Serialize(new { type = "text", content = "" }), ErrorCodes.ValidationError),
+            // Lone surrogate escapes parse as JSON and used to throw from GetString in the handler (an unhandled exception, the link gone).
+            ("""{"type":"text","content":"hi \ud800"}""", ErrorCodes.ValidationError),
+            ("""{"type":"\udc00"}""", ErrorCodes.ValidationError),
+            ("""{"type":"text","content":"hi","structured_data":{"\ud800":1}}""", ErrorCodes.ValidationError),
             (JsonSerializer.Serialize(new { type = "text", content = 42 }), ErrorCodes.ValidationError),
         })
         {

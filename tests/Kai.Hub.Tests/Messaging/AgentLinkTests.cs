@@ -140,6 +140,8 @@ public sealed class AgentLinkTests
             ["object-type"] = """{"type":"agent_message","id":"object-type","payload":{"to_agent":"shaper-b","message_type":{}}}""",
             ["no-type"] = """{"type":"agent_message","id":"no-type","payload":{"to_agent":"shaper-b","content":1}}""",
             ["lone-surrogate"] = """{"type":"agent_message","id":"lone-surrogate","payload":{"to_agent":"shaper-\udc00b","message_type":"x"}}""",
+            // Copied byte for byte, this content would reach the target (or a hosted agent) and throw when read there.
+            ["lone-surrogate-content"] = """{"type":"agent_message","id":"lone-surrogate-content","payload":{"to_agent":"shaper-b","message_type":"x","content":{"t":"\ud800"}}}""",
             ["long-correlation"] = """{"type":"agent_message","id":"long-correlation","payload":{"to_agent":"shaper-b","message_type":"x","correlation_id":"__C__"}}"""
                 .Replace("__C__", new string('c', 129), StringComparison.Ordinal),
         };

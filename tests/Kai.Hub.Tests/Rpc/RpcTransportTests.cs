@@ -168,6 +168,21 @@ public sealed class RpcTransportTests
         Assert.Equal(JsonValueKind.Array, batchAnswer.ValueKind);
         Assert.Equal(2, Assert.Single(batchAnswer.EnumerateArray()).GetProperty("result").GetInt32());
 
+        // A lone surrogate escape parses as JSON but is no text (RFC 7493 §2.1): a parse error, not a 500 or a dropped link.
+        const string lone = """{"jsonrpc": "2.0", "method": "calc.add", "params": {"note": "\udc00"}, "id": "lone"}""";
+        var (loneStatus, loneBody) = await http.PostTextAsync("jsonrpc", lone);
+        Assert.Equal(HttpStatusCode.OK, loneStatus);
+        Assert.Equal(JsonRpcErrorCodes.ParseError, loneBody.GetProperty("error").GetProperty("code").GetInt32());
+        await rpc.SendRawAsync(lone);
+        Assert.Equal(JsonRpcErrorCodes.ParseError, (await rpc.ReceiveTextAsync()).GetProperty("error").GetProperty("code").GetInt32());
+        await rpc.SendRawAsync("""{"id": "amri-\ud800", "method": "calc.add", "params": [1, 2]}""");
+        var amri = await rpc.ReceiveTextAsync();
+        Assert.Equal(400, amri.GetProperty("error").GetProperty("code").GetInt32());
+        Assert.Equal(ErrorCodes.ValidationError, amri.GetProperty("error").GetProperty("type").GetString());
+        Assert.Contains("lone surrogate", amri.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        await rpc.SendRawAsync("""{"jsonrpc": "2.0", "method": "calc.add", "params": [2, 2], "id": "after"}""");
+        Assert.Equal(4, (await rpc.ReceiveTextAsync()).GetProperty("result").GetInt32()); // the link is still open
+
         await stop.CancelAsync();
     }
 
