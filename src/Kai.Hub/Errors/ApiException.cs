@@ -92,6 +92,10 @@ internal sealed class Validation
     /// <summary>Whether every string and property name in <paramref name="e"/> can be read (see <see cref="Unicode"/>).</summary>
     public static bool IsValidUnicode(JsonElement e)
     {
+        if (e.ValueKind == JsonValueKind.Undefined)
+        {
+            return true; // an absent value (a default JsonElement) has no text
+        }
         // Only an escaped surrogate can be invalid: a value without "\ud" / "\uD" in its raw text needs no walk (vectorized scans).
         var raw = System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(e);
         if (raw.IndexOf("\\ud"u8) < 0 && raw.IndexOf("\\uD"u8) < 0)

@@ -158,6 +158,15 @@ public sealed class EventLinkTests
         Assert.Equal("PAYLOAD_TOO_LARGE", big.Code);
         Assert.Equal("VALIDATION_ERROR", (await socket.ErrorAsync("publish", new { topic = "custom.*", data = 1 }, "b-8")).Code);
         Assert.Equal("UNSUPPORTED_FRAME", (await socket.ErrorAsync("teleport", new { }, "b-9")).Code);
+        // A publish without data (Data is then an absent JsonElement) and one with a lone surrogate in it.
+        await socket.SendRawAsync("""{"type":"publish","id":"b-10","payload":{"topic":"custom.nodata"}}""");
+        var nodata = await socket.ReceiveAsync();
+        Assert.Equal("b-10", nodata.Id);
+        Assert.True(nodata.Type == "ack", nodata.Payload.GetRawText());
+        await socket.SendRawAsync("""{"type":"publish","id":"b-11","payload":{"topic":"custom.x","data":"\ud800"}}""");
+        var lone = await socket.ReceiveAsync("error");
+        Assert.Equal("b-11", lone.Id);
+        Assert.Equal("VALIDATION_ERROR", lone.PayloadAs<Kai.Protocol.Frames.ErrorPayload>()!.Code);
         await socket.SendRawAsync("{oops");
         Assert.Equal("VALIDATION_ERROR", (await socket.ReceiveAsync("error")).PayloadAs<Kai.Protocol.Frames.ErrorPayload>()!.Code);
     }
