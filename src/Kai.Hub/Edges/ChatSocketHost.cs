@@ -196,7 +196,7 @@ internal sealed class ChatSocketHost(
         using (doc)
         {
             var root = doc.RootElement;
-            if (!Validation.IsValidUnicode(root))
+            if (!IJson.IsValidUnicode(root))
             {
                 // A lone surrogate escape parses, then throws from GetString deep in the session's handling (RFC 7493 §2.1).
                 link.TrySend(ChatFrame.ErrorFrame(ErrorCodes.ValidationError, "The message must be valid Unicode text (a lone surrogate such as \\ud800 is not).",

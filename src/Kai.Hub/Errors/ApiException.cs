@@ -87,61 +87,7 @@ internal sealed class Validation
     /// an escape (<c>"\ud800"</c>); <see cref="JsonElement"/> keeps it raw and throws <see cref="InvalidOperationException"/> later, when
     /// the text is read or compared (filter matching), far from the request that brought it.</summary>
     public Validation Unicode(JsonElement? value, string field) =>
-        Check(value is not { } v || IsValidUnicode(v), field, "must be valid Unicode text (a lone surrogate such as \\ud800 is not)");
-
-    /// <summary>Whether every string and property name in <paramref name="e"/> can be read (see <see cref="Unicode"/>).</summary>
-    public static bool IsValidUnicode(JsonElement e)
-    {
-        if (e.ValueKind == JsonValueKind.Undefined)
-        {
-            return true; // an absent value (a default JsonElement) has no text
-        }
-        // Only an escaped surrogate can be invalid: a value without "\ud" / "\uD" in its raw text needs no walk (vectorized scans).
-        var raw = System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(e);
-        if (raw.IndexOf("\\ud"u8) < 0 && raw.IndexOf("\\uD"u8) < 0)
-        {
-            return true;
-        }
-        return Walk(e);
-    }
-
-    private static bool Walk(JsonElement e)
-    {
-        try
-        {
-            switch (e.ValueKind)
-            {
-                case JsonValueKind.String:
-                    _ = e.GetString();
-                    return true;
-                case JsonValueKind.Array:
-                    foreach (var item in e.EnumerateArray())
-                    {
-                        if (!Walk(item))
-                        {
-                            return false;
-                        }
-                    }
-                    return true;
-                case JsonValueKind.Object:
-                    foreach (var prop in e.EnumerateObject())
-                    {
-                        _ = prop.Name;
-                        if (!Walk(prop.Value))
-                        {
-                            return false;
-                        }
-                    }
-                    return true;
-                default:
-                    return true;
-            }
-        }
-        catch (InvalidOperationException)
-        {
-            return false;
-        }
-    }
+        Check(value is not { } v || IJson.IsValidUnicode(v), field, "must be valid Unicode text (a lone surrogate such as \\ud800 is not)");
 
     public Validation Names(IReadOnlyList<string>? values, string field, int maxCount, int maxLength)
     {

@@ -98,7 +98,7 @@ internal static class RpcApi
         try
         {
             using var doc = await JsonDocument.ParseAsync(http.Request.Body, cancellationToken: ct);
-            return Validation.IsValidUnicode(doc.RootElement) ? (doc.RootElement.Clone(), null) : (null, RpcMessages.InvalidUnicode);
+            return IJson.IsValidUnicode(doc.RootElement) ? (doc.RootElement.Clone(), null) : (null, RpcMessages.InvalidUnicode);
         }
         catch (JsonException e)
         {

@@ -84,7 +84,7 @@ internal sealed class RpcMessages(RpcService rpc, IOptions<RpcOptions> options, 
         using (doc)
         {
             var root = doc.RootElement;
-            var (body, error) = Validation.IsValidUnicode(root) ? (root, null) : ((JsonElement?)null, InvalidUnicode);
+            var (body, error) = IJson.IsValidUnicode(root) ? (root, null) : ((JsonElement?)null, InvalidUnicode);
             return root.ValueKind == JsonValueKind.Array || (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("jsonrpc", out _))
                 ? await JsonRpcAsync(caller, body, error, ct)
                 : await AmriAsync(caller, body, error, RpcBackends.WebSocket, ct);

@@ -23,27 +23,13 @@ internal static class JsonStrings
         }
     }
 
-    /// <summary>
-    /// Throws when any string or property name in <paramref name="json"/> (well-formed JSON) has an escape that is not valid UTF-16.
-    /// The hub takes I-JSON (RFC 7493 §2.1: no unpaired surrogates), so a payload it keeps as raw bytes or as a
-    /// <see cref="JsonElement"/> cannot make a later <c>GetString</c>, deep in a handler or a hosted agent, throw.
-    /// </summary>
-    /// <exception cref="JsonException">A lone surrogate escape such as <c>"\ud800"</c>.</exception>
+    /// <summary>Throws when a string or property name in <paramref name="json"/> (well-formed JSON) is not valid UTF-16 (<see cref="IJson.IsValidUnicode(ReadOnlySpan{byte})"/>).</summary>
+    /// <exception cref="JsonException">A lone surrogate escape such as <c>"\ud800"</c>, naming <paramref name="name"/>.</exception>
     public static void RequireValidUtf16(ReadOnlySpan<byte> json, string name)
     {
-        // Only an escaped surrogate (\uD800-\uDFFF) can be invalid. Most payloads have none, and these scans are vectorized; a
-        // false hit (an escaped backslash before "ud") only costs the reader pass below.
-        if (json.IndexOf("\\ud"u8) < 0 && json.IndexOf("\\uD"u8) < 0)
+        if (!IJson.IsValidUnicode(json))
         {
-            return;
-        }
-        var reader = new Utf8JsonReader(json);
-        while (reader.Read())
-        {
-            if (reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName && reader.ValueIsEscaped)
-            {
-                Get(ref reader, name);
-            }
+            throw new JsonException($"'{name}' is not valid UTF-16: it has an unpaired surrogate escape.");
         }
     }
 }
