@@ -22,8 +22,9 @@ internal sealed record FileTarget(KaiPrincipal Uploader, string OwnerId, string?
 /// assigned agent. Every write of content goes staging (local, fsynced) → blob store (atomic) → metadata row (with the quota check);
 /// a file is visible only when its row exists, and a row exists only when its blob is complete.
 /// </summary>
-internal sealed class FileService : IAgentDataOwner, IFileReferences
+internal sealed partial class FileService : IAgentDataOwner, IFileReferences
 {
+    private readonly ILogger<FileService> _logger;
     private readonly IFileStore _store;
     private readonly IBlobStore _blobs;
     private readonly FilesOptions _options;
@@ -36,8 +37,10 @@ internal sealed class FileService : IAgentDataOwner, IFileReferences
     private readonly IServiceProvider _services;
     private Dictionary<string, IWorkHolder>? _holders;
 
-    public FileService(IFileStore store, IBlobStore blobs, IOptions<FilesOptions> options, IOptions<HubOptions> hub, TimeProvider time, Router router, IServiceProvider services)
+    public FileService(IFileStore store, IBlobStore blobs, IOptions<FilesOptions> options, IOptions<HubOptions> hub, TimeProvider time, Router router, IServiceProvider services,
+        ILogger<FileService> logger)
     {
+        _logger = logger;
         _services = services;
         _store = store;
         _blobs = blobs;
@@ -255,6 +258,23 @@ internal sealed class FileService : IAgentDataOwner, IFileReferences
     }
 
     /// <inheritdoc />
+    public async Task ReleaseAsync(IReadOnlyList<string> fileIds, string kind, string workId)
+    {
+        if (fileIds.Count == 0)
+        {
+            return;
+        }
+        try
+        {
+            await _store.RemoveReferencesAsync(fileIds, kind, workId, CancellationToken.None);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Log.ReleaseFailed(_logger, e, kind, workId);
+        }
+    }
+
+    /// <inheritdoc />
     public async Task<IReadOnlyList<FileInfoResponse>> ArtifactsAsync(string taskId, CancellationToken ct)
     {
         var list = new List<FileInfoResponse>();
@@ -426,5 +446,11 @@ internal sealed class FileService : IAgentDataOwner, IFileReferences
             return false;
         }
         return CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Signature(fileId, unix)), Encoding.ASCII.GetBytes(sig));
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Could not forget the file references of {Kind} {WorkId}; they stay until the files are deleted")]
+        public static partial void ReleaseFailed(ILogger logger, Exception e, string kind, string workId);
     }
 }

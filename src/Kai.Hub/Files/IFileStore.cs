@@ -57,6 +57,9 @@ internal interface IFileStore
     /// <summary>Records that work <paramref name="workKind"/>/<paramref name="workId"/> references the files (repeats are ignored).</summary>
     Task AddReferencesAsync(IReadOnlyList<string> fileIds, string workKind, string workId, DateTimeOffset now, CancellationToken ct);
 
+    /// <summary>Forgets the references of work that ended and is never held again (in-memory work: RPC calls, invocations).</summary>
+    Task RemoveReferencesAsync(IReadOnlyList<string> fileIds, string workKind, string workId, CancellationToken ct);
+
     /// <summary>The work that references a file, newest first, at most <paramref name="max"/>.</summary>
     Task<IReadOnlyList<(string WorkKind, string WorkId)>> ReferencesOfFileAsync(string fileId, int max, CancellationToken ct);
 }

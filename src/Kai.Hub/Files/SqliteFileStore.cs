@@ -140,6 +140,10 @@ internal sealed class SqliteFileStore(SqliteHubStore db) : IFileStore
             ON CONFLICT DO NOTHING
             """, fileIds.Select(fileId => new { fileId, workKind, workId, now = Ms(now) }), tx), ct);
 
+    public Task RemoveReferencesAsync(IReadOnlyList<string> fileIds, string workKind, string workId, CancellationToken ct) => db.WriteAsync(async (c, tx) =>
+        await c.ExecuteAsync("DELETE FROM file_refs WHERE file_id = @fileId AND work_kind = @workKind AND work_id = @workId",
+            fileIds.Select(fileId => new { fileId, workKind, workId }), tx), ct);
+
     public async Task<IReadOnlyList<(string WorkKind, string WorkId)>> ReferencesOfFileAsync(string fileId, int max, CancellationToken ct)
     {
         await using var c = db.OpenRead();

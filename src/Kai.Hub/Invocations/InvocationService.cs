@@ -86,11 +86,18 @@ internal sealed partial class InvocationService(
             }
         }
         // Files the payload references (file_id): checked and recorded first; the agent handling the invocation may read them (issue 13).
-        await files.ReferenceAsync(caller, WorkKinds.Invocation, invocation.Id, caller.OwnerId, "payload",
+        // Recorded under a work id unique to this run, so an envelope that reuses the id (a replay, or the same id after the window)
+        // neither adds files to the running invocation nor inherits an earlier one's.
+        var workId = invocation.Id + Run.WorkIdSeparator + Guid.NewGuid().ToString("N");
+        var referenced = await files.ReferenceAsync(caller, WorkKinds.Invocation, workId, caller.OwnerId, "payload",
             raw.TryGetProperty("payload", out var payload) ? payload.GetRawText() : null, ct);
-        var run = new Run(invocation with { Sender = sender }, caller, callerAgentId, depth, now, Math.Max(0, _options.MaxBufferedChunks));
+        var run = new Run(invocation with { Sender = sender }, caller, callerAgentId, depth, now, Math.Max(0, _options.MaxBufferedChunks))
+        {
+            WorkId = workId, Files = referenced,
+        };
         if (!_runs.TryAdd(invocation.Id, run))
         {
+            await files.ReleaseAsync(referenced, WorkKinds.Invocation, workId);
             throw Replay(invocation.Id);
         }
         try
@@ -103,6 +110,7 @@ internal sealed partial class InvocationService(
         catch
         {
             _runs.TryRemove(invocation.Id, out _);
+            await files.ReleaseAsync(referenced, WorkKinds.Invocation, workId);
             throw;
         }
         run.Worker = Task.Run(() => ExecuteAsync(run));
@@ -247,6 +255,8 @@ internal sealed partial class InvocationService(
         {
             run.Accepted.TrySetResult();
         }
+        // Finished: nobody holds it again, so its file references go (best effort; see IFileReferences.ReleaseAsync).
+        await files.ReleaseAsync(run.Files, WorkKinds.Invocation, run.WorkId); // never throws
         if (run.Refused)
         {
             run.Done.TrySetResult(run.Snapshot(includeStack: false));
@@ -370,6 +380,8 @@ internal sealed partial class InvocationService(
         {
             Delivery = Delivery.Request, Deadline = deadline, CorrelationId = hopId, Intent = run.Invocation.Intent,
             Exclude = address.Kind == AddressKind.Capability ? tried : null,
+            // Who handles the try is known here, before the frame is written, so the agent may read the payload's files at once.
+            OnAgentChosen = agent => run.CurrentAgentId = agent,
         };
         var hop = new Hop(run);
         _hops[hopId] = hop;
@@ -378,6 +390,10 @@ internal sealed partial class InvocationService(
         try
         {
             var route = await router.RouteAsync(envelope, CancellationToken.None);
+            if (!route.IsDelivered)
+            {
+                run.CurrentAgentId = null; // chosen, but the frame did not get there: nobody handles this try
+            }
             if (!route.IsDelivered && address.Kind == AddressKind.Capability && route.Status is RouteStatus.NotFound or RouteStatus.Unavailable)
             {
                 run.RemoveHop(hopIndex);
@@ -520,8 +536,16 @@ internal sealed partial class InvocationService(
         private JsonElement? _output;
         private InvocationError? _error;
 
+        public const char WorkIdSeparator = '#';
+
         public string Id => Invocation.Id;
         public AgentInvocation Invocation { get; } = invocation;
+
+        /// <summary>This run as work that references files: <c>{id}#{random}</c>, unique per run (the id alone may come again).</summary>
+        public string WorkId { get; init; } = "";
+
+        /// <summary>The files the payload references, as recorded under <see cref="WorkId"/>.</summary>
+        public IReadOnlyList<string> Files { get; init; } = [];
         public KaiPrincipal Caller { get; } = caller;
         public string? CallerAgentId { get; } = callerAgentId;
         public int Depth { get; } = depth;

@@ -30,7 +30,8 @@ internal static class InvocationsServiceCollectionExtensions
         services.AddSingleton<InvocationService>();
         services.AddSingleton<Routing.IReplyCodec, InvocationReplyCodec>(); // invocation_results answered on another node
         services.AddSingleton<IHousekeeping>(sp => sp.GetRequiredService<InvocationService>());
-        services.AddSingleton<IWorkHolder>(sp => new InvocationWorkHolder(sp.GetRequiredService<InvocationService>()));
+        // The agent an invocation's try is with reads the files its payload references (issue 13).
+        services.AddSingleton<IWorkHolder>(sp => new InMemoryWorkHolder(WorkKinds.Invocation, sp.GetRequiredService<InvocationService>().HeldTenant));
         return services;
     }
 }

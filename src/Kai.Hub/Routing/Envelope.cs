@@ -65,11 +65,19 @@ internal sealed class Envelope
     /// <summary>For a KAIL <c>invocation</c>: the intent asked, which the authorize filter checks against the invocation policy (<see cref="Access.MayInvoke"/>).</summary>
     public string? Intent { get; init; }
 
+    /// <summary>
+    /// Told the agent the router is about to hand an agent-addressed envelope to, before its frame is written (a handle or a
+    /// capability resolves in the router, so the sender cannot know it earlier). A request's service uses it to say who holds the
+    /// work while it is in flight (files it references, issue 13) without a race against the agent acting on the frame. Called once
+    /// per candidate tried; the last call is the agent that got it. Must be quick and must not throw.
+    /// </summary>
+    public Action<string>? OnAgentChosen { get; init; }
+
     /// <summary>The same envelope for another address (a handle resolved to an agent, a retry).</summary>
     public Envelope With(Address target) => new(Type, target, Frame, Sender)
     {
         Delivery = Delivery, Deadline = Deadline, CorrelationId = CorrelationId, TraceParent = TraceParent, Publication = Publication, Event = Event,
-        Exclude = Exclude, FromBackplane = FromBackplane, Intent = Intent,
+        Exclude = Exclude, FromBackplane = FromBackplane, Intent = Intent, OnAgentChosen = OnAgentChosen,
     };
 
     /// <summary>The published form of a topic envelope, as it goes to other nodes.</summary>

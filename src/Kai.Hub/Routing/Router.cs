@@ -343,6 +343,7 @@ internal sealed class Router
 
     private async ValueTask<RouteResult> ToAgentAsync(string agentId, Envelope e, CancellationToken ct)
     {
+        e.OnAgentChosen?.Invoke(agentId);
         var link = _links.AgentLink(agentId);
         if (link is not null)
         {

@@ -27,7 +27,7 @@ namespace Kai.Hub.Rpc;
 internal sealed partial class RpcService(
     Router router, AgentDirectory directory, CapabilityResolver resolver, CircuitBreakers breakers, RpcRouteTable routes,
     RpcMethodCatalog catalog, RpcResultCache cache, IBackplane backplane, IOptions<RpcOptions> options, IOptions<HubOptions> hub, IServiceProvider services, IHostEnvironment environment, TimeProvider time,
-    ILogger<RpcService> logger)
+    IFileReferences files, ILogger<RpcService> logger)
 {
     /// <summary>The topic of per-call telemetry events (seed 001 §8, <c>kOS.telemetry.bus</c>).</summary>
     public const string TelemetryTopic = "telemetry.rpc";
@@ -185,9 +185,9 @@ internal sealed partial class RpcService(
         }
         var callback = headers.Callback ?? (headers.CallbackUrl is not null ? "topic:" + CallbackTopic : null);
         var entry = new InFlight(caller, target.IsCapability || target.Name.StartsWith(AgentDirectory.HandlePrefix, StringComparison.Ordinal) ? null : target.Name);
-        if (!_inFlight.TryAdd(id, entry))
+        if (await BeginAsync(caller, request, entry, started, backend, ct) is { } refused)
         {
-            return (Fail(request, caller, ErrorCodes.Conflict, $"A request with id '{id}' is already in flight; ids must be unique.", started, 0, backend), null, 0);
+            return (refused, null, 0);
         }
         if (callback is not null)
         {
@@ -197,7 +197,7 @@ internal sealed partial class RpcService(
         var cacheKey = cacheTtl > 0 ? RpcResultCache.Key(caller.OwnerId, target.ToString(), method, request.Params) : null;
         if (cacheKey is not null && cache.Get(cacheKey) is { } hit)
         {
-            _inFlight.TryRemove(new KeyValuePair<string, InFlight>(id, entry));
+            await EndAsync(id, entry);
             var now = time.GetUtcNow();
             return (new RpcResponse(id, hit.AgentId, request.Origin ?? caller.Id, now.ToUnixTimeSeconds(), hit.Result, null,
                 Metrics(started, 0, backend) with { Cache = "hit", CacheAgeMs = (long)(now - hit.StoredAt).TotalMilliseconds }), hit.AgentId, 0);
@@ -241,7 +241,7 @@ internal sealed partial class RpcService(
         }
         finally
         {
-            _inFlight.TryRemove(new KeyValuePair<string, InFlight>(id, entry));
+            await EndAsync(id, entry);
         }
     }
 
@@ -292,6 +292,7 @@ internal sealed partial class RpcService(
             CorrelationId = CorrelationKey(request.Id!),
             TraceParent = Activity.Current?.Id,
             Exclude = exclude,
+            OnAgentChosen = entry.WorkId is null ? null : entry.Hold,
         };
         var attemptStarted = time.GetTimestamp();
         string? agentId = null;
@@ -358,9 +359,9 @@ internal sealed partial class RpcService(
                 : $"A quorum of {needed} needs {needed} agents; only {asked} healthy agents have capability '{target.Name}'.", started, 0, backend), null, 0);
         }
         var entry = new InFlight(caller, null, candidates.ToHashSet(StringComparer.Ordinal));
-        if (!_inFlight.TryAdd(id, entry))
+        if (await BeginAsync(caller, request, entry, started, backend, ct) is { } refused)
         {
-            return (Fail(request, caller, ErrorCodes.Conflict, $"A request with id '{id}' is already in flight; ids must be unique.", started, 0, backend), null, 0);
+            return (refused, null, 0);
         }
         var now = time.GetUtcNow();
         var deadline = now.AddMilliseconds(PolicyFor(method).Policy.TimeoutMs);
@@ -393,7 +394,7 @@ internal sealed partial class RpcService(
         }
         finally
         {
-            _inFlight.TryRemove(new KeyValuePair<string, InFlight>(id, entry));
+            await EndAsync(id, entry);
         }
         var complete = aggregate == Aggregates.All ? replies.Count == asked : succeeded >= needed;
         if (!complete && (aggregate != Aggregates.All || replies.Count == 0))
@@ -469,6 +470,7 @@ internal sealed partial class RpcService(
                     Delivery = Delivery.Request,
                     Deadline = deadline,
                     CorrelationId = CorrelationKey(id),
+                    OnAgentChosen = entry.WorkId is null ? null : entry.Hold,
                 };
                 var (route, reply) = await router.RequestAsync(envelope, CancellationToken.None);
                 response = route.Status == RouteStatus.Delivered && reply is Reply r
@@ -489,7 +491,7 @@ internal sealed partial class RpcService(
             }
             finally
             {
-                _inFlight.TryRemove(new KeyValuePair<string, InFlight>(id, entry));
+                await EndAsync(id, entry);
             }
             await DeliverCallbackAsync(caller, callback, response, headers);
         });
@@ -787,7 +789,92 @@ internal sealed partial class RpcService(
     internal sealed record Reply(string AgentId, RpcResponse Response, string? OwnerId = null);
 
     /// <summary>A request in flight: its caller, the agent it went to (null for a capability or a handle), the agents of a scatter.</summary>
-    private sealed record InFlight(KaiPrincipal Caller, string? AgentId, IReadOnlySet<string>? Scatter = null);
+    /// <summary>
+    /// A request in flight on this node. <see cref="AgentId"/> is the one agent that may answer it (a direct target), null for a
+    /// capability or handle target; <see cref="Scatter"/> the agents a scatter-gather asked. When the params reference files
+    /// (issue 13), <see cref="WorkId"/> names the call as work (unique per call, so a later call reusing the request id inherits
+    /// nothing) and <see cref="Hold"/> records the agent the router handed the current attempt to.
+    /// </summary>
+    private sealed class InFlight(KaiPrincipal caller, string? agentId, IReadOnlySet<string>? scatter = null)
+    {
+        private volatile string? _heldBy;
+
+        public KaiPrincipal Caller { get; } = caller;
+
+        public string? AgentId { get; } = agentId;
+
+        public IReadOnlySet<string>? Scatter { get; } = scatter;
+
+        /// <summary>The call as work that references files (<c>{request id}#{random}</c>); null when its params reference none.</summary>
+        public string? WorkId { get; set; }
+
+        /// <summary>The files the params reference, as recorded.</summary>
+        public IReadOnlyList<string> Files { get; set; } = [];
+
+        /// <summary>The router chose <paramref name="agent"/> for the current attempt (<see cref="Envelope.OnAgentChosen"/>).</summary>
+        public void Hold(string agent) => _heldBy = agent;
+
+        public bool IsHeldBy(string agent) => _heldBy == agent || Scatter?.Contains(agent) == true;
+    }
+
+    /// <summary>
+    /// Registers the request as in flight (its id must be unique while it is), then checks and records the files its params reference
+    /// (<see cref="IFileReferences.ReferenceAsync"/>, in the caller's tenant). Null when both hold; otherwise the response that refuses
+    /// the call, with nothing routed.
+    /// </summary>
+    private async Task<RpcResponse?> BeginAsync(KaiPrincipal caller, RpcRequest request, InFlight entry, long started, string backend, CancellationToken ct)
+    {
+        var id = request.Id!;
+        if (!_inFlight.TryAdd(id, entry))
+        {
+            return Fail(request, caller, ErrorCodes.Conflict, $"A request with id '{id}' is already in flight; ids must be unique.", started, 0, backend);
+        }
+        if (request.Params is not { ValueKind: JsonValueKind.Object or JsonValueKind.Array } p
+            || System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(p).IndexOf("\"file_id"u8) < 0)
+        {
+            return null; // the common case: no file, no work id, nothing stored
+        }
+        var workId = id + WorkIdSeparator + Guid.NewGuid().ToString("N");
+        try
+        {
+            entry.Files = await files.ReferenceAsync(caller, WorkKinds.Rpc, workId, caller.OwnerId, "params", p.GetRawText(), ct);
+            entry.WorkId = workId;
+            return null;
+        }
+        catch (Exception e)
+        {
+            _inFlight.TryRemove(new KeyValuePair<string, InFlight>(id, entry));
+            if (e is ApiException refused)
+            {
+                return Fail(request, caller, refused.Code, refused.Message, started, 0, backend);
+            }
+            throw;
+        }
+    }
+
+    /// <summary>The call ended: it is no longer in flight, and the file references it recorded are forgotten (nobody holds it again).</summary>
+    private async Task EndAsync(string id, InFlight entry)
+    {
+        _inFlight.TryRemove(new KeyValuePair<string, InFlight>(id, entry));
+        if (entry.WorkId is { } work)
+        {
+            await files.ReleaseAsync(entry.Files, WorkKinds.Rpc, work); // never throws
+        }
+    }
+
+    private const char WorkIdSeparator = '#';
+
+    /// <summary>
+    /// The caller's tenant of call <paramref name="workId"/> (<see cref="InFlight.WorkId"/>) while it is in flight on this node and
+    /// with <paramref name="agentId"/> (any agent, for null); null otherwise. For its <see cref="InMemoryWorkHolder"/>.
+    /// </summary>
+    internal string? HeldTenant(string workId, string? agentId)
+    {
+        var cut = workId.LastIndexOf(WorkIdSeparator);
+        return cut > 0 && _inFlight.TryGetValue(workId[..cut], out var entry) && entry.WorkId == workId && (agentId is null || entry.IsHeldBy(agentId))
+            ? entry.Caller.OwnerId
+            : null;
+    }
 
     /// <summary>The router correlation id of one agent's part of a scatter-gather request.</summary>
     private static string ScatterKey(string id, string agentId) => CorrelationKey(id) + "@" + agentId;

@@ -20,6 +20,8 @@ internal static class RpcServiceCollectionExtensions
         services.AddSingleton<RpcMethodCatalog>();
         services.AddSingleton<RpcResultCache>();
         services.AddSingleton<RpcService>();
+        // The agent a call is with reads the files its params reference (issue 13).
+        services.AddSingleton<Auth.IWorkHolder>(sp => new Auth.InMemoryWorkHolder(Auth.WorkKinds.Rpc, sp.GetRequiredService<RpcService>().HeldTenant));
         services.AddSingleton<IReplyCodec, RpcReplyCodec>(); // rpc_responses answered on another node
         services.AddSingleton<RpcMessages>();
         services.AddSingleton<RpcSocketEdge>();

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Kai.Hub.Tests.Invocations;
+using Kai.Hub.Tests.Rpc;
 using Kai.Hub.Tests.Tasks;
 using Kai.Protocol;
 using Kai.Protocol.Frames;
@@ -12,7 +13,7 @@ using Kai.Testing;
 namespace Kai.Hub.Tests.Files;
 
 /// <summary>
-/// Files in the rest of the hub (issue 13 item 7): tasks, commands and invocations reference files by <c>file_id</c>; the agent holding
+/// Files in the rest of the hub (issue 13 item 7): tasks, commands, invocations and RPC calls reference files by <c>file_id</c>; the agent holding
 /// the work reads them while it holds it, nobody else's agent ever; task artifacts are uploaded by the agent working the task and listed
 /// by <c>GET /api/v1/tasks/{id}</c>. Real agents on real WebSockets, real REST downloads with their own tokens.
 /// </summary>
@@ -172,8 +173,72 @@ public sealed class FileReferenceTests
         await Kail.AnswerAsync(link, received, new { ok = true });
         Assert.Equal(HttpStatusCode.OK, (await call).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await asAgent.GetAsync(file.Url.TrimStart('/'))).StatusCode);
+        Assert.DoesNotContain(await hub.Service<Kai.Hub.Files.IFileStore>().ReferencesOfFileAsync(file.FileId, 100, CancellationToken.None),
+            r => r.WorkKind == "invocation"); // a finished run is never held again: its reference went with it (the command's stays with the command)
 
         var refused = await Kail.InvokeAsync(client, Kail.Envelope(Kail.Handle(agent.AgentId), "digest", new { file_id = "file_00000000000000000000000000000000" }));
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+    }
+
+    [Fact]
+    public async Task The_agent_an_RPC_call_is_with_reads_the_files_its_params_reference_until_it_answers()
+    {
+        await using var hub = await TestHub.StartAsync();
+        var user = await hub.NewUserAsync();
+        var stranger = await hub.NewUserAsync();
+        using var client = hub.Client(user.AccessToken);
+        using var asStranger = hub.Client(stranger.AccessToken);
+        var agent = await hub.NewAgentAsync(user.AccessToken, "digester", capabilities: ["digest"]);
+        var other = await hub.NewAgentAsync(user.AccessToken, "bystander");
+        await using var link = await hub.ConnectAgentAsync(agent);
+        using var asAgent = hub.Client(await hub.AgentTokenAsync(agent));
+        using var asOther = hub.Client(await hub.AgentTokenAsync(other));
+        var data = FileKit.Random(4096, 31);
+        var file = await FileKit.UploadAsync(client, data, "input.bin");
+        var foreign = await FileKit.UploadAsync(asStranger, FileKit.Random(100, 32), "theirs.bin");
+        var path = file.Url.TrimStart('/');
+
+        // To the agent by name: readable from delivery to the answer, by that agent only.
+        var call = client.CallAsync(RpcKit.Envelope("rpc-f1", "digest.run", new { doc = new { file_id = file.FileId } }, destination: agent.AgentId));
+        var request = await link.NextRequestAsync();
+        Assert.Equal("rpc-f1", request.Id);
+        Assert.Equal(data, await asAgent.GetByteArrayAsync(path));
+        Assert.Equal(HttpStatusCode.NotFound, (await asOther.GetAsync(path)).StatusCode);
+        await link.AnswerAsync(request, new { sha256 = Convert.ToHexStringLower(SHA256.HashData(data)) });
+        var (status, body) = await call;
+        Assert.True(status == HttpStatusCode.OK, body.ToString());
+        Assert.Equal(HttpStatusCode.NotFound, (await asAgent.GetAsync(path)).StatusCode);
+        // The ended call's reference is gone from the store (nothing holds it again; at RPC rates the rows would pile up).
+        Assert.Empty(await hub.Service<Kai.Hub.Files.IFileStore>().ReferencesOfFileAsync(file.FileId, 100, CancellationToken.None));
+
+        // The same request id again, without the file: a new call that inherits nothing from the first.
+        call = client.CallAsync(RpcKit.Envelope("rpc-f1", "digest.run", new { n = 1 }, destination: agent.AgentId));
+        request = await link.NextRequestAsync();
+        Assert.Equal(HttpStatusCode.NotFound, (await asAgent.GetAsync(path)).StatusCode);
+        await link.AnswerAsync(request, new { ok = true });
+        Assert.Equal(HttpStatusCode.OK, (await call).Status);
+
+        // Through a capability the router resolves: the agent it chose reads the files (file_ids) as soon as the request arrives.
+        call = client.CallAsync(RpcKit.Envelope("rpc-f2", "digest.run", new { file_ids = new[] { file.FileId } }, destination: "capability:digest"));
+        request = await link.NextRequestAsync();
+        Assert.Equal(data, await asAgent.GetByteArrayAsync(path));
+        await link.AnswerAsync(request, new { ok = true });
+        Assert.Equal(HttpStatusCode.OK, (await call).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await asAgent.GetAsync(path)).StatusCode);
+
+        // An unknown file, and another tenant's: VALIDATION_ERROR naming the field, nothing delivered, and the id is free again.
+        foreach (var bad in new[] { "file_00000000000000000000000000000000", foreign.FileId })
+        {
+            (status, body) = await client.CallAsync(RpcKit.Envelope("rpc-f3", "digest.run", new { file_id = bad }, destination: agent.AgentId));
+            Assert.True(status == HttpStatusCode.BadRequest, body.ToString());
+            Assert.Equal(ErrorCodes.ValidationError, body.ErrorType());
+            Assert.Contains("params", body.GetProperty("error").GetProperty("message").GetString());
+        }
+        call = client.CallAsync(RpcKit.Envelope("rpc-f3", "digest.run", new { file_id = file.FileId }, destination: agent.AgentId));
+        request = await link.NextRequestAsync();
+        Assert.Equal("rpc-f3", request.Id); // the refused calls never reached the agent
+        Assert.Equal(file.FileId, request.Params!.Value.GetProperty("file_id").GetString());
+        await link.AnswerAsync(request, new { ok = true });
+        Assert.Equal(HttpStatusCode.OK, (await call).Status);
     }
 }

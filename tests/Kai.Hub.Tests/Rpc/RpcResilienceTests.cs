@@ -224,7 +224,7 @@ public sealed class RpcResilienceTests
 
     private static RpcService Policies(RpcOptions options) => new(null!, null!, null!, null!, null!, null!, null!, null!, Options.Create(options), Options.Create(new HubOptions()),
         null!, new Microsoft.Extensions.Hosting.Internal.HostingEnvironment { EnvironmentName = "Production" }, TimeProvider.System,
-        Microsoft.Extensions.Logging.Abstractions.NullLogger<RpcService>.Instance);
+        null!, Microsoft.Extensions.Logging.Abstractions.NullLogger<RpcService>.Instance);
 
     internal static async Task WaitUntilAsync(Func<bool> condition)
     {
