@@ -11,6 +11,7 @@
 #   bench/cluster.sh              # 3 runs of 5 s per figure
 #   bench/cluster.sh --small      # 1 run of 3 s, small sizes (what docs/benchmarks.md reports from this machine)
 #   bench/cluster.sh --smoke      # one tiny run each, no timing claims
+#   CONFIGS=postgres-3 SCENARIOS=s2 bench/cluster.sh --small   # a subset, for a quick before/after
 #
 # Needs PostgreSQL (.ci/setup/80-postgres.sh; KAI_BENCH_POSTGRES, else KAI_TEST_POSTGRES, else the script's kai_test) and
 # RabbitMQ (.ci/setup/81-rabbitmq.sh; KAI_BENCH_RABBITMQ, default amqp://guest:guest@127.0.0.1:5672/). Each configuration
@@ -18,6 +19,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=full
+configs=${CONFIGS:-sqlite-1 postgres-1 postgres-3}
+scenarios=${SCENARIOS:-s2,s3,s5}
 case "${1:-}" in --small) mode=small ;; --smoke) mode=smoke ;; "") ;; *) echo "usage: $0 [--small|--smoke]" >&2; exit 2 ;; esac
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 pg="${KAI_BENCH_POSTGRES:-${KAI_TEST_POSTGRES:-Host=127.0.0.1;Port=5432;Username=kai_test;Password=kai_test;Database=kai_test}}"
@@ -78,7 +81,7 @@ start_node() {
   echo "node $config-$i not ready" >&2; cat "$work/$config-$i.log" >&2; return 1
 }
 
-for config in sqlite-1 postgres-1 postgres-3; do
+for config in $configs; do
   data="$work/$config"; mkdir -p "$data"
   store=()
   nodes=1
@@ -97,7 +100,7 @@ for config in sqlite-1 postgres-1 postgres-3; do
   for i in $(seq 1 "$nodes"); do start_node "$config" "$i" "$data" "${store[@]}"; done
   peers=$(IFS=,; echo "${urls[*]:1}")
   dotnet "$gen_dll" run --target kai --url "${urls[0]}" --peers "$peers" --server-pid "${pids[0]}" --state "$data/agents.json" \
-    --out "$work/$config.jsonl" --scenarios s2,s3,s5 "${common[@]}"
+    --out "$work/$config.jsonl" --scenarios "$scenarios" "${common[@]}"
   stop_nodes
 done
 
@@ -107,7 +110,7 @@ done
   echo "nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average before: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo "PostgreSQL $(psql -Atc 'SHOW server_version'), RabbitMQ at $amqp; nothing pinned: every node, both servers and the generator share the cores."
   echo "CPU figures are node 1's only."
-  for config in sqlite-1 postgres-1 postgres-3; do
+  for config in $configs; do
     echo; echo "## $config"; echo
     dotnet "$gen_dll" report --in "$work/$config.jsonl"
   done

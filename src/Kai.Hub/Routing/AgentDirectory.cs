@@ -10,8 +10,21 @@ namespace Kai.Hub.Routing;
 /// capability and can be reached now (the <see cref="CapabilityResolver"/>'s candidates).
 /// </summary>
 internal sealed class AgentDirectory(
-    ConnectionRegistry links, IAgentStore store, IEnumerable<IDeliveryTarget> targets, IBackplane backplane, IOptionsMonitor<RoutingOptions> options)
+    ConnectionRegistry links, IAgentStore store, IEnumerable<IDeliveryTarget> targets, IBackplane backplane, IOptionsMonitor<RoutingOptions> options,
+    TimeProvider time)
 {
+    /// <summary>
+    /// How long a node trusts the tenant it read from the store for an agent it holds no link of (cluster only). Without it, every
+    /// message to an agent connected to another node read the agents table on the sender's link loop, which capped cross-node
+    /// traffic at a few hundred messages per second per link. An agent's owner changes only when the agent is deleted and its id
+    /// created again by another tenant; for that window the receiving node checks the sender against its link's owner again
+    /// (<see cref="Router"/>), so a stale entry can at most acknowledge a message that is then dropped.
+    /// </summary>
+    public static readonly TimeSpan RemoteTenantTtl = TimeSpan.FromSeconds(2);
+
+    private const int MaxRemoteTenants = 100_000;
+    private readonly ConcurrentDictionary<string, (string Owner, DateTimeOffset Until)> _remoteTenants = new(StringComparer.Ordinal);
+
     /// <summary>The prefix of a Kind Agent Handle (seed 002).</summary>
     public const string HandlePrefix = "kah:";
 
@@ -21,14 +34,34 @@ internal sealed class AgentDirectory(
     private RoutingOptions _options => options.CurrentValue;
 
     /// <summary>The tenant (owner) of an agent, or null when there is no such agent.</summary>
-    public async ValueTask<string?> TenantOfAsync(string agentId, CancellationToken ct)
+    /// <param name="agentId">The agent.</param>
+    /// <param name="ct">Cancels the store read.</param>
+    /// <param name="cached">
+    /// Whether a tenant read up to <see cref="RemoteTenantTtl"/> ago will do (in a cluster, for an agent this node holds no link of).
+    /// Only for checks the receiving node makes again: the reach check of a frame to one agent (the router re-checks against the
+    /// link's owner on the node that holds it).
+    /// </param>
+    public async ValueTask<string?> TenantOfAsync(string agentId, CancellationToken ct, bool cached = false)
     {
         if (links.AgentLink(agentId) is { } link)
         {
             return link.OwnerId;
         }
+        var cluster = backplane.HasPeers;
+        if (cached && cluster && _remoteTenants.TryGetValue(agentId, out var known) && known.Until > time.GetUtcNow())
+        {
+            return known.Owner;
+        }
         if (agentId.Length <= 64 && (await store.GetAgentAsync(agentId, ct))?.OwnerId is { } owner)
         {
+            if (cluster)
+            {
+                if (_remoteTenants.Count >= MaxRemoteTenants)
+                {
+                    _remoteTenants.Clear(); // bounded; entries are cheap to read again
+                }
+                _remoteTenants[agentId] = (owner, time.GetUtcNow() + RemoteTenantTtl);
+            }
             return owner;
         }
         // Agents that live only in a delivery target (chat session participants) name their tenant there.

@@ -144,9 +144,11 @@ internal sealed class AuthorizeFilter(AgentDirectory directory, AuditLog audit, 
         }
         var allowed = envelope.Target.Kind switch
         {
-            AddressKind.Agent or AddressKind.Observers => await directory.TenantOfAsync(envelope.Target.Id, ct) is { } t && Access.MayReach(sender, t),
+            // One agent: a tenant cached for an agent on another node will do, because the node that holds its link checks again.
+            AddressKind.Agent => await directory.TenantOfAsync(envelope.Target.Id, ct, cached: true) is { } t && Access.MayReach(sender, t),
+            AddressKind.Observers => await directory.TenantOfAsync(envelope.Target.Id, ct) is { } t1 && Access.MayReach(sender, t1),
             AddressKind.Kah => await directory.ResolveHandleAsync(envelope.Target.Id, ct) is { } id
-                && await directory.TenantOfAsync(id, ct) is { } t2 && Access.MayReach(sender, t2),
+                && await directory.TenantOfAsync(id, ct, cached: true) is { } t2 && Access.MayReach(sender, t2),
             AddressKind.Capability or AddressKind.User or AddressKind.Session or AddressKind.Stream =>
                 envelope.Target.Tenant is { } tenant && Access.MayReach(sender, tenant),
             AddressKind.Topic => envelope.Publication is { } p && Access.MayPublish(sender, envelope.Target.Id, p.OwnerId),

@@ -347,6 +347,13 @@ internal sealed class Router
         var link = _links.AgentLink(agentId);
         if (link is not null)
         {
+            if (e.FromBackplane && e.Intent is null && !Access.MayReach(e.Sender, link.OwnerId))
+            {
+                // The sending node checked the sender against a tenant it may have cached (AgentDirectory.RemoteTenantTtl): the agent
+                // was deleted and its id taken by another tenant since. This node holds the link and knows its owner. (Invocations
+                // carry an intent: the sending node's invocation policy decided them, and grants may reach other tenants.)
+                return RouteResult.NotFound;
+            }
             return link.TrySend(e.Frame)
                 ? RouteResult.Delivered(1, agentId) with { ConnectionId = link.ConnectionId }
                 : RouteResult.Unavailable with { AgentId = agentId };

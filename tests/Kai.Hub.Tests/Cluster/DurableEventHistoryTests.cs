@@ -143,4 +143,62 @@ public sealed class DurableEventHistoryTests
             try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
         }
     }
+
+    [SkippableFact]
+    public async Task Concurrent_publishes_get_one_order_that_live_subscribers_and_recovery_both_see_once()
+    {
+        TestPostgres.Require();
+        var schema = "kai_h_" + Guid.NewGuid().ToString("N")[..20];
+        var connection = await TestPostgres.CreateSchemaAsync(schema);
+        try
+        {
+            await using var hub = await TestHub.StartAsync(settings: Node(connection, "hist-burst", new()
+            {
+                ["Kai:Security:RateLimits:Authenticated"] = "100000", ["Kai:Routing:MaxPerSecondPerSender"] = "0",
+            }));
+            var token = (await hub.NewUserAsync()).AccessToken;
+            var (live, _) = await hub.EventsAsync(token);
+            await using var __ = live;
+            await live.SubscribeAsync(new { events = new[] { "custom.burst.>" } });
+            var first = await PublishAsync(hub, token, "custom.burst.t", 0);
+            Assert.Equal(0, (await live.NextEventAsync()).Payload.GetProperty("n").GetInt32());
+
+            // 150 publishes at once, each a round trip to the database, and meanwhile a second subscriber joins with since = the
+            // first event: it must get every later event exactly once, replayed or live.
+            const int count = 150;
+            var burst = Enumerable.Range(1, count).Select(n => PublishAsync(hub, token, n % 2 == 0 ? "custom.burst.even" : "custom.burst.odd", n)).ToList();
+            var (joining, _) = await hub.EventsAsync(token);
+            await using var ___ = joining;
+            await joining.SubscribeAsync(new { events = new[] { "custom.burst.>" }, since = first });
+            var ids = await Task.WhenAll(burst);
+            Assert.Equal(count, ids.Distinct().Count());
+
+            async Task<List<EventMessage>> ReadAsync(TestSocket socket)
+            {
+                var got = new List<EventMessage>();
+                while (got.Count < count)
+                {
+                    got.Add(await socket.NextEventAsync());
+                }
+                return got;
+            }
+            var seenLive = await ReadAsync(live);
+            var seenJoining = await ReadAsync(joining);
+            var offsets = seenLive.Select(e => EventPosition.TryParse(e.Id, out var p) ? p!.Offset : -1).ToList();
+            Assert.Equal(offsets.Order(), offsets); // delivered in offset order
+            Assert.Equal(count, offsets.Distinct().Count());
+            Assert.Equal(Enumerable.Range(1, count), seenLive.Select(e => e.Payload.GetProperty("n").GetInt32()).Order());
+            Assert.Equal(ids.Order(StringComparer.Ordinal), seenLive.Select(e => e.Id).Order(StringComparer.Ordinal)); // each publisher got its own event's id
+            Assert.Equal(seenLive.Select(e => e.Id), seenJoining.Select(e => e.Id)); // replayed then live: same events, same order, none twice
+
+            // Recovery from the first event reads the same order from the store.
+            using var client = hub.Client(token);
+            var poll = (await client.GetFromJsonAsync<EventPollResponse>($"api/v1/events?topics=custom.burst.>&limit=1000&since={Uri.EscapeDataString(first)}", KaiJson.Options))!;
+            Assert.Equal(seenLive.Select(e => e.Id), poll.Events.Select(e => e.Id));
+        }
+        finally
+        {
+            await TestPostgres.DropSchemaAsync(schema);
+        }
+    }
 }

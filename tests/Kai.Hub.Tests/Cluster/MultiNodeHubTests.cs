@@ -6,6 +6,7 @@ using Kai.Protocol;
 using Kai.Protocol.Frames;
 using Kai.Protocol.Rest;
 using Kai.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Kai.Hub.Tests.Cluster;
 
@@ -95,6 +96,56 @@ public sealed class MultiNodeHubTests
             await left.SendAsync("agent_message", new { to_agent = "left", message_type = "x", content = 1 }, "m-2");
             var offline = await left.ReceiveAsync();
             Assert.True(offline.Type == "error" || !offline.Payload.GetProperty("delivered").GetBoolean(), offline.Payload.ToString());
+        }
+        finally
+        {
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    [SkippableFact]
+    public async Task A_tenant_a_node_cached_for_an_agent_on_another_node_never_lets_a_message_reach_a_new_owner_of_its_id()
+    {
+        RabbitMqServer.Require();
+        var dir = TestHub.NewDataDirectory();
+        var suffix = Guid.NewGuid().ToString("N")[..6];
+        try
+        {
+            var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+            await using var nodeA = await TestHub.StartAsync(time: clock, dataDirectory: dir, keepData: true, settings: Node("node-a-" + suffix));
+            await using var nodeB = await TestHub.StartAsync(dataDirectory: dir, keepData: true, settings: Node("node-b-" + suffix));
+            var alice = await nodeA.NewUserAsync();
+            var bob = await nodeA.NewUserAsync();
+            await using var sender = await nodeA.ConnectAgentAsync(await nodeA.NewAgentAsync(alice.AccessToken, "sender-" + suffix));
+            await using var bobsSender = await nodeA.ConnectAgentAsync(await nodeA.NewAgentAsync(bob.AccessToken, "bobs-sender-" + suffix));
+            var id = "shared-" + suffix;
+            await using (var first = await nodeB.ConnectAgentAsync(await nodeA.NewAgentAsync(alice.AccessToken, id)))
+            {
+                await BoundAsync(nodeB);
+                await sender.SendAsync("agent_message", new { to_agent = id, message_type = "x", content = "for alice's agent" }, "m-1");
+                Assert.True((await sender.ReceiveAsync("ack")).Payload.GetProperty("delivered").GetBoolean());
+                Assert.Equal("for alice's agent", (await first.ReceiveAsync("agent_message")).PayloadAs<AgentMessageDelivery>()!.Content.GetString());
+            }
+
+            // Alice deletes the agent; Bob creates one with the same id and connects it to node B.
+            (await nodeB.Client(alice.AccessToken).DeleteAsync($"api/v1/agents/{id}")).EnsureSuccessStatusCode();
+            await using var taken = await nodeB.ConnectAgentAsync(await nodeB.NewAgentAsync(bob.AccessToken, id));
+            await BoundAsync(nodeB);
+
+            // Node A still has Alice as the id's tenant (AgentDirectory.RemoteTenantTtl) and hands the message on; node B, which holds
+            // the link, checks the sender against its owner and drops it.
+            await sender.SendAsync("agent_message", new { to_agent = id, message_type = "x", content = "alice's secret" }, "m-2");
+            Assert.True((await sender.ReceiveAsync("ack")).Payload.GetProperty("delivered").GetBoolean());
+            // Past the window, node A reads the store again: Bob's agent is not Alice's to reach.
+            clock.Advance(AgentDirectory.RemoteTenantTtl + TimeSpan.FromSeconds(1));
+            await sender.SendAsync("agent_message", new { to_agent = id, message_type = "x", content = "alice again" }, "m-3");
+            var refused = await sender.ReceiveAsync();
+            Assert.Equal(("error", ErrorCodes.AgentNotFound), (refused.Type, refused.Payload.GetProperty("code").GetString()));
+
+            // Bob's own message, published after Alice's on the same channel, is the first Bob's agent gets: hers never arrived.
+            await bobsSender.SendAsync("agent_message", new { to_agent = id, message_type = "x", content = "for bob's agent" }, "m-4");
+            Assert.True((await bobsSender.ReceiveAsync("ack")).Payload.GetProperty("delivered").GetBoolean());
+            Assert.Equal("for bob's agent", (await taken.ReceiveAsync("agent_message")).PayloadAs<AgentMessageDelivery>()!.Content.GetString());
         }
         finally
         {
