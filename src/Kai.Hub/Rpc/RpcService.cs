@@ -788,7 +788,6 @@ internal sealed partial class RpcService(
     /// <summary>A reply handed to the router's waiter: who answered (and its tenant, for a reply that crosses nodes), and what.</summary>
     internal sealed record Reply(string AgentId, RpcResponse Response, string? OwnerId = null);
 
-    /// <summary>A request in flight: its caller, the agent it went to (null for a capability or a handle), the agents of a scatter.</summary>
     /// <summary>
     /// A request in flight on this node. <see cref="AgentId"/> is the one agent that may answer it (a direct target), null for a
     /// capability or handle target; <see cref="Scatter"/> the agents a scatter-gather asked. When the params reference files
