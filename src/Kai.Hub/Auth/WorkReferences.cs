@@ -38,6 +38,16 @@ internal interface IWorkHolder
 /// </summary>
 internal sealed class InMemoryWorkHolder(string kind, Func<string, string?, string?> heldTenant) : IWorkHolder
 {
+    /// <summary>
+    /// A work id for one call or run of client-chosen id <paramref name="id"/>: <c>{id}#{random}</c>. Client ids may come again (an RPC
+    /// id is unique only while in flight, a KAIL id only within its replay window), so the id alone would let a later call inherit
+    /// an earlier one's files.
+    /// </summary>
+    public static string NewWorkId(string id) => id + '#' + Guid.NewGuid().ToString("N");
+
+    /// <summary>The client id a work id of <see cref="NewWorkId"/> was made from; null for anything else.</summary>
+    public static string? IdOf(string workId) => workId.LastIndexOf('#') is var cut and > 0 ? workId[..cut] : null;
+
     public string Kind => kind;
 
     public Task<string?> HeldTenantAsync(string workId, string agentId, CancellationToken ct) => Task.FromResult(heldTenant(workId, agentId));

@@ -9,8 +9,7 @@ internal sealed partial class InvocationService
     /// </summary>
     internal string? HeldTenant(string workId, string? agentId)
     {
-        var cut = workId.LastIndexOf(Run.WorkIdSeparator);
-        return cut > 0 && _runs.TryGetValue(workId[..cut], out var run) && run.WorkId == workId && !run.Finished
+        return Auth.InMemoryWorkHolder.IdOf(workId) is { } id && _runs.TryGetValue(id, out var run) && run.WorkId == workId && !run.Finished
             && (agentId is null || run.CurrentAgentId == agentId)
                 ? run.Caller.OwnerId
                 : null;

@@ -88,7 +88,7 @@ internal sealed partial class InvocationService(
         // Files the payload references (file_id): checked and recorded first; the agent handling the invocation may read them (issue 13).
         // Recorded under a work id unique to this run, so an envelope that reuses the id (a replay, or the same id after the window)
         // neither adds files to the running invocation nor inherits an earlier one's.
-        var workId = invocation.Id + Run.WorkIdSeparator + Guid.NewGuid().ToString("N");
+        var workId = InMemoryWorkHolder.NewWorkId(invocation.Id);
         var referenced = await files.ReferenceAsync(caller, WorkKinds.Invocation, workId, caller.OwnerId, "payload",
             raw.TryGetProperty("payload", out var payload) ? payload.GetRawText() : null, ct);
         var run = new Run(invocation with { Sender = sender }, caller, callerAgentId, depth, now, Math.Max(0, _options.MaxBufferedChunks))
@@ -535,8 +535,6 @@ internal sealed partial class InvocationService(
         private string _status = InvocationStatuses.Running;
         private JsonElement? _output;
         private InvocationError? _error;
-
-        public const char WorkIdSeparator = '#';
 
         public string Id => Invocation.Id;
         public AgentInvocation Invocation { get; } = invocation;

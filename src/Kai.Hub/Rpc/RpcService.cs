@@ -833,7 +833,7 @@ internal sealed partial class RpcService(
         {
             return null; // the common case: no file, no work id, nothing stored
         }
-        var workId = id + WorkIdSeparator + Guid.NewGuid().ToString("N");
+        var workId = InMemoryWorkHolder.NewWorkId(id);
         try
         {
             entry.Files = await files.ReferenceAsync(caller, WorkKinds.Rpc, workId, caller.OwnerId, "params", p.GetRawText(), ct);
@@ -861,19 +861,15 @@ internal sealed partial class RpcService(
         }
     }
 
-    private const char WorkIdSeparator = '#';
-
     /// <summary>
     /// The caller's tenant of call <paramref name="workId"/> (<see cref="InFlight.WorkId"/>) while it is in flight on this node and
     /// with <paramref name="agentId"/> (any agent, for null); null otherwise. For its <see cref="InMemoryWorkHolder"/>.
     /// </summary>
-    internal string? HeldTenant(string workId, string? agentId)
-    {
-        var cut = workId.LastIndexOf(WorkIdSeparator);
-        return cut > 0 && _inFlight.TryGetValue(workId[..cut], out var entry) && entry.WorkId == workId && (agentId is null || entry.IsHeldBy(agentId))
+    internal string? HeldTenant(string workId, string? agentId) =>
+        InMemoryWorkHolder.IdOf(workId) is { } id && _inFlight.TryGetValue(id, out var entry) && entry.WorkId == workId
+        && (agentId is null || entry.IsHeldBy(agentId))
             ? entry.Caller.OwnerId
             : null;
-    }
 
     /// <summary>The router correlation id of one agent's part of a scatter-gather request.</summary>
     private static string ScatterKey(string id, string agentId) => CorrelationKey(id) + "@" + agentId;
