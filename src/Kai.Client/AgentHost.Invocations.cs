@@ -8,9 +8,11 @@ using Kai.Protocol.Kail;
 namespace Kai.Client;
 
 /// <summary>What an intent handler gets: the invocation as delivered (with <c>context.hop_id</c>), and a way to stream output.</summary>
-/// <param name="Invocation">The envelope the hub delivered (seed 002 §IV).</param>
-/// <param name="Chunk">Sends one piece of output as a <c>stream_chunk</c> (<c>stream_id</c> = the hop id); the second argument marks the last piece.</param>
-public sealed record IntentContext(AgentInvocation Invocation, Func<string, bool, Task> Chunk)
+/// <param name="Invocation">The envelope the hub delivered (seed 002 §IV); a sealed <c>payload.input</c> is here opened.</param>
+/// <param name="Chunk">Sends one piece of output as a <c>stream_chunk</c> (<c>stream_id</c> = the hop id); the second argument marks the last piece.
+/// Chunks are never sealed: a handler of a sealed input that streams sends its chunks readable by the hub.</param>
+/// <param name="PayloadKeyId">The key id the input came sealed with (the output is sealed with it too), or null when it came as it is.</param>
+public sealed record IntentContext(AgentInvocation Invocation, Func<string, bool, Task> Chunk, string? PayloadKeyId = null)
 {
     /// <summary>The input as a string (null when it is not a JSON string).</summary>
     public string? InputText => Invocation.Payload.Input.ValueKind == JsonValueKind.String ? Invocation.Payload.Input.GetString() : null;
@@ -32,7 +34,9 @@ public sealed partial class AgentHost
     /// <summary>
     /// Answers KAIL <c>invocation</c> frames of <paramref name="intent"/> (seed 002): the handler's return value becomes the <c>invocation_result</c>
     /// output; an exception a failed result (<see cref="IntentFailedException"/> gives its code), after which the hub may try a backup agent.
-    /// An invocation of an intent with no handler is answered failed with <c>UNKNOWN_INTENT</c>.
+    /// An invocation of an intent with no handler is answered failed with <c>UNKNOWN_INTENT</c>. A sealed <c>payload.input</c> reaches the handler
+    /// opened and the output is sealed with the same key (<see cref="AgentHostOptions.PayloadKeys"/>); an input that does not open is answered
+    /// failed with <c>VALIDATION_ERROR</c> saying why, without running the handler.
     /// </summary>
     /// <param name="intent">The intent name.</param>
     /// <param name="handler">Computes the output.</param>
@@ -53,14 +57,20 @@ public sealed partial class AgentHost
             answer = new InvocationResultPayload(invocation.Id, invocation.Context.HopId, InvocationStatuses.Failed, null,
                 new InvocationError("UNKNOWN_INTENT", $"unknown intent '{invocation.Intent}'; this agent handles: {string.Join(", ", _intents.Keys.Order(StringComparer.Ordinal))}"));
         }
+        else if (OpenSealed(invocation.Payload.Input, out var input, out var keyId) is { } refusal)
+        {
+            answer = new InvocationResultPayload(invocation.Id, invocation.Context.HopId, InvocationStatuses.Failed, null,
+                new InvocationError(ErrorCodes.ValidationError, $"payload.input cannot be opened: {refusal}"));
+        }
         else
         {
             try
             {
-                var context = new IntentContext(invocation, (text, last) =>
-                    (_link ?? link).SendAsync(FrameTypes.StreamChunk, new StreamChunkPayload(hop, text, Interlocked.Increment(ref index) - 1, last), ct: ct));
+                var delivered = keyId is null ? invocation : invocation with { Payload = invocation.Payload with { Input = input!.Value } };
+                var context = new IntentContext(delivered, (text, last) =>
+                    (_link ?? link).SendAsync(FrameTypes.StreamChunk, new StreamChunkPayload(hop, text, Interlocked.Increment(ref index) - 1, last), ct: ct), keyId);
                 var output = await handler(context, ct);
-                answer = new InvocationResultPayload(invocation.Id, invocation.Context.HopId, InvocationStatuses.Completed, JsonSerializer.SerializeToElement(output, KaiJson.Options));
+                answer = new InvocationResultPayload(invocation.Id, invocation.Context.HopId, InvocationStatuses.Completed, SealedLike(output, keyId));
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
             {

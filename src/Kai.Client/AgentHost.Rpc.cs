@@ -28,6 +28,8 @@ public sealed partial class AgentHost
     /// (<c>memory.*</c>); the longest match wins. The hub delivers requests as <c>rpc_request</c> frames; the handler's return value becomes
     /// the response's <c>result</c>, an <see cref="RpcException"/> its <c>error</c>, any other exception a 500. A method with no handler is
     /// answered 404 <c>METHOD_NOT_FOUND</c>. The token is cancelled when the request's <c>headers.ttl</c> runs out.
+    /// Sealed <c>params</c> reach the handler opened, and its result is sealed with the same key (<see cref="AgentHostOptions.PayloadKeys"/>);
+    /// params that do not open are answered 400 <c>VALIDATION_ERROR</c> saying why, without running the handler.
     /// </summary>
     public AgentHost OnRpc(string method, Func<RpcRequest, CancellationToken, Task<object?>> handler)
     {
@@ -63,12 +65,16 @@ public sealed partial class AgentHost
         {
             error = new RpcError(404, $"Agent '{AgentId}' does not serve '{request.Method}'.", ErrorCodes.MethodNotFound);
         }
+        else if (OpenSealed(request.Params, out var parameters, out var keyId) is { } refusal)
+        {
+            error = new RpcError(400, $"params cannot be opened: {refusal}", ErrorCodes.ValidationError);
+        }
         else
         {
             try
             {
-                var value = await handler(request, deadline.Token);
-                result = JsonSerializer.SerializeToElement(value, KaiJson.Options);
+                var value = await handler(keyId is null ? request : request with { Params = parameters }, deadline.Token);
+                result = SealedLike(value, keyId);
             }
             catch (RpcException e)
             {

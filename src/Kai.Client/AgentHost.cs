@@ -41,6 +41,14 @@ public sealed class AgentHostOptions
 
     /// <summary>Consecutive rejections with an unchanged secret before giving up, when <see cref="ReloadCredentials"/> is set. Default: 6.</summary>
     public int CredentialReloadAttempts { get; init; } = 6;
+
+    /// <summary>
+    /// The keys of encrypted payloads (docs/protocol.md, "Encrypted payloads"). Sealed RPC <c>params</c> and KAIL <c>payload.input</c> are
+    /// opened with the key their <c>kid</c> names before the handler runs, and the handler's result is sealed with the same key; a sealed
+    /// value that does not open here (no such key, a wrong key, altered) is answered <c>VALIDATION_ERROR</c> without running the handler.
+    /// Errors and streamed chunks are never sealed. Default: none (a sealed value is refused the same way).
+    /// </summary>
+    public PayloadKeyRing? PayloadKeys { get; init; }
 }
 
 /// <summary>What a command handler receives (seed 000 <c>command</c> frame).</summary>
@@ -400,6 +408,38 @@ public sealed partial class AgentHost : IAsyncDisposable
             Log.ReplyNotSent(_options.Logger, message.FromAgent, ex.Message);
         }
     }
+
+    /// <summary>
+    /// Opens <paramref name="value"/> with <see cref="AgentHostOptions.PayloadKeys"/> when it is sealed. Returns null when it was not sealed
+    /// (<paramref name="opened"/> is the value itself) or opened; else why it cannot be opened, for the error answer.
+    /// </summary>
+    private string? OpenSealed(JsonElement? value, out JsonElement? opened, out string? keyId)
+    {
+        opened = value;
+        keyId = null;
+        if (value is not { } sealedValue || !EncryptedPayload.IsEncrypted(sealedValue))
+        {
+            return null;
+        }
+        keyId = EncryptedPayload.KeyIdOf(sealedValue);
+        if (_options.PayloadKeys is not { } keys)
+        {
+            return $"it is sealed (key '{keyId}') and agent '{AgentId}' holds no payload keys.";
+        }
+        try
+        {
+            opened = keys.Open(sealedValue);
+            return null;
+        }
+        catch (EncryptedPayloadException e)
+        {
+            return e.Message;
+        }
+    }
+
+    /// <summary>The handler's value as JSON, sealed with <paramref name="keyId"/> when the request came sealed with it.</summary>
+    private JsonElement SealedLike(object? value, string? keyId) =>
+        keyId is null ? JsonSerializer.SerializeToElement(value, KaiJson.Options) : _options.PayloadKeys!.Seal(value, keyId);
 
     private HubLink CurrentLink() => _link ?? throw new InvalidOperationException($"Agent '{AgentId}' is not connected to the hub.");
 

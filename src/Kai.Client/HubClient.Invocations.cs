@@ -20,23 +20,31 @@ public sealed partial class HubClient
     /// <param name="options">Optional <c>payload.options</c> object (<c>model</c>, <c>temperature</c>, <c>stream</c>, …).</param>
     /// <param name="threadId">Optional <c>context.thread_id</c>.</param>
     /// <param name="chain">Optional further targets, each receiving the previous output.</param>
+    /// <param name="sealWith">A key id of <see cref="PayloadKeys"/>: <c>payload.input</c> is sent sealed with that key (a JWE, docs/protocol.md
+    /// "Encrypted payloads"), so the hub routes and stores it without reading it; the agent needs the same key. Null: sent as it is.</param>
     /// <param name="ct">Cancels the wait (the invocation goes on in the hub).</param>
-    /// <returns>The completed <see cref="InvocationResult"/> with its stack.</returns>
+    /// <returns>The completed <see cref="InvocationResult"/> with its stack; a sealed output is opened (see
+    /// <see cref="InvokeAsync(AgentInvocation, CancellationToken)"/>).</returns>
     /// <exception cref="HubApiException">The hub's error: <c>VALIDATION_ERROR</c>, <c>AGENT_NOT_FOUND</c>, <c>FORBIDDEN</c>, <c>REPLAY_DETECTED</c>, the signature codes
     /// (<c>SIGNATURE_REQUIRED</c>, <c>KEY_UNKNOWN</c>, <c>KEY_REVOKED</c>, <c>SIGNATURE_INVALID</c>; sign with <see cref="KailSigning"/>),
     /// <c>ENVELOPE_EXPIRED</c>, or the failed invocation's code (<c>INVOCATION_TIMEOUT</c>, <c>INVOCATION_FAILED</c>, an agent's own code) with the
     /// result in <c>details.invocation</c>.</exception>
+    /// <exception cref="EncryptedPayloadException"><paramref name="sealWith"/> is not in <see cref="PayloadKeys"/> (or none is set), or the sealed output does not open.</exception>
     public Task<InvocationResult> InvokeAsync(
-        string target, string intent, object? input, object? options = null, string? threadId = null, IReadOnlyList<string>? chain = null, CancellationToken ct = default) =>
-        InvokeAsync(NewInvocation(target, intent, input, options, threadId, chain), ct);
+        string target, string intent, object? input, object? options = null, string? threadId = null, IReadOnlyList<string>? chain = null,
+        string? sealWith = null, CancellationToken ct = default) =>
+        InvokeAsync(NewInvocation(target, intent, input, options, threadId, chain, sealWith), ct);
 
     /// <summary>Sends a prepared envelope to <c>POST /api/v1/invocations</c> and waits for its result.</summary>
     /// <param name="invocation">The envelope; <see cref="AgentInvocation.Sender"/> may be null (the hub sets it).</param>
     /// <param name="ct">Cancels the wait.</param>
-    /// <returns>The completed result.</returns>
+    /// <returns>The completed result. When <see cref="PayloadKeys"/> is set and the output is sealed (<see cref="EncryptedPayload.IsEncrypted"/>),
+    /// <see cref="InvocationResult.Output"/> is the opened plaintext; the hub signed the sealed output, so check
+    /// <see cref="KailSigning.VerifyResult(InvocationResult, IEnumerable{HubKey})"/> on <see cref="GetInvocationAsync"/>'s copy, which is left sealed.</returns>
     /// <exception cref="HubApiException">As the other overload.</exception>
-    public Task<InvocationResult> InvokeAsync(AgentInvocation invocation, CancellationToken ct = default) =>
-        SendAsync<InvocationResult>(HttpMethod.Post, "api/v1/invocations", invocation, ct);
+    /// <exception cref="EncryptedPayloadException">The output is sealed with a key <see cref="PayloadKeys"/> lacks, or does not authenticate.</exception>
+    public async Task<InvocationResult> InvokeAsync(AgentInvocation invocation, CancellationToken ct = default) =>
+        OpenOutput(await SendAsync<InvocationResult>(HttpMethod.Post, "api/v1/invocations", invocation, ct));
 
     /// <summary>The hub's result-signing keys (<c>GET /api/v1/invocations/keys</c>), for <see cref="KailSigning.VerifyResult(InvocationResult, IEnumerable{HubKey})"/>.</summary>
     /// <param name="ct">Cancels the call.</param>
@@ -69,7 +77,7 @@ public sealed partial class HubClient
     /// <summary>Reads an invocation's status, result and stack (<c>GET /api/v1/invocations/{id}</c>).</summary>
     /// <param name="invocationId">The invocation id.</param>
     /// <param name="ct">Cancels the call.</param>
-    /// <returns>The invocation as the hub has it now.</returns>
+    /// <returns>The invocation as the hub has it now; a sealed output stays sealed (open it with <see cref="PayloadKeyRing.Open"/>).</returns>
     /// <exception cref="HubApiException"><c>NOT_FOUND</c> for an unknown id or another tenant's invocation.</exception>
     public Task<InvocationResult> GetInvocationAsync(string invocationId, CancellationToken ct = default) =>
         SendAsync<InvocationResult>(HttpMethod.Get, $"api/v1/invocations/{Uri.EscapeDataString(invocationId)}", null, ct);
@@ -116,7 +124,7 @@ public sealed partial class HubClient
                 }
                 else if (name == "result")
                 {
-                    yield return new InvocationStreamItem(null, JsonSerializer.Deserialize<InvocationResult>(data, KaiJson.Options));
+                    yield return new InvocationStreamItem(null, OpenOutput(JsonSerializer.Deserialize<InvocationResult>(data, KaiJson.Options)!));
                     yield break;
                 }
             }
@@ -130,11 +138,18 @@ public sealed partial class HubClient
     /// <param name="options">Optional options object.</param>
     /// <param name="threadId">Optional thread id.</param>
     /// <param name="chain">Optional chain of further targets.</param>
+    /// <param name="sealWith">A key id of <see cref="PayloadKeys"/> to seal the input with, or null. Sign after sealing (<see cref="KailSigning"/>):
+    /// the signature then covers the ciphertext.</param>
     /// <returns>The envelope, unsigned.</returns>
-    public AgentInvocation NewInvocation(string target, string intent, object? input, object? options = null, string? threadId = null, IReadOnlyList<string>? chain = null) =>
+    /// <exception cref="EncryptedPayloadException"><paramref name="sealWith"/> is not in <see cref="PayloadKeys"/>, or none is set.</exception>
+    public AgentInvocation NewInvocation(
+        string target, string intent, object? input, object? options = null, string? threadId = null, IReadOnlyList<string>? chain = null, string? sealWith = null) =>
         new(KailTypes.AgentInvocation, KailTypes.Version, Guid.NewGuid().ToString(), null, target, intent,
-            new InvocationPayload(JsonSerializer.SerializeToElement(input, KaiJson.Options), options is null ? null : JsonSerializer.SerializeToElement(options, KaiJson.Options)),
+            new InvocationPayload(SealIf(input, sealWith), options is null ? null : JsonSerializer.SerializeToElement(options, KaiJson.Options)),
             new InvocationContext(threadId, _time.GetUtcNow()), chain);
+
+    private InvocationResult OpenOutput(InvocationResult result) =>
+        result.Output is { } output && PayloadKeys is { } keys && EncryptedPayload.IsEncrypted(output) ? result with { Output = keys.Open(output) } : result;
 }
 
 /// <summary>One item of <see cref="HubClient.InvokeStreamingAsync"/>: a chunk of output, or (last) the result.</summary>

@@ -20,24 +20,30 @@ public sealed partial class HubClient
     /// <param name="ttl">The time to live, end to end (sent as <c>headers.ttl</c> in milliseconds); null: the method's deadline from the hub's table.</param>
     /// <param name="traceId">The trace id (a UUID); null: a new one.</param>
     /// <param name="id">The request id; null: a new UUID.</param>
+    /// <param name="sealWith">A key id of <see cref="PayloadKeys"/>: <c>params</c> is sent sealed with that key (a JWE, docs/protocol.md
+    /// "Encrypted payloads"), so the hub routes it without reading it; the agent needs the same key. Null: sent as it is.</param>
     /// <param name="ct">Cancels the wait (the hub still finishes the call).</param>
-    /// <returns>The response envelope, with <c>metrics{latency_ms, retries, backend}</c>.</returns>
+    /// <returns>The response envelope, with <c>metrics{latency_ms, retries, backend}</c>; a sealed <c>result</c> is opened (see
+    /// <see cref="CallAsync(RpcRequest, CancellationToken)"/>).</returns>
     /// <exception cref="HubApiException">The call was refused before it became an RPC: 401 (no valid token), 403 (no <c>rpc.call</c> permission), 413, 429.</exception>
+    /// <exception cref="EncryptedPayloadException"><paramref name="sealWith"/> is not in <see cref="PayloadKeys"/> (or none is set), or the sealed result does not open.</exception>
     public async Task<RpcResponse> CallAsync(
         string method, object? parameters = null, string? destination = null, TimeSpan? ttl = null, string? traceId = null, string? id = null,
-        CancellationToken ct = default)
+        string? sealWith = null, CancellationToken ct = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(method);
         return await CallAsync(new RpcRequest(id ?? Guid.NewGuid().ToString(), null, destination, _time.GetUtcNow().ToUnixTimeSeconds(), method,
-            JsonSerializer.SerializeToElement(parameters ?? new { }, KaiJson.Options),
+            SealIf(parameters ?? new { }, sealWith),
             new RpcHeaders(traceId ?? Guid.NewGuid().ToString(), Ttl: ttl is { } t ? (long)Math.Ceiling(t.TotalMilliseconds) : null)), ct);
     }
 
     /// <summary>Sends an AMRI request envelope as it is (seed 001 §4) and returns the response envelope, errors included.</summary>
     /// <param name="request">The envelope; a <c>timestamp</c> of 0 means "when the hub receives it" (the ttl then counts from there).</param>
     /// <param name="ct">Cancels the wait.</param>
-    /// <returns>The response envelope.</returns>
+    /// <returns>The response envelope. When <see cref="PayloadKeys"/> is set and the <c>result</c> is sealed
+    /// (<see cref="EncryptedPayload.IsEncrypted"/>), <c>result</c> is the opened plaintext; errors are never sealed.</returns>
     /// <exception cref="HubApiException">The call was refused before it became an RPC (401, 403, 413, 429).</exception>
+    /// <exception cref="EncryptedPayloadException">The result is sealed with a key <see cref="PayloadKeys"/> lacks, or does not authenticate.</exception>
     public async Task<RpcResponse> CallAsync(RpcRequest request, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -66,7 +72,10 @@ public sealed partial class HubClient
                 && await response.Content.ReadFromJsonAsync<JsonElement>(KaiJson.Options, ct) is { ValueKind: JsonValueKind.Object } body
                 && body.TryGetProperty("metrics", out _))
             {
-                return body.Deserialize<RpcResponse>(KaiJson.Options)!;
+                var answer = body.Deserialize<RpcResponse>(KaiJson.Options)!;
+                return answer.Result is { } result && PayloadKeys is { } keys && EncryptedPayload.IsEncrypted(result)
+                    ? answer with { Result = keys.Open(result) }
+                    : answer;
             }
             return await ReadAsync<RpcResponse>(response, ct);
         }

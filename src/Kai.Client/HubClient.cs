@@ -75,6 +75,19 @@ public sealed partial class HubClient : IDisposable
     /// <summary>Raised when a call got 429 and the client is about to wait, with the wait (the hub's <c>Retry-After</c>).</summary>
     public event Action<TimeSpan>? RateLimited;
 
+    /// <summary>
+    /// The keys of encrypted payloads (docs/protocol.md, "Encrypted payloads"): with it, <c>sealWith</c> on <see cref="CallAsync(string, object?, string?, TimeSpan?, string?, string?, string?, CancellationToken)"/>,
+    /// <see cref="InvokeAsync(string, string, object?, object?, string?, IReadOnlyList{string}?, string?, CancellationToken)"/> and
+    /// <see cref="NewInvocation"/> seals <c>params</c> / <c>payload.input</c>, and sealed RPC results and invocation outputs are opened.
+    /// Null (the default): nothing is sealed or opened.
+    /// </summary>
+    public PayloadKeyRing? PayloadKeys { get; set; }
+
+    private JsonElement SealIf(object? value, string? keyId) => keyId is null
+        ? JsonSerializer.SerializeToElement(value, KaiJson.Options)
+        : (PayloadKeys ?? throw new EncryptedPayloadException(EncryptedPayloadError.UnknownKey,
+            $"Cannot seal with key '{keyId}': this client has no PayloadKeys.", keyId)).Seal(value, keyId);
+
     /// <summary>The hub's base URL, ending in <c>/</c>.</summary>
     public Uri BaseAddress { get; }
 

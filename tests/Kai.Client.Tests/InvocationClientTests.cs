@@ -4,7 +4,7 @@ using Kai.Testing;
 
 namespace Kai.Client.Tests;
 
-/// <summary>The SDK's KAIL side: <see cref="HubClient.InvokeAsync(string, string, object?, object?, string?, IReadOnlyList{string}?, CancellationToken)"/> and <see cref="AgentHost.OnIntent"/>, over a real hub.</summary>
+/// <summary>The SDK's KAIL side: <see cref="HubClient.InvokeAsync(string, string, object?, object?, string?, IReadOnlyList{string}?, string?, CancellationToken)"/> and <see cref="AgentHost.OnIntent"/>, over a real hub.</summary>
 public sealed class InvocationClientTests
 {
     [Fact]

@@ -12,3 +12,5 @@ export { actionFor, Backoff, CloseCodes, sleep } from "./policy.js";
 export type { BackoffOptions, CloseAction } from "./policy.js";
 export { defaultSocketFactory } from "./socket.js";
 export type { SocketFactory, SocketLike } from "./socket.js";
+export { EncryptedPayloadError, isEncrypted, keyIdOf, openPayload, sealPayload } from "./encrypted.js";
+export type { Jwe } from "./encrypted.js";
