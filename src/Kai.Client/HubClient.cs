@@ -240,6 +240,25 @@ public sealed partial class HubClient : IDisposable
     public Task<UpdateAgentResponse> UpdateAgentAsync(string agentId, UpdateAgentRequest request, CancellationToken ct = default) =>
         SendAsync<UpdateAgentResponse>(HttpMethod.Put, $"api/v1/agents/{Uri.EscapeDataString(agentId)}", request, ct);
 
+    /// <summary>
+    /// <c>GET /api/v1/agents/{id}/schemas</c>: the JSON Schemas the agent declared for its methods, commands and intents
+    /// (docs/protocol.md "Schemas for methods, commands and intents"; seed 000 "JSON schema validation for all commands").
+    /// </summary>
+    /// <exception cref="HubApiException">404 <c>AGENT_NOT_FOUND</c> for an agent the caller may not see.</exception>
+    public Task<Kai.Protocol.Rpc.AgentSchemaDeclarations> GetAgentSchemasAsync(string agentId, CancellationToken ct = default) =>
+        SendAsync<Kai.Protocol.Rpc.AgentSchemaDeclarations>(HttpMethod.Get, $"api/v1/agents/{Uri.EscapeDataString(agentId)}/schemas", null, ct);
+
+    /// <summary>
+    /// <c>PUT /api/v1/agents/{id}/schemas</c>: replaces the agent's declarations, durably (every map empty removes them). From then on
+    /// the hub refuses calls, commands and invocations whose input breaks a <c>params_schema</c> with <c>VALIDATION_ERROR</c>, before
+    /// anything is stored or routed, and fails answers that break a <c>result_schema</c> with <c>RESULT_SCHEMA_MISMATCH</c>.
+    /// </summary>
+    /// <returns>The declarations as stored.</returns>
+    /// <exception cref="HubApiException">400 <c>VALIDATION_ERROR</c> naming the field of a declaration that is not a JSON Schema (nothing changes);
+    /// 404 <c>AGENT_NOT_FOUND</c>.</exception>
+    public Task<Kai.Protocol.Rpc.AgentSchemaDeclarations> SetAgentSchemasAsync(string agentId, Kai.Protocol.Rpc.AgentSchemaDeclarations schemas, CancellationToken ct = default) =>
+        SendAsync<Kai.Protocol.Rpc.AgentSchemaDeclarations>(HttpMethod.Put, $"api/v1/agents/{Uri.EscapeDataString(agentId)}/schemas", schemas, ct);
+
     /// <summary><c>DELETE /api/v1/agents/{id}</c>: revokes its credentials, closes its links and fails its open commands.</summary>
     public Task<DeleteAgentResponse> DeleteAgentAsync(string agentId, CancellationToken ct = default) =>
         SendAsync<DeleteAgentResponse>(HttpMethod.Delete, $"api/v1/agents/{Uri.EscapeDataString(agentId)}", null, ct);

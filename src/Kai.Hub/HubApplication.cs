@@ -16,6 +16,7 @@ using Kai.Hub.Mcp;
 using Kai.Hub.Messaging;
 using Kai.Hub.Routing;
 using Kai.Hub.Rpc;
+using Kai.Hub.Schemas;
 using Kai.Hub.Edges;
 using Kai.Hub.Streams;
 using Kai.Hub.Observability;
@@ -87,6 +88,7 @@ public static class HubApplication
         services.AddKaiRouting();
         services.AddKaiEdges();
         services.AddKaiAgents();
+        services.AddKaiSchemas();
         services.AddKaiCommands();
         services.AddKaiMessaging();
         services.AddKaiTasks();

@@ -94,6 +94,7 @@ namespace Kai.Protocol;
 [JsonSerializable(typeof(Kai.Protocol.Rpc.RpcRequest))]
 [JsonSerializable(typeof(Kai.Protocol.Rpc.RpcResponse))]
 [JsonSerializable(typeof(Kai.Protocol.Rpc.AgentRegisterParams))]
+[JsonSerializable(typeof(Kai.Protocol.Rpc.AgentSchemaDeclarations))]
 [JsonSerializable(typeof(Kai.Protocol.Rpc.AgentRegisterResult))]
 [JsonSerializable(typeof(Kai.Protocol.Rpc.RpcRoutesResponse))]
 [JsonSerializable(typeof(Kai.Protocol.Rpc.RpcGatherResult))]

@@ -2,10 +2,12 @@ using Kai.Hub.Storage;
 using Kai.Hub.Auth;
 using Kai.Hub.Commands;
 using Kai.Hub.Errors;
+using Kai.Hub.Schemas;
 using Kai.Hub.Security;
 using Kai.Protocol;
 using Kai.Protocol.Frames;
 using Kai.Protocol.Rest;
+using Kai.Protocol.Rpc;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.ModelBinding;
@@ -31,6 +33,8 @@ internal static class AgentsApi
         api.MapPost("/{agentId}/heartbeat", HeartbeatAsync).WithName("agentHeartbeat").WithSummary("Report an agent's heartbeat and load over REST").RequirePermission(Permissions.AgentHeartbeat);
         api.MapPost("/{agentId}/restart", RestartAsync).WithName("restartAgent").WithSummary("Ask an agent to restart over its live link").WithErrors(503).RequirePermission(Permissions.AgentCommandOwn);
         api.MapPost("/{agentId}/command", CommandAsync).WithName("sendCommand").WithSummary("Send a command to an agent and wait up to `timeout` seconds for its result").WithErrors(503).RequirePermission(Permissions.AgentCommandOwn);
+        api.MapGet("/{agentId}/schemas", GetSchemasAsync).WithName("getAgentSchemas").WithSummary("The JSON Schemas an agent declared for its methods, commands and intents").RequirePermission(Permissions.AgentReadOwn);
+        api.MapPut("/{agentId}/schemas", PutSchemasAsync).WithName("putAgentSchemas").WithSummary("Replace the JSON Schemas an agent declares for its methods, commands and intents").RequirePermission(Permissions.AgentUpdateOwn);
         api.MapPost("/{agentId}/rotate-secret", RotateSecretAsync).WithName("rotateAgentSecret").WithSummary("Issue a new client secret; the old one and its tokens stop working").RequirePermission(Permissions.AgentUpdateOwn).RequireRateLimiting(RateLimitCategories.AgentOperations);
         return api;
     }
@@ -70,6 +74,32 @@ internal static class AgentsApi
         }
         await audit.WriteAsync(http, AuditActions.AgentDeleted, agentId, AuditOutcomes.Success, null);
         return TypedResults.Ok(deleted);
+    }
+
+    private static async Task<Ok<AgentSchemaDeclarations>> GetSchemasAsync(string agentId, HttpContext http, AgentAccess access, SchemaCatalog schemas, CancellationToken ct)
+    {
+        var agent = await access.GetAsync(http.Principal(), agentId, ct);
+        return TypedResults.Ok(await schemas.GetAsync(agent.AgentId, ct));
+    }
+
+    /// <summary>
+    /// Replaces the agent's declarations (seed 000 "JSON schema validation for all commands"), durably; every map absent or empty removes them.
+    /// A declaration that is not a schema is 400 <c>VALIDATION_ERROR</c> naming its field, and nothing changes.
+    /// </summary>
+    private static async Task<Ok<AgentSchemaDeclarations>> PutSchemasAsync(
+        string agentId, AgentSchemaDeclarations request, HttpContext http, AgentAccess access, SchemaCatalog schemas, CancellationToken ct)
+    {
+        var agent = await access.GetAsync(http.Principal(), agentId, ct);
+        if (schemas.Problems(agent.AgentId, request) is { Count: > 0 } problems)
+        {
+            throw new ApiException(ErrorCodes.ValidationError, "The schema declarations are invalid: " + string.Join("; ", problems) + ".",
+                new Dictionary<string, string[]> { ["schemas"] = [.. problems] });
+        }
+        if (!await schemas.SetAsync(agent.OwnerId, agent.AgentId, request, ct))
+        {
+            throw ApiException.AgentNotFound(agentId);
+        }
+        return TypedResults.Ok(await schemas.GetAsync(agent.AgentId, ct));
     }
 
     /// <summary>A new client secret, shown once; the old secret and the access tokens issued for it stop working at once.</summary>

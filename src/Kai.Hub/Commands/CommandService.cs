@@ -24,7 +24,7 @@ namespace Kai.Hub.Commands;
 /// </remarks>
 internal sealed partial class CommandService(
     ICommandStore store, Router router, HubMetrics metrics, TimeProvider time, IOptionsMonitor<CommandOptions> options, ILogger<CommandService> logger,
-    IFileReferences files)
+    IFileReferences files, Schemas.SchemaCatalog schemas)
     : Housekeeping.IClusterHousekeeping
 {
     /// <summary>Housekeeping: commands past their deadline fail.</summary>
@@ -79,6 +79,13 @@ internal sealed partial class CommandService(
             .Check(ttlSeconds is null or (>= 1 and <= 86400), "ttl", "must be 1 to 86400 seconds")
             .Length(correlationId, "correlation_id", 1, 128, required: false)
             .ThrowIfInvalid();
+        // Seed 000 "JSON schema validation for all commands": the schema this agent declared for the command, checked before anything is stored.
+        if (await schemas.FindForAgentAsync(agent.AgentId, Schemas.SchemaKind.Command, command!, ct) is { Params: { } paramsSchema }
+            && Schemas.SchemaCatalog.Check(paramsSchema, parameters is { ValueKind: JsonValueKind.Object } given ? given : EmptyObject, "parameters") is { Count: > 0 } invalid)
+        {
+            throw new ApiException(ErrorCodes.ValidationError,
+                $"The parameters of command '{command}' do not match the schema agent '{agent.AgentId}' declared: {Schemas.SchemaCatalog.Describe(invalid)}.", invalid);
+        }
         var now = time.GetUtcNow();
         var commandId = "cmd_" + Guid.CreateVersion7().ToString("N");
         // A span of its own, child of the caller's (REST traceparent), whose id travels in the frame to the agent.
@@ -187,6 +194,11 @@ internal sealed partial class CommandService(
             .ThrowIfInvalid();
         var now = time.GetUtcNow();
         var resultJson = result.Result is { ValueKind: not JsonValueKind.Undefined } r ? r.GetRawText() : null;
+        if (result.Status == CommandStatuses.Completed && await ResultMismatchAsync(agentId, result, ct) is { } mismatch)
+        {
+            // A result that breaks the agent's own declared result_schema fails the command; the result is kept so the caller can see it.
+            result = result with { Status = CommandStatuses.Failed, Error = mismatch };
+        }
         if (!await store.TryCompleteCommandAsync(result.CommandId, agentId, result.Status, resultJson, result.Error, now, ct))
         {
             var existing = await store.GetCommandAsync(result.CommandId, ct);
@@ -203,6 +215,26 @@ internal sealed partial class CommandService(
         }
         return true;
     }
+
+    /// <summary>
+    /// Null when the agent declared no result schema for the command (or the result matches it), else the error to record:
+    /// <c>RESULT_SCHEMA_MISMATCH: result/…: …</c>. Reads the command only when the agent declared result schemas for commands.
+    /// </summary>
+    private async Task<string?> ResultMismatchAsync(string agentId, CommandResultPayload result, CancellationToken ct)
+    {
+        if (!await schemas.DeclaresResultsAsync(agentId, Schemas.SchemaKind.Command, ct)
+            || await store.GetCommandAsync(result.CommandId, ct) is not { } command || command.AgentId != agentId
+            || await schemas.FindForAgentAsync(agentId, Schemas.SchemaKind.Command, command.Command, ct) is not { Result: { } resultSchema })
+        {
+            return null;
+        }
+        var failures = Schemas.SchemaCatalog.Check(resultSchema, result.Result ?? NullJson, "result");
+        return failures.Count == 0 ? null
+            : $"{ErrorCodes.ResultSchemaMismatch}: the result does not match the schema agent '{agentId}' declared for '{command.Command}': {Schemas.SchemaCatalog.Describe(failures)}";
+    }
+
+    private static readonly JsonElement EmptyObject = JsonDocument.Parse("{}").RootElement.Clone();
+    private static readonly JsonElement NullJson = JsonDocument.Parse("null").RootElement.Clone();
 
     /// <summary>Fails every open command past its deadline with <c>TASK_TIMEOUT</c>.</summary>
     public async Task ExpireAsync(CancellationToken ct)

@@ -25,7 +25,7 @@ namespace Kai.Hub.Invocations;
 /// </summary>
 internal sealed partial class InvocationService(
     Router router, CapabilityResolver capabilities, IInvocationStore store, Signing.EnvelopeSignatures signatures, IBackplane backplane, IOptions<KailOptions> options, TimeProvider time,
-    ILogger<InvocationService> logger, IFileReferences files) : IHousekeeping
+    ILogger<InvocationService> logger, IFileReferences files, Schemas.SchemaCatalog schemas) : IHousekeeping
 {
     private readonly KailOptions _options = options.Value;
     private readonly ConcurrentDictionary<string, Run> _runs = new(StringComparer.Ordinal);
@@ -52,6 +52,13 @@ internal sealed partial class InvocationService(
                 $"The envelope does not match kail_schema.json at {string.Join(", ", problems.Keys)}.", problems);
         }
         var invocation = raw.Deserialize<AgentInvocation>(KaiJson.Options)!;
+        // The input schema an agent of the tenant declared for the intent (seed 000 "JSON schema validation for all commands"): before anything is kept.
+        if (await schemas.FindAsync(caller.OwnerId, Schemas.SchemaKind.Intent, invocation.Intent, ct) is { Params: { } inputSchema } declared
+            && Schemas.SchemaCatalog.Check(inputSchema, invocation.Payload.Input, "/payload/input") is { Count: > 0 } invalid)
+        {
+            throw new ApiException(ErrorCodes.ValidationError,
+                $"payload.input does not match the schema agent '{declared.AgentId}' declared for intent '{invocation.Intent}': {Schemas.SchemaCatalog.Describe(invalid)}.", invalid);
+        }
         // Seed 002 §VIII signed envelopes: verified once, here, over the envelope as received (before anything is stored or routed).
         await signatures.VerifyAsync(caller, raw, invocation, ct);
         var sender = HandleOf(caller);
@@ -446,6 +453,19 @@ internal sealed partial class InvocationService(
             if (answer.Result.Status == InvocationStatuses.Completed)
             {
                 var output = answer.Result.Output ?? JsonSerializer.SerializeToElement<object?>(null);
+                if (await schemas.FindAsync(run.Caller.OwnerId, Schemas.SchemaKind.Intent, run.Invocation.Intent, CancellationToken.None) is { Result: { } outputSchema } declared
+                    && Schemas.SchemaCatalog.Check(outputSchema, output, "output") is { Count: > 0 } wrong)
+                {
+                    // Like a failed try: recorded on the stack, counted against the agent, and a fallback may follow.
+                    var mismatch = new InvocationError(ErrorCodes.ResultSchemaMismatch,
+                        $"{agentHandle} answered with an output that does not match the schema agent '{declared.AgentId}' declared for '{run.Invocation.Intent}': {Schemas.SchemaCatalog.Describe(wrong)}.");
+                    run.EndHop(hopIndex, Elapsed(startedTs), Sha256(output), InvocationStatuses.Failed, mismatch, agentHandle);
+                    if (route.AgentId is { } wrongAgent)
+                    {
+                        RecordFailure(wrongAgent);
+                    }
+                    return new TryOutcome(RouteStatus.Delivered, default, mismatch);
+                }
                 run.EndHop(hopIndex, Elapsed(startedTs), Sha256(output), InvocationStatuses.Completed, null, agentHandle);
                 run.Agent = agentHandle;
                 return new TryOutcome(RouteStatus.Delivered, output, null);

@@ -26,7 +26,7 @@ namespace Kai.Hub.Rpc;
 /// </summary>
 internal sealed partial class RpcService(
     Router router, AgentDirectory directory, CapabilityResolver resolver, CircuitBreakers breakers, RpcRouteTable routes,
-    RpcMethodCatalog catalog, RpcResultCache cache, IBackplane backplane, IOptions<RpcOptions> options, IOptions<HubOptions> hub, IServiceProvider services, IHostEnvironment environment, TimeProvider time,
+    Schemas.SchemaCatalog catalog, RpcResultCache cache, IBackplane backplane, IOptions<RpcOptions> options, IOptions<HubOptions> hub, IServiceProvider services, IHostEnvironment environment, TimeProvider time,
     IFileReferences files, ILogger<RpcService> logger)
 {
     /// <summary>The topic of per-call telemetry events (seed 001 §8, <c>kOS.telemetry.bus</c>).</summary>
@@ -167,12 +167,12 @@ internal sealed partial class RpcService(
                 started, 0, backend), null, 0);
         }
         var id = request.Id!;
-        var declared = catalog.Find(caller.OwnerId, method);
-        if (declared?.Params is { } paramsSchema && RpcMethodCatalog.Check(paramsSchema, request.Params ?? EmptyObject, "params") is { } invalid)
+        var declared = await catalog.FindAsync(caller.OwnerId, Schemas.SchemaKind.Method, method, ct);
+        if (declared?.Params is { } paramsSchema && Schemas.SchemaCatalog.Check(paramsSchema, request.Params ?? EmptyObject, "params") is { Count: > 0 } invalid)
         {
             // Seed 000 "JSON schema validation for all commands": refused before anything is routed.
             return (Fail(request, caller, ErrorCodes.ValidationError,
-                $"The params of '{method}' do not match the schema agent '{declared.AgentId}' declared: {invalid}.", started, 0, backend), null, 0);
+                $"The params of '{method}' do not match the schema agent '{declared.AgentId}' declared: {Schemas.SchemaCatalog.Describe(invalid)}.", started, 0, backend), null, 0);
         }
         if (headers.Aggregate is { } aggregate)
         {
@@ -219,10 +219,10 @@ internal sealed partial class RpcService(
                 var answer = reply.Response;
                 var error = answer.Error is { } e ? e with { Stack = _development ? e.Stack : null } : null;
                 var result = error is null ? answer.Result ?? NullJson : (JsonElement?)null;
-                if (result is { } r && declared?.Result is { } resultSchema && RpcMethodCatalog.Check(resultSchema, r, "result") is { } wrong)
+                if (result is { } r && declared?.Result is { } resultSchema && Schemas.SchemaCatalog.Check(resultSchema, r, "result") is { Count: > 0 } wrong)
                 {
                     return (Fail(request, caller, ErrorCodes.ResultSchemaMismatch,
-                        $"Agent '{reply.AgentId}' answered '{method}' with a result that does not match the schema agent '{declared.AgentId}' declared: {wrong}.",
+                        $"Agent '{reply.AgentId}' answered '{method}' with a result that does not match the schema agent '{declared.AgentId}' declared: {Schemas.SchemaCatalog.Describe(wrong)}.",
                         started, retries, backend), reply.AgentId, retries);
                 }
                 var metrics = Metrics(started, retries, backend);
@@ -612,8 +612,13 @@ internal sealed partial class RpcService(
         {
             problems.Add("metadata: hostname at most 255 characters, version at most 64, load from 0 to 1000");
         }
-        var (declared, declarationProblems) = RpcMethodCatalog.Compile(caller.Id, p?.Methods, _options.MaxCacheTtlMs);
-        problems.AddRange(declarationProblems);
+        // Schema declarations: `methods` is short for `schemas.methods`. Either replaces what the agent declared (durably); neither keeps it.
+        var declarations = p?.Schemas is { } schemas ? schemas with { Methods = schemas.Methods ?? p.Methods } : p?.Methods is { } methods ? new AgentSchemaDeclarations(methods) : null;
+        if (p?.Schemas?.Methods is not null && p.Methods is not null)
+        {
+            problems.Add("give methods or schemas.methods, not both");
+        }
+        problems.AddRange(catalog.Problems(caller.Id, declarations));
         if (problems.Count > 0)
         {
             return Fail(request, caller, ErrorCodes.ValidationError, "agent.register: " + string.Join("; ", problems) + ".", started, 0, backend);
@@ -633,7 +638,10 @@ internal sealed partial class RpcService(
             return Fail(request, caller, e.Code, e.Message, started, 0, backend);
         }
         routes.Register(caller.OwnerId, caller.Id, capabilities, intents);
-        catalog.Register(caller.OwnerId, caller.Id, declared!);
+        if (declarations is not null)
+        {
+            await catalog.SetAsync(caller.OwnerId, caller.Id, declarations, ct);
+        }
         var result = new AgentRegisterResult(caller.Id, true, (int)hub.Value.Links.HeartbeatInterval.TotalSeconds);
         return new RpcResponse(request.Id, RpcMethods.Hub, request.Origin ?? caller.Id, time.GetUtcNow().ToUnixTimeSeconds(),
             JsonSerializer.SerializeToElement(result, KaiJson.Options), null, Metrics(started, 0, backend));

@@ -17,8 +17,9 @@ internal static class RpcServiceCollectionExtensions
         services.AddOptions<CircuitBreakerOptions>().BindConfiguration(CircuitBreakerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton<CircuitBreakers>();
         services.AddSingleton<RpcRouteTable>();
-        services.AddSingleton<RpcMethodCatalog>();
         services.AddSingleton<RpcResultCache>();
+        // A method may declare a cache TTL up to the RPC cache's limit.
+        services.AddOptions<Schemas.SchemaLimits>().Configure<IOptions<RpcOptions>>((limits, rpc) => limits.MaxCacheTtlMs = rpc.Value.MaxCacheTtlMs);
         services.AddSingleton<RpcService>();
         // The agent a call is with reads the files its params reference (issue 13).
         services.AddSingleton<Auth.IWorkHolder>(sp => new Auth.InMemoryWorkHolder(Auth.WorkKinds.Rpc, sp.GetRequiredService<RpcService>().HeldTenant));

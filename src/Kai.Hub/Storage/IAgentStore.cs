@@ -54,9 +54,24 @@ public interface IAgentStore
     /// <summary>Known nodes and their last heartbeat, oldest node first.</summary>
     Task<IReadOnlyList<NodeRecord>> ListNodesAsync(CancellationToken ct);
 
-    /// <summary>Deletes the agent and fails its open commands.</summary>
+    /// <summary>Deletes the agent (and its schema declarations) and fails its open commands.</summary>
     Task<bool> DeleteAgentAsync(string agentId, DateTimeOffset now, CancellationToken ct);
+
+    /// <summary>
+    /// Replaces the agent's schema declarations (JSON of <c>AgentSchemaDeclarations</c>, stored as given); null removes them. False when the
+    /// agent is unknown (nothing is stored then).
+    /// </summary>
+    Task<bool> SetAgentSchemasAsync(string agentId, string? schemasJson, DateTimeOffset now, CancellationToken ct);
+
+    /// <summary>The agent's schema declarations, or null when it declared none (or is unknown).</summary>
+    Task<AgentSchemasRecord?> GetAgentSchemasAsync(string agentId, CancellationToken ct);
+
+    /// <summary>The schema declarations of every agent of <paramref name="ownerId"/>, the oldest change first (so a later declaration wins when folded in order).</summary>
+    Task<IReadOnlyList<AgentSchemasRecord>> ListAgentSchemasAsync(string ownerId, CancellationToken ct);
 }
+
+/// <summary>One agent's stored schema declarations (<see cref="IAgentStore.SetAgentSchemasAsync"/>).</summary>
+public sealed record AgentSchemasRecord(string AgentId, string OwnerId, string SchemasJson, DateTimeOffset UpdatedAt);
 
 /// <summary>A hub node that has heart-beaten into the store (<see cref="IAgentStore.HeartbeatNodeAsync"/>).</summary>
 public sealed record NodeRecord(string NodeId, DateTimeOffset FirstSeen, DateTimeOffset LastSeen);

@@ -281,8 +281,47 @@ internal sealed partial class SqliteHubStore : IHubStore, IStorageHealth, IDispo
             UPDATE commands SET status = 'failed', error = 'agent deleted', updated_at = @now
             WHERE agent_id = @agentId AND status IN ('queued', 'executing')
             """, new { agentId, now = Ms(now) }, tx);
+        await c.ExecuteAsync("DELETE FROM agent_schemas WHERE agent_id = @agentId", new { agentId }, tx);
         return await c.ExecuteAsync("DELETE FROM agents WHERE agent_id = @agentId", new { agentId }, tx) == 1;
     }, ct);
+
+    // ---- agent schema declarations ----
+
+    public Task<bool> SetAgentSchemasAsync(string agentId, string? schemasJson, DateTimeOffset now, CancellationToken ct) => WriteAsync(async (c, tx) =>
+    {
+        var owner = await c.QuerySingleOrDefaultAsync<string>("SELECT owner_id FROM agents WHERE agent_id = @agentId", new { agentId }, tx);
+        if (owner is null)
+        {
+            return false;
+        }
+        if (schemasJson is null)
+        {
+            await c.ExecuteAsync("DELETE FROM agent_schemas WHERE agent_id = @agentId", new { agentId }, tx);
+            return true;
+        }
+        await c.ExecuteAsync("""
+            INSERT INTO agent_schemas (agent_id, owner_id, schemas, updated_at) VALUES (@agentId, @owner, @schemasJson, @now)
+            ON CONFLICT (agent_id) DO UPDATE SET owner_id = excluded.owner_id, schemas = excluded.schemas, updated_at = excluded.updated_at
+            """, new { agentId, owner, schemasJson, now = Ms(now) }, tx);
+        return true;
+    }, ct);
+
+    public async Task<AgentSchemasRecord?> GetAgentSchemasAsync(string agentId, CancellationToken ct)
+    {
+        await using var c = OpenRead();
+        var row = await c.QuerySingleOrDefaultAsync<AgentSchemasRow>(new CommandDefinition(
+            "SELECT agent_id, owner_id, schemas, updated_at FROM agent_schemas WHERE agent_id = @agentId", new { agentId }, cancellationToken: ct));
+        return row?.ToRecord();
+    }
+
+    public async Task<IReadOnlyList<AgentSchemasRecord>> ListAgentSchemasAsync(string ownerId, CancellationToken ct)
+    {
+        await using var c = OpenRead();
+        var rows = await c.QueryAsync<AgentSchemasRow>(new CommandDefinition(
+            "SELECT agent_id, owner_id, schemas, updated_at FROM agent_schemas WHERE owner_id = @ownerId ORDER BY updated_at, agent_id",
+            new { ownerId }, cancellationToken: ct));
+        return rows.Select(r => r.ToRecord()).ToList();
+    }
 
     // ---- commands ----
 
@@ -844,4 +883,15 @@ internal sealed partial class SqliteHubStore : IHubStore, IStorageHealth, IDispo
             CommandId, AgentId, OwnerId, RequestedBy, Command, Parameters, CommandStatuses.Priorities[(int)Priority], Status, Result, Error,
             CorrelationId, Traceparent, (int)Deliveries, FromMs(Deadline), FromMs(CreatedAt), FromMs(UpdatedAt));
     }
+}
+
+/// <summary>A row of <c>agent_schemas</c>, shared by the SQLite and PostgreSQL stores (the same columns in both).</summary>
+internal sealed class AgentSchemasRow
+{
+    public string AgentId { get; set; } = "";
+    public string OwnerId { get; set; } = "";
+    public string Schemas { get; set; } = "";
+    public long UpdatedAt { get; set; }
+
+    public AgentSchemasRecord ToRecord() => new(AgentId, OwnerId, Schemas, DateTimeOffset.FromUnixTimeMilliseconds(UpdatedAt));
 }

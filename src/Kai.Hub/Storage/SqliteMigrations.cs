@@ -436,5 +436,16 @@ internal static class SqliteMigrations
         (18, "a2a_push_state", """
             ALTER TABLE a2a_push_configs ADD COLUMN last_state TEXT;
             """),
+        // Agents' schema declarations (issue 11 item 17): for their methods, commands and intents, JSON of AgentSchemaDeclarations.
+        // Kept apart from the agents row, which every presence change rewrites; deleted with the agent.
+        (19, "agent_schemas", """
+            CREATE TABLE agent_schemas (
+                agent_id   TEXT PRIMARY KEY,
+                owner_id   TEXT NOT NULL,
+                schemas    TEXT NOT NULL,
+                updated_at INTEGER NOT NULL
+            );
+            CREATE INDEX ix_agent_schemas_owner ON agent_schemas (owner_id, updated_at);
+            """),
     ];
 }

@@ -135,12 +135,17 @@ public sealed record RpcCallbackAccepted(string Status, string Id, string Callba
 public sealed record RpcCallbackAck(string Id, bool Accepted);
 
 /// <summary>
-/// What an agent declares about a method it serves, in <c>agent.register</c>'s <c>methods</c> (seed 000 "JSON schema validation for all
-/// commands", "response caching"). Schemas are JSON Schema (draft 2020-12), evaluated by JsonSchema.Net.
+/// What an agent declares about a method, command or intent it serves (seed 000 "JSON schema validation for all commands", "response
+/// caching"): in <c>agent.register</c>'s <c>methods</c> or <c>schemas</c>, or <c>PUT /api/v1/agents/{agent_id}/schemas</c>
+/// (<see cref="AgentSchemaDeclarations"/>). Schemas are JSON Schema (draft 2020-12), evaluated by JsonSchema.Net with formats asserted and
+/// no remote <c>$ref</c>; each at most 64 KiB of JSON. A value sealed as a JWE (encrypted payloads) is not read, so it is not checked.
 /// </summary>
-/// <param name="ParamsSchema">The request <c>params</c> must match it; otherwise the call is refused with <c>VALIDATION_ERROR</c> naming the failing paths, before routing.</param>
-/// <param name="ResultSchema">The agent's <c>result</c> must match it; otherwise the caller gets <c>RESULT_SCHEMA_MISMATCH</c> (502) instead.</param>
-/// <param name="CacheTtlMs">Cache successful results for this many milliseconds, keyed by method and canonical params (RFC 8785), per tenant; 0 or absent: the configured policy.</param>
+/// <param name="ParamsSchema">What the caller sends must match it: an RPC request's <c>params</c>, a command's <c>parameters</c>, an invocation's
+/// <c>payload.input</c>. Otherwise the request is refused with <c>VALIDATION_ERROR</c> naming the failing paths, before anything is stored or routed.</param>
+/// <param name="ResultSchema">What the agent answers must match it: an RPC <c>result</c>, a command result, an invocation's <c>output</c>. Otherwise
+/// the RPC caller gets <c>RESULT_SCHEMA_MISMATCH</c> (502), a command fails with that code, and an invocation try fails with it (a fallback may follow).</param>
+/// <param name="CacheTtlMs">Methods only: cache successful results for this many milliseconds, keyed by method and canonical params (RFC 8785), per
+/// tenant; 0 or absent: the configured policy. Refused on commands and intents.</param>
 public sealed record RpcMethodDeclaration(JsonElement? ParamsSchema = null, JsonElement? ResultSchema = null, long? CacheTtlMs = null);
 
 /// <summary>The <c>backend</c> names of <see cref="RpcMetrics"/> (seed 001 §3).</summary>
@@ -168,9 +173,28 @@ public static class RpcMethods
 /// <param name="Capabilities">What the agent serves (for example <c>llm_chat</c>, <c>memory.store</c>); replaces its registered capabilities, and each becomes a routing table prefix.</param>
 /// <param name="Intents">What it intends to do (<c>serve</c>); kept in the routing table.</param>
 /// <param name="Metadata">Where and what it runs.</param>
-/// <param name="Methods">Hub extension: method name → what the agent declares about it (schemas, cache TTL); see <see cref="RpcMethodDeclaration"/>.</param>
+/// <param name="Methods">Hub extension: method name → what the agent declares about it (schemas, cache TTL); see <see cref="RpcMethodDeclaration"/>.
+/// Short for <c>schemas.methods</c> (give one of the two).</param>
+/// <param name="Schemas">Hub extension: the agent's declarations for its methods, commands and intents (<see cref="AgentSchemaDeclarations"/>). With
+/// <c>methods</c> or <c>schemas</c> the registration replaces everything the agent declared before, durably (the same record as
+/// <c>PUT /api/v1/agents/{agent_id}/schemas</c>); without either, what it declared stays.</param>
 public sealed record AgentRegisterParams(IReadOnlyList<string>? Capabilities, IReadOnlyList<string>? Intents, AgentRegisterMetadata? Metadata,
-    IReadOnlyDictionary<string, RpcMethodDeclaration>? Methods = null);
+    IReadOnlyDictionary<string, RpcMethodDeclaration>? Methods = null, AgentSchemaDeclarations? Schemas = null);
+
+/// <summary>
+/// An agent's schema declarations (seed 000 "JSON schema validation for all commands"): <c>GET</c> and <c>PUT /api/v1/agents/{agent_id}/schemas</c>,
+/// and <c>agent.register</c>'s <c>schemas</c>. Stored with the agent, so they survive restarts of the hub and of the agent, and every node of a
+/// cluster applies them (within 2 s of a change on another node). Each map has at most 128 entries; absent maps are empty.
+/// </summary>
+/// <param name="Methods">RPC method name (dot-separated names) → declaration. Applies to calls of that method in the agent's tenant; when two agents
+/// declare one method, the latest declaration wins.</param>
+/// <param name="Commands">Command name (1 to 128 characters) → declaration. Applies to commands sent to this agent.</param>
+/// <param name="Intents">KAIL intent (1 to 64 characters) → declaration: <c>params_schema</c> checks <c>payload.input</c>, <c>result_schema</c> the
+/// <c>output</c>. Applies to invocations of that intent in the agent's tenant; the latest declaration wins.</param>
+public sealed record AgentSchemaDeclarations(
+    IReadOnlyDictionary<string, RpcMethodDeclaration>? Methods = null,
+    IReadOnlyDictionary<string, RpcMethodDeclaration>? Commands = null,
+    IReadOnlyDictionary<string, RpcMethodDeclaration>? Intents = null);
 
 /// <summary>The <c>metadata</c> of <c>agent.register</c> (seed 001 §6).</summary>
 /// <param name="Hostname">The host it runs on.</param>

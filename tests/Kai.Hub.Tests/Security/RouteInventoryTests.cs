@@ -78,6 +78,8 @@ public sealed class RouteInventoryTests
         ["POST /api/v1/invocations/"] = "InvocationTests.By_default_only_the_same_owner_may_invoke",
         ["GET /api/v1/invocations/{invocationId}"] = "InvocationTests.An_agent_on_its_link_answers_an_invocation_and_the_stack_records_the_hop_with_hashes",
         ["GET /api/v1/invocations/{invocationId}/stream"] = "InvocationTests.An_agent_on_its_link_answers_an_invocation_and_the_stack_records_the_hop_with_hashes",
+        ["GET /api/v1/agents/{agentId}/schemas"] = "AgentSchemaTests.Command_schemas_set_over_rest_survive_a_restart_refuse_bad_parameters_before_storing_and_fail_bad_results",
+        ["PUT /api/v1/agents/{agentId}/schemas"] = "AgentSchemaTests.Command_schemas_set_over_rest_survive_a_restart_refuse_bad_parameters_before_storing_and_fail_bad_results",
         ["POST /api/v1/agents/{agentId}/keys/"] = "SignatureTests.Key_routes_answer_only_the_agent_and_its_owner_and_refuse_bad_keys_without_storing_them",
         ["GET /api/v1/agents/{agentId}/keys/"] = "SignatureTests.Key_routes_answer_only_the_agent_and_its_owner_and_refuse_bad_keys_without_storing_them",
         ["DELETE /api/v1/agents/{agentId}/keys/{keyId}"] = "SignatureTests.Key_routes_answer_only_the_agent_and_its_owner_and_refuse_bad_keys_without_storing_them",

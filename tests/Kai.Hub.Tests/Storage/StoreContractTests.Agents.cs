@@ -21,6 +21,37 @@ public abstract partial class StoreContractTests
     }
 
     [SkippableFact]
+    public async Task Agents_schema_declarations_are_replaced_listed_per_owner_oldest_first_and_deleted_with_the_agent()
+    {
+        await Store.TryCreateAgentAsync(NewAgent("a1", "u1"), Ct);
+        await Store.TryCreateAgentAsync(NewAgent("a2", "u1"), Ct);
+        await Store.TryCreateAgentAsync(NewAgent("a3", "u2"), Ct);
+        Assert.Null(await Store.GetAgentSchemasAsync("a1", Ct));
+        Assert.False(await Store.SetAgentSchemasAsync("nobody", """{"methods":{}}""", T0, Ct));
+        Assert.Null(await Store.GetAgentSchemasAsync("nobody", Ct));
+
+        Assert.True(await Store.SetAgentSchemasAsync("a2", """{"methods":{"m":{}}}""", T0, Ct));
+        Assert.True(await Store.SetAgentSchemasAsync("a1", """{"commands":{"c":{}}}""", T0.AddSeconds(1), Ct));
+        Assert.True(await Store.SetAgentSchemasAsync("a3", """{"intents":{"i":{}}}""", T0, Ct));
+        Assert.Equal(["a2", "a1"], (await Store.ListAgentSchemasAsync("u1", Ct)).Select(r => r.AgentId));
+        // A replacement moves the agent to the end (the latest declaration wins when folded in order); the owner is the agent's.
+        Assert.True(await Store.SetAgentSchemasAsync("a2", """{"methods":{"m2":{}}}""", T0.AddSeconds(2), Ct));
+        var listed = await Store.ListAgentSchemasAsync("u1", Ct);
+        Assert.Equal(["a1", "a2"], listed.Select(r => r.AgentId));
+        Assert.Equal(("u1", """{"methods":{"m2":{}}}""", T0.AddSeconds(2)), (listed[1].OwnerId, listed[1].SchemasJson, listed[1].UpdatedAt));
+        Assert.Equal(["a3"], (await Store.ListAgentSchemasAsync("u2", Ct)).Select(r => r.AgentId));
+
+        Assert.True(await Store.SetAgentSchemasAsync("a1", null, T0.AddSeconds(3), Ct));
+        Assert.Null(await Store.GetAgentSchemasAsync("a1", Ct));
+        Assert.True(await Store.DeleteAgentAsync("a2", T0, Ct));
+        Assert.Null(await Store.GetAgentSchemasAsync("a2", Ct));
+        Assert.Empty(await Store.ListAgentSchemasAsync("u1", Ct));
+        // An id created again starts with no declarations.
+        await Store.TryCreateAgentAsync(NewAgent("a2", "u2"), Ct);
+        Assert.Null(await Store.GetAgentSchemasAsync("a2", Ct));
+    }
+
+    [SkippableFact]
     public async Task Agents_listing_filters_by_owner_status_type_and_capability()
     {
         await Store.TryCreateAgentAsync(NewAgent("a1", "u1", "worker", "text.stats"), Ct);

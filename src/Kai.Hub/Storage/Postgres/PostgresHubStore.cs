@@ -309,8 +309,47 @@ internal sealed partial class PostgresHubStore : IHubStore, IStorageHealth, IDis
             UPDATE commands SET status = 'failed', error = 'agent deleted', updated_at = @now
             WHERE agent_id = @agentId AND status IN ('queued', 'executing')
             """, new { agentId, now = Ms(now) }, tx);
+        await c.ExecuteAsync("DELETE FROM agent_schemas WHERE agent_id = @agentId", new { agentId }, tx);
         return await c.ExecuteAsync("DELETE FROM agents WHERE agent_id = @agentId", new { agentId }, tx) == 1;
     }, ct);
+
+    // ---- agent schema declarations ----
+
+    public Task<bool> SetAgentSchemasAsync(string agentId, string? schemasJson, DateTimeOffset now, CancellationToken ct) => WriteAsync(async (c, tx) =>
+    {
+        var owner = await c.QuerySingleOrDefaultAsync<string>("SELECT owner_id FROM agents WHERE agent_id = @agentId", new { agentId }, tx);
+        if (owner is null)
+        {
+            return false;
+        }
+        if (schemasJson is null)
+        {
+            await c.ExecuteAsync("DELETE FROM agent_schemas WHERE agent_id = @agentId", new { agentId }, tx);
+            return true;
+        }
+        await c.ExecuteAsync("""
+            INSERT INTO agent_schemas (agent_id, owner_id, schemas, updated_at) VALUES (@agentId, @owner, @schemasJson, @now)
+            ON CONFLICT (agent_id) DO UPDATE SET owner_id = excluded.owner_id, schemas = excluded.schemas, updated_at = excluded.updated_at
+            """, new { agentId, owner, schemasJson, now = Ms(now) }, tx);
+        return true;
+    }, ct);
+
+    public async Task<AgentSchemasRecord?> GetAgentSchemasAsync(string agentId, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct);
+        var row = await c.QuerySingleOrDefaultAsync<AgentSchemasRow>(new CommandDefinition(
+            "SELECT agent_id, owner_id, schemas, updated_at FROM agent_schemas WHERE agent_id = @agentId", new { agentId }, cancellationToken: ct));
+        return row?.ToRecord();
+    }
+
+    public async Task<IReadOnlyList<AgentSchemasRecord>> ListAgentSchemasAsync(string ownerId, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct);
+        var rows = await c.QueryAsync<AgentSchemasRow>(new CommandDefinition(
+            "SELECT agent_id, owner_id, schemas, updated_at FROM agent_schemas WHERE owner_id = @ownerId ORDER BY updated_at, agent_id",
+            new { ownerId }, cancellationToken: ct));
+        return rows.Select(r => r.ToRecord()).ToList();
+    }
 
     // ---- commands ----
 

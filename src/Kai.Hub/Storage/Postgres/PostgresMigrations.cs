@@ -437,5 +437,15 @@ internal static class PostgresMigrations
         (13, "a2a_push_state", """
             ALTER TABLE a2a_push_configs ADD COLUMN last_state TEXT;
             """),
+        // Agents' schema declarations (issue 11 item 17, SQLite step 19).
+        (14, "agent_schemas", """
+            CREATE TABLE agent_schemas (
+                agent_id   TEXT PRIMARY KEY,
+                owner_id   TEXT NOT NULL,
+                schemas    TEXT NOT NULL,
+                updated_at BIGINT NOT NULL
+            );
+            CREATE INDEX ix_agent_schemas_owner ON agent_schemas (owner_id, updated_at);
+            """),
     ];
 }
