@@ -102,7 +102,8 @@ start_kai() {
   wait_http "$url/health" "$pid"
   mode="$(gc_mode src/Kai.Hub/bin/Release/net10.0/Kai.Hub.runtimeconfig.json)"
   target_args=(--target kai --url "$url" --server-pid "$pid" --state "$kai_data/bench-agents.json")
-  rest="s2,s3,s4,s5"
+  # S6 (RPC beside agent_message) is Kai's only: the baselines have no request/response RPC.
+  rest="s2,s3,s4,s5,s6"
 }
 start_signalr() {
   local port; port=$(free_port)

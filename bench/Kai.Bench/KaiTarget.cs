@@ -225,6 +225,77 @@ internal sealed class KaiTarget : ITarget
         }
     }
 
+    // S6: an AMRI request on /ws/rpc (docs/protocol.md "AMRI RPC"). The id is the stamp text, so the callee answers it without parsing
+    // JSON and the caller finds the stamp in the response envelope; params carry the same text, echoed as the result.
+    private static byte[] RpcRequest(string to, long stamp, long seq)
+    {
+        var text = Loopback.StampText(stamp, seq);
+        return Encoding.UTF8.GetBytes($"{{\"id\":\"{text}\",\"destination\":\"{to}\",\"method\":\"bench.echo\",\"params\":{{\"content\":\"{text}\"}}}}");
+    }
+
+    // The callee's answer on its agent link: an rpc_response frame whose payload is the response envelope with the request's id.
+    // No frame id, so the hub sends no ack (as S2's agent_messages ask for none).
+    private static byte[] RpcResponse(long stamp, long seq)
+    {
+        var text = Loopback.StampText(stamp, seq);
+        return Encoding.UTF8.GetBytes("{\"type\":\"rpc_response\",\"timestamp\":\"2026-01-01T00:00:00.000Z\",\"payload\":{\"id\":\"" + text
+            + "\",\"result\":{\"content\":\"" + text + "\"},\"error\":null}}");
+    }
+
+    /// <summary>
+    /// S6: <paramref name="pairs"/> pairs of agents from index <paramref name="firstAgent"/>: the caller's <c>/ws/rpc</c> link sends
+    /// <c>bench.echo</c> requests with the callee as <c>destination</c>; the callee's agent link gets each as an <c>rpc_request</c>
+    /// frame and answers an <c>rpc_response</c> at once. <paramref name="onAnswer"/> gets the round trip (ticks) of every response
+    /// envelope without an error; <paramref name="onError"/> is called for every error envelope (the hub's or a refusal).
+    /// </summary>
+    public async Task<IPairs> RpcPairsAsync(int pairs, int firstAgent, Action<long> onAnswer, Action onError, CancellationToken ct)
+    {
+        await EnsureAgentsAsync(firstAgent + pairs * 2, ct);
+        var callers = new RawLink[pairs];
+        var callees = new RawLink[pairs];
+        for (var p = 0; p < pairs; p++)
+        {
+            var caller = _agents[firstAgent + 2 * p];
+            var callee = firstAgent + 2 * p + 1;
+            callees[p] = await AgentLinkAsync(callee, (link, m) =>
+            {
+                var span = m.Span;
+                if (span.IndexOf("\"rpc_request\""u8) >= 0 && Loopback.Stamp(span, out var seq) is var stamp and > 0)
+                {
+                    link.SendNow(RpcResponse(stamp, seq));
+                }
+            }, ct);
+            callers[p] = await RawLink.ConnectAsync(new Uri(_wsBases[(firstAgent + 2 * p) % _wsBases.Length], $"ws/rpc?token={Uri.EscapeDataString(caller.Token)}"), (_, m) =>
+            {
+                var span = m.Span;
+                var stamp = Loopback.Stamp(span, out long _);
+                if (stamp > 0 && span.IndexOf("\"error\":null"u8) >= 0)
+                {
+                    onAnswer(Clock.Now - stamp);
+                }
+                else
+                {
+                    onError();
+                }
+            }, ct);
+        }
+        await Task.Delay(300, ct); // let the welcome frames and presence writes settle
+        return new KaiRpcPairs(callers, callees, [.. Enumerable.Range(0, pairs).Select(p => _agents[firstAgent + 2 * p + 1].Id)]);
+    }
+
+    private sealed class KaiRpcPairs(RawLink[] callers, RawLink[] callees, string[] calleeIds) : IPairs
+    {
+        public void Send(int pair, long stamp, long seq) => callers[pair].SendNow(RpcRequest(calleeIds[pair], stamp, seq));
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var l in callers.Concat(callees))
+            {
+                await l.DisposeAsync();
+            }
+        }
+    }
+
     public async Task<(IFanout? Fanout, string Note)> FanoutAsync(int subscribers, Action<long, long> onDelivery, CancellationToken ct)
     {
         await EnsureAgentsAsync(1, ct);

@@ -16,7 +16,7 @@ var target = new Option<string>("--target") { Description = "kai | signalr | nat
 var url = new Option<string>("--url") { Description = "http://127.0.0.1:PORT (kai, signalr) or nats://127.0.0.1:PORT", Required = true };
 var peers = new Option<string>("--peers") { Description = "kai only: comma-separated URLs of the other cluster nodes (agent links spread over all nodes; fan-out subscribers on the peers)", DefaultValueFactory = _ => "" };
 var pid = new Option<int>("--server-pid") { Description = "the server's process id, for RSS and CPU (0: not measured)" };
-var scenarios = new Option<string>("--scenarios") { Description = "comma-separated: s1,s2,s3,s4,s5", DefaultValueFactory = _ => "s1,s2,s3,s4,s5" };
+var scenarios = new Option<string>("--scenarios") { Description = "comma-separated: s1,s2,s3,s4,s5,s6", DefaultValueFactory = _ => "s1,s2,s3,s4,s5,s6" };
 var smoke = new Option<bool>("--smoke") { Description = "tiny N, one short run per scenario; exits 0 when every scenario ran (no timing assertions)" };
 var runs = new Option<int>("--runs") { Description = "measured runs per figure (the report shows the median)", DefaultValueFactory = _ => 5 };
 var duration = new Option<double>("--duration") { Description = "seconds per measured run", DefaultValueFactory = _ => 8 };
@@ -31,15 +31,19 @@ var s4Mix = new Option<string>("--s4-mix") { Description = "both | list | one", 
 var s5 = new Option<string>("--s5-workers") { Description = "agents answering tasks, one run set per value", DefaultValueFactory = _ => "1,4,16" };
 var s5Callers = new Option<int>("--s5-callers") { Description = "concurrent callers, each posting a task and waiting for its completion (closed loop)", DefaultValueFactory = _ => 16 };
 
-var run = new Command("run", "drive one server through the scenarios") { target, url, peers, pid, scenarios, smoke, runs, duration, state, output, s1, s2, s3, s4Links, s4Rate, s4Mix, s5, s5Callers };
+var s6 = new Option<string>("--s6-rates") { Description = "kai only: RPC calls per second, and as many agent_message round trips per second beside them", DefaultValueFactory = _ => "1000,5000" };
+var s6Pairs = new Option<int>("--s6-pairs") { Description = "kai only: RPC caller/callee pairs, and as many agent_message pairs", DefaultValueFactory = _ => 4 };
+
+var run = new Command("run", "drive one server through the scenarios") { target, url, peers, pid, scenarios, smoke, runs, duration, state, output, s1, s2, s3, s4Links, s4Rate, s4Mix, s5, s5Callers, s6, s6Pairs };
 run.SetAction(async (parse, ct) =>
 {
     static int[] Ints(string csv) => [.. csv.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(x => int.Parse(x, CultureInfo.InvariantCulture))];
     var isSmoke = parse.GetValue(smoke);
     var settings = isSmoke
-        ? new Settings(parse.GetValue(pid), 1, TimeSpan.FromSeconds(1.5), [20], [200], 2, [5], 10, 100, "both", [1, 2], 4, true)
+        ? new Settings(parse.GetValue(pid), 1, TimeSpan.FromSeconds(1.5), [20], [200], 2, [5], 10, 100, "both", [1, 2], 4, [200], 2, true)
         : new Settings(parse.GetValue(pid), parse.GetValue(runs), TimeSpan.FromSeconds(parse.GetValue(duration)), Ints(parse.GetValue(s1)!),
-            Ints(parse.GetValue(s2)!), 4, Ints(parse.GetValue(s3)!), parse.GetValue(s4Links), parse.GetValue(s4Rate), parse.GetValue(s4Mix)!, Ints(parse.GetValue(s5)!), parse.GetValue(s5Callers), false);
+            Ints(parse.GetValue(s2)!), 4, Ints(parse.GetValue(s3)!), parse.GetValue(s4Links), parse.GetValue(s4Rate), parse.GetValue(s4Mix)!, Ints(parse.GetValue(s5)!), parse.GetValue(s5Callers),
+            Ints(parse.GetValue(s6)!), parse.GetValue(s6Pairs), false);
     var uri = new Uri(parse.GetValue(url)!);
     if (!IPAddress.TryParse(uri.Host, out var ip) || !IPAddress.IsLoopback(ip))
     {
@@ -81,6 +85,7 @@ run.SetAction(async (parse, ct) =>
             "s3" => sc.S3Async(ct),
             "s4" => sc.S4Async(ct),
             "s5" => sc.S5Async(ct),
+            "s6" => sc.S6Async(ct),
             _ => throw new ArgumentException($"unknown scenario '{name}'"),
         };
         await task;

@@ -5,9 +5,9 @@ namespace Kai.Bench;
 
 internal sealed record Settings(
     int ServerPid, int Runs, TimeSpan Duration, int[] S1Sizes, int[] S2Rates, int S2Pairs, int[] S3Sizes, int S4Links, int S4Rate, string S4Mix,
-    int[] S5Workers, int S5Concurrency, bool Smoke);
+    int[] S5Workers, int S5Concurrency, int[] S6Rates, int S6Pairs, bool Smoke);
 
-/// <summary>The five scenarios. Each sets up once, measures <see cref="Settings.Runs"/> times, and emits one <see cref="Result"/> per figure.</summary>
+/// <summary>The six scenarios. Each sets up once, measures <see cref="Settings.Runs"/> times, and emits one <see cref="Result"/> per figure.</summary>
 internal sealed class Scenarios(ITarget target, Settings s, Action<Result> emit)
 {
     private static string F(FormattableString f) => f.ToString(CultureInfo.InvariantCulture);
@@ -319,6 +319,109 @@ internal sealed class Scenarios(ITarget target, Settings s, Action<Result> emit)
             Emit("S5", p, "enqueue-to-completion p99", "ms", e99);
             Emit("S5", p, "failed", "count", failed);
             Emit("S5", p, "server CPU", "% core", serverCpus);
+        }
+    }
+
+    /// <summary>
+    /// S6 (issue 11): AMRI RPC round trips through the hub beside agent_message round trips, at the same number of round trips per
+    /// second, in one run. RPC: <see cref="Settings.S6Pairs"/> caller <c>/ws/rpc</c> links each call one callee agent link
+    /// (<c>bench.echo</c>, answered at once). agent_message: as many S2 pairs (A to B, B's echo to A), at rate round trips per second
+    /// (twice as many routed messages). Open loop, latency from the scheduled send time; within each run the two paths are measured
+    /// one after the other, in alternating order, so load on the machine falls on both alike. Kai Hub only.
+    /// </summary>
+    public async Task S6Async(CancellationToken ct)
+    {
+        if (target is not KaiTarget kai)
+        {
+            Emit("S6", "-", "RPC round-trip p50", "ms", [double.NaN], "no request/response RPC in this baseline");
+            return;
+        }
+        var pairs = s.S6Pairs;
+        await kai.EnsureAgentsAsync(4 * pairs, ct);
+        foreach (var rate in s.S6Rates)
+        {
+            var capacity = (int)Math.Min(rate * s.Duration.TotalSeconds + 1000, 4_000_000);
+            Recorder rpcTrip = new(capacity), amTrip = new(capacity);
+            long rpcErrors = 0;
+            // S2's pairs on agents 0..2K-1, the RPC callers and callees on 2K..4K-1: every link stays open for the whole rate.
+            await using var am = await target.PairsAsync(pairs, _ => { }, t => amTrip.Record(t), ct);
+            await using var rpc = await kai.RpcPairsAsync(pairs, 2 * pairs, t => rpcTrip.Record(t), () => Interlocked.Increment(ref rpcErrors), ct);
+            // Warm up both paths (JIT, buffers, the RPC method's pipeline) at the same rate; not measured.
+            var warm = TimeSpan.FromSeconds(s.Smoke ? 0.5 : 2);
+            await OpenLoop.RunAsync(rate, warm, (due, i) => rpc.Send((int)(i % pairs), due, i), ct);
+            await OpenLoop.RunAsync(rate, warm, (due, i) => am.Send((int)(i % pairs), due, i), ct);
+            await Task.Delay(200, ct);
+            var m = new Dictionary<string, List<double>>();
+            void Add(string k, double v) => (m.TryGetValue(k, out var l) ? l : m[k] = []).Add(v);
+            for (var run = 0; run < s.Runs; run++)
+            {
+                var rpcFirst = run % 2 == 0;
+                for (var leg = 0; leg < 2; leg++)
+                {
+                    var isRpc = (leg == 0) == rpcFirst;
+                    IPairs path = isRpc ? rpc : am;
+                    var trips = new Recorder(capacity);
+                    if (isRpc)
+                    {
+                        rpcTrip = trips;
+                        Interlocked.Exchange(ref rpcErrors, 0);
+                    }
+                    else
+                    {
+                        amTrip = trips;
+                    }
+                    var alloc0 = await kai.CounterAsync("dotnet_gc_heap_total_allocated_bytes_total", ct);
+                    var gc0 = await kai.CounterAsync("dotnet_gc_collections_total", ct);
+                    var cpu = new CpuSpan(s.ServerPid);
+                    var lateness = await OpenLoop.RunAsync(rate, s.Duration, (due, i) => path.Send((int)(i % pairs), due, i), ct);
+                    long Answered() => trips.Count + (isRpc ? Interlocked.Read(ref rpcErrors) : 0);
+                    for (var i = 0; i < 100 && Answered() < lateness.Count; i++)
+                    {
+                        await Task.Delay(20, ct);
+                    }
+                    var (serverCpu, genCpu) = cpu.Stop();
+                    var sent = lateness.Count;
+                    var rt = trips.Summarize();
+                    var errors = isRpc ? Interlocked.Read(ref rpcErrors) : 0;
+                    var allocated = await kai.CounterAsync("dotnet_gc_heap_total_allocated_bytes_total", ct) - alloc0;
+                    var gcs = await kai.CounterAsync("dotnet_gc_collections_total", ct) - gc0;
+                    if (s.Smoke && trips.Count == 0)
+                    {
+                        // Not a timing check: a path that answers nothing is broken (a wrong frame shape gets error frames).
+                        throw new InvalidOperationException($"{target.Name} S6 {(isRpc ? "RPC" : "agent_message")}: no round trip completed ({errors} errors)");
+                    }
+                    var name = isRpc ? "RPC" : "agent_message";
+                    Add($"{name} round-trip p50", rt.P50);
+                    Add($"{name} round-trip p99", rt.P99);
+                    Add($"{name} round-trip p99.9", rt.P999);
+                    Add($"{name} lost", sent - trips.Count - errors);
+                    Add($"{name} errors", errors);
+                    Add($"{name} sender lateness p99", lateness.Summarize().P99);
+                    Add($"{name} server CPU", serverCpu * 100);
+                    Add($"{name} generator CPU", genCpu * 100);
+                    Add($"{name} allocated per round trip", allocated / Math.Max(trips.Count, 1));
+                    Add($"{name} GCs (all gens)", gcs);
+                    Console.Error.WriteLine(F($"{target.Name} s6 {rate} req/s run {run + 1} {name}: rtt p50 {rt.P50:0.000} p99 {rt.P99:0.000} p99.9 {rt.P999:0.000} ms; lost {sent - trips.Count - errors}; errors {errors}; server CPU {serverCpu:P0}; {allocated / Math.Max(trips.Count, 1):0} B per round trip"));
+                }
+            }
+            // RPC beside agent_message, figure by figure.
+            var figures = new[] { "round-trip p50", "round-trip p99", "round-trip p99.9", "lost", "errors", "sender lateness p99", "server CPU", "generator CPU", "allocated per round trip", "GCs (all gens)" };
+            var unit = new Dictionary<string, string>
+            {
+                ["lost"] = "count", ["errors"] = "count", ["server CPU"] = "% core", ["generator CPU"] = "% core", ["allocated per round trip"] = "bytes",
+                ["GCs (all gens)"] = "count",
+            };
+            foreach (var f in figures)
+            {
+                foreach (var name in new[] { "RPC", "agent_message" })
+                {
+                    if (f == "errors" && name == "agent_message")
+                    {
+                        continue; // agent_messages without an id get no answer from the hub but the echo
+                    }
+                    Emit("S6", F($"{rate} round trips/s, {pairs} pairs"), $"{name} {f}", unit.GetValueOrDefault(f, "ms"), m[$"{name} {f}"]);
+                }
+            }
         }
     }
 }
