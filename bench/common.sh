@@ -17,3 +17,17 @@ wait_http() { # url, pid
   echo "server did not answer $1 in 30 s" >&2; return 1
 }
 
+
+# Builds the Release hub and generator of the current directory and starts the hub pinned to core 1 (the generator then runs on
+# core 0), with a fresh data directory and kai_limits; sets work, port and pid, and stops the hub on exit. Used by s2.sh and rpc.sh.
+start_pinned_hub() {
+  ulimit -n "$(ulimit -Hn)" || true
+  dotnet build src/Kai.Hub -c Release -v q -nologo >/dev/null
+  dotnet build bench/Kai.Bench -c Release -v q -nologo >/dev/null
+  work=$(mktemp -d); port=$(free_port)
+  taskset -c 1 dotnet src/Kai.Hub/bin/Release/net10.0/Kai.Hub.dll --urls "http://127.0.0.1:$port" --Kai:DataDirectory="$work/data" \
+    --Kai:Auth:AccessTokenLifetime=12:00:00 --Logging:LogLevel:Default=Warning "${kai_limits[@]}" > "$work/hub.log" 2>&1 &
+  pid=$!
+  trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
+  wait_http "http://127.0.0.1:$port/health" $pid
+}

@@ -10,15 +10,7 @@ out=$(mkdir -p "${1:-bench/results/rpc}" && cd "${1:-bench/results/rpc}" && pwd)
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/common.sh
 source bench/common.sh
-ulimit -n "$(ulimit -Hn)" || true
-dotnet build src/Kai.Hub -c Release -v q -nologo >/dev/null
-dotnet build bench/Kai.Bench -c Release -v q -nologo >/dev/null
-work=$(mktemp -d); port=$(free_port)
-taskset -c 1 dotnet src/Kai.Hub/bin/Release/net10.0/Kai.Hub.dll --urls "http://127.0.0.1:$port" --Kai:DataDirectory="$work/data" \
-  --Kai:Auth:AccessTokenLifetime=12:00:00 --Logging:LogLevel:Default=Warning "${kai_limits[@]}" > "$work/hub.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
-wait_http "http://127.0.0.1:$port/health" $pid
+start_pinned_hub
 echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src bench || echo ' (with local changes)'); $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "load before: $(uptime)"
 taskset -c 0 dotnet bench/Kai.Bench/bin/Release/net10.0/Kai.Bench.dll run --target kai --url "http://127.0.0.1:$port" --server-pid $pid \

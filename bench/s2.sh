@@ -11,15 +11,7 @@ repo=$(cd "$1" && pwd); label=$2; out=$(mkdir -p "$3" && cd "$3" && pwd)
 cd "$repo"
 # shellcheck source=bench/common.sh
 source bench/common.sh
-ulimit -n "$(ulimit -Hn)" || true
-dotnet build src/Kai.Hub -c Release -v q -nologo >/dev/null
-dotnet build bench/Kai.Bench -c Release -v q -nologo >/dev/null
-work=$(mktemp -d); port=$(free_port)
-taskset -c 1 dotnet src/Kai.Hub/bin/Release/net10.0/Kai.Hub.dll --urls "http://127.0.0.1:$port" --Kai:DataDirectory="$work/data" \
-  --Kai:Auth:AccessTokenLifetime=12:00:00 --Logging:LogLevel:Default=Warning "${kai_limits[@]}" > "$work/hub.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
-wait_http "http://127.0.0.1:$port/health" $pid
+start_pinned_hub
 uptime
 taskset -c 0 dotnet bench/Kai.Bench/bin/Release/net10.0/Kai.Bench.dll run --target kai --url "http://127.0.0.1:$port" --server-pid $pid \
   --scenarios s2 --s2-rates 5000,10000 --runs 3 --duration 6 --state "$work/state" --out "$out/$label.jsonl" > "$out/$label.out" 2>&1

@@ -299,10 +299,7 @@ internal sealed partial class SqliteHubStore : IHubStore, IStorageHealth, IDispo
             await c.ExecuteAsync("DELETE FROM agent_schemas WHERE agent_id = @agentId", new { agentId }, tx);
             return true;
         }
-        await c.ExecuteAsync("""
-            INSERT INTO agent_schemas (agent_id, owner_id, schemas, updated_at) VALUES (@agentId, @owner, @schemasJson, @now)
-            ON CONFLICT (agent_id) DO UPDATE SET owner_id = excluded.owner_id, schemas = excluded.schemas, updated_at = excluded.updated_at
-            """, new { agentId, owner, schemasJson, now = Ms(now) }, tx);
+        await c.ExecuteAsync(AgentSchemasRow.UpsertSql, new { agentId, owner, schemasJson, now = Ms(now) }, tx);
         return true;
     }, ct);
 
@@ -310,7 +307,7 @@ internal sealed partial class SqliteHubStore : IHubStore, IStorageHealth, IDispo
     {
         await using var c = OpenRead();
         var row = await c.QuerySingleOrDefaultAsync<AgentSchemasRow>(new CommandDefinition(
-            "SELECT agent_id, owner_id, schemas, updated_at FROM agent_schemas WHERE agent_id = @agentId", new { agentId }, cancellationToken: ct));
+            AgentSchemasRow.SelectOneSql, new { agentId }, cancellationToken: ct));
         return row?.ToRecord();
     }
 
@@ -318,7 +315,7 @@ internal sealed partial class SqliteHubStore : IHubStore, IStorageHealth, IDispo
     {
         await using var c = OpenRead();
         var rows = await c.QueryAsync<AgentSchemasRow>(new CommandDefinition(
-            "SELECT agent_id, owner_id, schemas, updated_at FROM agent_schemas WHERE owner_id = @ownerId ORDER BY updated_at, agent_id",
+            AgentSchemasRow.ListByOwnerSql,
             new { ownerId }, cancellationToken: ct));
         return rows.Select(r => r.ToRecord()).ToList();
     }
@@ -885,9 +882,19 @@ internal sealed partial class SqliteHubStore : IHubStore, IStorageHealth, IDispo
     }
 }
 
-/// <summary>A row of <c>agent_schemas</c>, shared by the SQLite and PostgreSQL stores (the same columns in both).</summary>
+/// <summary>A row of <c>agent_schemas</c> and its statements, shared by the SQLite and PostgreSQL stores (the same columns and SQL in both).</summary>
 internal sealed class AgentSchemasRow
 {
+    public const string UpsertSql = """
+        INSERT INTO agent_schemas (agent_id, owner_id, schemas, updated_at) VALUES (@agentId, @owner, @schemasJson, @now)
+        ON CONFLICT (agent_id) DO UPDATE SET owner_id = excluded.owner_id, schemas = excluded.schemas, updated_at = excluded.updated_at
+        """;
+
+    public const string SelectOneSql = "SELECT agent_id, owner_id, schemas, updated_at FROM agent_schemas WHERE agent_id = @agentId";
+
+    // Oldest change first: the catalog folds them in order, so the latest declaration of a name wins.
+    public const string ListByOwnerSql = "SELECT agent_id, owner_id, schemas, updated_at FROM agent_schemas WHERE owner_id = @ownerId ORDER BY updated_at, agent_id";
+
     public string AgentId { get; set; } = "";
     public string OwnerId { get; set; } = "";
     public string Schemas { get; set; } = "";

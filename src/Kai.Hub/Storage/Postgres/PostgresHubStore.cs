@@ -327,10 +327,7 @@ internal sealed partial class PostgresHubStore : IHubStore, IStorageHealth, IDis
             await c.ExecuteAsync("DELETE FROM agent_schemas WHERE agent_id = @agentId", new { agentId }, tx);
             return true;
         }
-        await c.ExecuteAsync("""
-            INSERT INTO agent_schemas (agent_id, owner_id, schemas, updated_at) VALUES (@agentId, @owner, @schemasJson, @now)
-            ON CONFLICT (agent_id) DO UPDATE SET owner_id = excluded.owner_id, schemas = excluded.schemas, updated_at = excluded.updated_at
-            """, new { agentId, owner, schemasJson, now = Ms(now) }, tx);
+        await c.ExecuteAsync(AgentSchemasRow.UpsertSql, new { agentId, owner, schemasJson, now = Ms(now) }, tx);
         return true;
     }, ct);
 
@@ -338,7 +335,7 @@ internal sealed partial class PostgresHubStore : IHubStore, IStorageHealth, IDis
     {
         await using var c = await OpenAsync(ct);
         var row = await c.QuerySingleOrDefaultAsync<AgentSchemasRow>(new CommandDefinition(
-            "SELECT agent_id, owner_id, schemas, updated_at FROM agent_schemas WHERE agent_id = @agentId", new { agentId }, cancellationToken: ct));
+            AgentSchemasRow.SelectOneSql, new { agentId }, cancellationToken: ct));
         return row?.ToRecord();
     }
 
@@ -346,7 +343,7 @@ internal sealed partial class PostgresHubStore : IHubStore, IStorageHealth, IDis
     {
         await using var c = await OpenAsync(ct);
         var rows = await c.QueryAsync<AgentSchemasRow>(new CommandDefinition(
-            "SELECT agent_id, owner_id, schemas, updated_at FROM agent_schemas WHERE owner_id = @ownerId ORDER BY updated_at, agent_id",
+            AgentSchemasRow.ListByOwnerSql,
             new { ownerId }, cancellationToken: ct));
         return rows.Select(r => r.ToRecord()).ToList();
     }
