@@ -15,13 +15,16 @@ namespace Kai.Hub.Agents;
 /// <remarks>
 /// Heartbeats on a live link only touch memory (the link's last-inbound time) unless the reported status or load
 /// changes: the link itself proves liveness, and 20,000 agents must not cost 700 fsyncs a second.
-/// Transitions are serialized so that a disconnect and a heartbeat cannot interleave their read-then-write.
+/// Transitions of one agent are serialized so that a disconnect and a heartbeat cannot interleave their read-then-write.
+/// Different agents' transitions run concurrently (striped gates): a burst of connects then shares the store writer's group
+/// commit instead of waiting for one fsync each behind a single gate.
 /// </remarks>
 internal sealed class AgentPresence(
     IAgentStore store, Router router, ConnectionRegistry links, TimeProvider time, IOptions<HubOptions> options, NodeIdentity node)
     : ILinkExpiryListener, Housekeeping.IHousekeeping
 {
-    private readonly SemaphoreSlim _gate = new(1, 1);
+    private const int GateStripes = 64;
+    private readonly SemaphoreSlim[] _gates = Enumerable.Range(0, GateStripes).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
     private readonly LinkOptions _links = options.Value.Links;
 
     public Task LinkOpenedAsync(string agentId, CancellationToken ct) =>
@@ -64,7 +67,8 @@ internal sealed class AgentPresence(
         string agentId, string? status, string reason, bool heartbeat, string? reported = null, int? currentTasks = null,
         string? metricsJson = null, bool onlyIfChanged = false, bool? linked = null, CancellationToken ct = default)
     {
-        await _gate.WaitAsync(ct);
+        var gate = _gates[(uint)StringComparer.Ordinal.GetHashCode(agentId) % GateStripes];
+        await gate.WaitAsync(ct);
         try
         {
             var agent = await store.GetAgentAsync(agentId, ct);
@@ -94,7 +98,7 @@ internal sealed class AgentPresence(
         }
         finally
         {
-            _gate.Release();
+            gate.Release();
         }
     }
 
